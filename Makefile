@@ -1,0 +1,39 @@
+# cyberbudget — two commands do all the set-up: `make report` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed
+
+.PHONY: report test lint lock bench clean install
+
+install: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python $(LOCK)
+	$(BIN)/uv pip install --quiet --compile-bytecode --no-deps --python $(BIN)/python -e .
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/cyberbudget run scenarios/baseline.yaml --out reports
+
+test: $(STAMP)
+	$(BIN)/ruff check cyberbudget tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check cyberbudget tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+# Regenerate the lock file from pyproject.toml (needs the registry).
+lock:
+	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==0.13.8")
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o $(LOCK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
