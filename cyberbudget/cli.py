@@ -1,0 +1,270 @@
+"""The ``cyberbudget`` command line (DESIGN.md, "Command line").
+
+Exit codes: 0 success; 2 bad input (one clear message on stderr naming the file and the row, column or key; no
+traceback; nothing half-written); 1 anything else. ``batch`` exits 1 if any scenario failed; ``verify`` exits 1
+when the re-run differs. This is the only module that parses arguments or prints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from cyberbudget.errors import CyberbudgetError, InputError, OptionError
+
+app = typer.Typer(
+    name="cyberbudget",
+    help="Simulate the allocation of the 350 M€ Ségur cybersecurity envelope (5–10 % rule) and write reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Build establishment tables: real SAE import, synthetic default.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(code: int, message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into exit codes: InputError → 2, other errors → 1, never a traceback.
+
+    Set ``CYBERBUDGET_DEBUG=1`` to see the traceback of an unexpected error.
+    """
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except InputError as exc:
+            _fail(2, str(exc))
+        except CyberbudgetError as exc:
+            _fail(1, str(exc))
+        except KeyboardInterrupt:
+            print("interrupted: no partial output was left behind", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+            if os.environ.get("CYBERBUDGET_DEBUG"):
+                raise
+            _fail(1, f"unexpected {type(exc).__name__}: {exc} (set CYBERBUDGET_DEBUG=1 for the traceback)")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _existing_file(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise OptionError(f"{path}: {what} not found")
+    if path.is_dir():
+        raise OptionError(f"{path}: expected a {what} file, found a folder")
+    return path
+
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Establishment table (CSV, Parquet, Excel); default: the committed synthetic table."),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
+DaskOpt = Annotated[
+    str | None, typer.Option("--dask", help="Address of an existing Dask distributed scheduler (tcp://host:port).")
+]
+
+
+@app.command()
+@handle_errors
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    data: DataOpt = None,
+    out_dir: OutOpt = Path("reports"),
+    template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
+    dask: DaskOpt = None,
+) -> None:
+    """Run one scenario: allocation.csv, summary.json, report.ipynb/html, allocation.xlsx, manifest.json."""
+    from cyberbudget import report
+
+    _existing_file(scenario, "scenario")
+    if data is not None:
+        _existing_file(data, "establishment table")
+    start = time.perf_counter()
+    with err.status(f"running {scenario} …"):
+        folder = report.run(scenario, data=data, out=out_dir, template=template, dask=dask)
+    out.print(f"wrote {folder} in {time.perf_counter() - start:.1f} s")
+    out.print(f"  report:   {folder / 'report.html'}")
+    out.print(f"  workbook: {folder / 'allocation.xlsx'}")
+
+
+@app.command()
+@handle_errors
+def batch(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    data: DataOpt = None,
+    out_dir: OutOpt = Path("reports"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Scenarios run in parallel.")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip scenarios whose manifest matches their inputs.")] = False,
+    dask: DaskOpt = None,
+    template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
+) -> None:
+    """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from cyberbudget import batch as batch_mod
+
+    if data is not None:
+        _existing_file(data, "establishment table")
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    progress = Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · skipped {task.fields[skipped]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal and os.environ.get("CI") == "true",
+    )
+
+    with progress:
+        task = progress.add_task("batch", total=len(scenarios), **counts)
+
+        def on_event(kind: str, name: str, info: dict[str, Any] | None = None) -> None:
+            if kind in counts:
+                counts[kind] += 1
+                progress.update(task, advance=1, **counts)
+                if kind == "failed":
+                    progress.console.print(f"failed: {name}: {(info or {}).get('error', '')}")
+
+        result = batch_mod.run_batch(
+            scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
+            on_event=on_event,
+        )
+    out.print(
+        f"batch: {result.n_ok} ok, {result.n_failed} failed, {result.n_skipped} skipped "
+        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'index.html'}"
+    )
+    if result.n_failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def validate(table: Annotated[Path, typer.Argument(help="Establishment table (CSV, Parquet, Excel).")]) -> None:
+    """Check an establishment table against the schema; list every problem (exit 2) or print one OK line."""
+    from cyberbudget import registry
+
+    df = registry.load_establishments(table)
+    out.print(f"OK {table}: {registry.summarize_table(df)}")
+
+
+@app.command()
+@handle_errors
+def diff(
+    a: Annotated[Path, typer.Argument(help="First scenario YAML.")],
+    b: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
+    data: DataOpt = None,
+) -> None:
+    """Parameter differences between two scenarios, then the differences in their results."""
+    from cyberbudget import compare, registry
+    from cyberbudget.scenario import load_scenario
+
+    sa, sb = load_scenario(_existing_file(a, "scenario")), load_scenario(_existing_file(b, "scenario"))
+    table = registry.load_establishments(data)
+    out.print(compare.diff(sa, sb, table).to_text())
+
+
+@app.command()
+@handle_errors
+def verify(folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME written by `run`.")]) -> None:
+    """Re-run a report from its manifest: exit 0 if allocation.csv and summary.json are identical, 1 if not."""
+    from cyberbudget import report
+
+    result = report.verify(folder)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.ok:
+        out.print(f"identical: {folder} reproduces allocation.csv and summary.json byte for byte")
+        return
+    print(f"different: {folder}", file=sys.stderr)
+    for line in result.differences:
+        print(f"  - {line}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+@data_app.command("import-sae")
+@handle_errors
+def import_sae(
+    sae_dir: Annotated[Path, typer.Argument(help="Folder of the DREES SAE open-data files (Latin-1, ';').")],
+    ght_membership: Annotated[
+        Path | None, typer.Option("--ght-membership", help="CSV finess → GHT code overriding the inferred membership.")
+    ] = None,
+    overrides: Annotated[
+        Path | None, typer.Option("--overrides", help="CSV of real budget figures: finess + any money column.")
+    ] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="Output table (CSV or Parquet).")] = Path(
+        "data/establishments_sae2023.csv"
+    ),
+) -> None:
+    """Build the real registry from the SAE files; budgets are imputed (flagged in `imputed`)."""
+    from cyberbudget import registry
+
+    if not sae_dir.is_dir():
+        raise OptionError(f"{sae_dir}: SAE folder not found")
+    for p, what in ((ght_membership, "GHT membership"), (overrides, "overrides")):
+        if p is not None:
+            _existing_file(p, what)
+    with err.status("importing SAE files …"):
+        df = registry.import_sae(sae_dir, ght_membership=ght_membership, overrides=overrides)
+    registry.write_table(df, out_file)
+    out.print(f"wrote {out_file}: {registry.summarize_table(df)}")
+
+
+@data_app.command("synthesize")
+@handle_errors
+def synthesize(
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generator.")] = 20210218,
+    medico_social: Annotated[
+        bool, typer.Option("--medico-social", help="Add about 35,000 medico-social establishments (ESMS, EHPAD).")
+    ] = False,
+    out_file: Annotated[Path, typer.Option("--out", help="Output table (CSV or Parquet).")] = Path(
+        "data/synthetic/establishments.csv"
+    ),
+) -> None:
+    """Generate a synthetic establishment table with the marginals of the real registry."""
+    from cyberbudget import registry
+
+    with err.status("generating …"):
+        df = registry.synthesize(seed=seed, medico_social=medico_social)
+    registry.write_table(df, out_file)
+    out.print(f"wrote {out_file}: {registry.summarize_table(df)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
