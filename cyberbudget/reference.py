@@ -17,8 +17,9 @@ A value that no publication gives is marked ``source: assumption`` (its ``year``
 provenance sheet lists every figure with its source (:func:`provenance`), and the sensitivity analysis varies the
 assumptions.
 
-A file whose top level has ``kind: nomenclature`` is a code table (e.g. ``categories.yaml``) rather than a set
-of figures: it is returned as read, after checking it has a ``source``.
+A file whose top level has ``kind: nomenclature`` (a code table, e.g. ``categories.yaml``) or ``kind: aggregates``
+(derived counts, e.g. ``sae2023_marginals.yaml``) is not a set of figures: it is returned as read, after checking
+it has a ``source``, and appears as one row of the provenance.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ FIGURE_KEYS: tuple[str, ...] = ("value", "unit", "source", "year")
 ALLOWED_FIGURE_KEYS: frozenset[str] = frozenset(FIGURE_KEYS + ("note", "low", "high", "distribution"))
 #: Top-level keys describing a file rather than holding figures.
 METADATA_KEYS: frozenset[str] = frozenset({"description", "kind", "source", "year", "note"})
+#: Top-level ``kind`` of files that are tables (code lists, aggregates) rather than sets of figures.
+TABLE_KINDS: frozenset[str] = frozenset({"nomenclature", "aggregates"})
 #: The ``source`` value marking a figure that no publication gives.
 ASSUMPTION: str = "assumption"
 
@@ -107,7 +110,7 @@ def _validate(data: Any, path: Path) -> list[Problem]:
     where0 = path.name
     if not isinstance(data, Mapping):
         return [Problem(where0, f"expected a mapping of figures, found {type(data).__name__}")]
-    if data.get("kind") == "nomenclature":
+    if data.get("kind") in TABLE_KINDS:
         if not data.get("source"):
             return [Problem(f"{where0}: source", "expected the nomenclature's source, found nothing")]
         return []
@@ -224,9 +227,9 @@ def provenance(directory: Path | None = None) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.yaml")):
         data = load_reference(path.stem, folder)
-        if data.get("kind") == "nomenclature":
+        if data.get("kind") in TABLE_KINDS:
             rows.append({
-                "file": path.name, "key": "(nomenclature)", "value": data.get("description", ""),
+                "file": path.name, "key": f"({data['kind']})", "value": data.get("description", ""),
                 "unit": "", "source": data.get("source", ""), "year": data.get("year"),
                 "note": data.get("note", ""), "assumption": False,
             })
@@ -242,4 +245,4 @@ def provenance(directory: Path | None = None) -> pd.DataFrame:
                 "assumption": node.get("source") == ASSUMPTION,
             })
     columns = ["file", "key", "value", "unit", "source", "year", "note", "assumption"]
-    return pd.DataFrame(rows, columns=columns).astype({"value": object})
+    return pd.DataFrame(rows, columns=columns).astype({"value": object, "year": object})

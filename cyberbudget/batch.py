@@ -1,0 +1,684 @@
+"""``cyberbudget batch``: many scenarios, every report, an index comparing them, and what failed.
+
+:func:`run_batch` runs :func:`cyberbudget.report.run` for each scenario file, in ``jobs`` threads that each own
+a warm kernel (:mod:`cyberbudget.kernels`), or on an existing Dask distributed cluster (``dask=ADDRESS``). It
+writes, next to the reports:
+
+- ``DIR/batch.json`` — each scenario's outcome (``ok``, ``failed`` with the failing cell and its error,
+  ``skipped`` by ``resume``, ``interrupted`` by Ctrl-C) and duration;
+- ``DIR/index.html`` — self-contained, aggregated under the confidentiality rules
+  (:mod:`cyberbudget.batch_index`), linking every report.
+
+Guarantees
+----------
+- A failing scenario never stops the others. A scenario file that cannot be read or validated is that
+  scenario's failure, recorded with its message. A notebook that fails keeps its executed notebook in
+  ``DIR/<name>.failed/`` (written by :mod:`cyberbudget.report`).
+- Ctrl-C (``KeyboardInterrupt``) stops cleanly: scenarios not started are not started, running notebooks are
+  interrupted, reports already finished stay, no half-written report folder remains, and ``batch.json`` marks
+  the scenarios that did not finish as ``interrupted``.
+- ``resume=True`` skips a scenario whose ``DIR/<name>/manifest.json`` records exactly the current inputs
+  (SHA-256 of the table, the scenario and the files it extends, the template and every reference file) and
+  whose recorded outputs are all present and unchanged.
+- With ``dask``, each scenario runs on a worker (with the worker's own warm kernels) into a worker-local folder;
+  the files come back to this process and are moved into ``DIR`` atomically, so the cluster needs no shared
+  output folder (inputs must be readable at the same paths on the workers). ``allocation.csv`` and
+  ``summary.json`` are byte-identical to a local run.
+
+Nothing here prints: progress is reported through ``on_event(kind, name, info)`` (see :func:`run_batch`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import multiprocessing.util
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cyberbudget import config
+from cyberbudget.errors import InputError, OptionError, ReportError
+from cyberbudget.kernels import ENGINE_NAME, KernelPool, WarmKernel, use_kernel
+
+#: Outcome statuses recorded in ``batch.json``.
+STATUSES: tuple[str, ...] = ("ok", "failed", "skipped", "interrupted")
+BATCH_JSON: str = "batch.json"
+INDEX_HTML: str = "index.html"
+FORMAT_VERSION: int = 1
+#: Exit status the CLI should use when the batch was interrupted (128 + SIGINT).
+EXIT_INTERRUPTED: int = 130
+
+EventCallback = Callable[[str, "str | None", Mapping[str, Any]], None]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one scenario.
+
+    Attributes
+    ----------
+    name : str
+        The scenario's ``name`` (the file stem when the file could not be read).
+    scenario : str
+        The scenario file, as given.
+    status : str
+        ``ok``, ``failed``, ``skipped`` or ``interrupted``.
+    duration_s : float
+        Wall time spent on it (0 for skipped).
+    output : str or None
+        ``DIR/<name>`` (ok, skipped) or ``DIR/<name>.failed`` (a failed notebook), relative to ``DIR``.
+    error : dict or None
+        For failures: ``type``, ``message``, and for a failing notebook cell ``cell_index``, ``ename``,
+        ``evalue``.
+    """
+
+    name: str
+    scenario: str
+    status: str
+    duration_s: float = 0.0
+    output: str | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class BatchResult:
+    """The outcome of :func:`run_batch`.
+
+    Attributes
+    ----------
+    out : Path
+        The output folder ``DIR``.
+    outcomes : list of Outcome
+        One per scenario file, in the order given.
+    duration_s : float
+        Wall time of the batch.
+    interrupted : bool
+        Whether Ctrl-C stopped it.
+    batch_json, index_html : Path
+        The two files written in ``DIR``.
+    """
+
+    out: Path
+    outcomes: list[Outcome]
+    duration_s: float
+    interrupted: bool = False
+    batch_json: Path | None = None
+    index_html: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def by_status(self, status: str) -> list[Outcome]:
+        """The outcomes with this status."""
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and nothing was interrupted."""
+        return not self.interrupted and not self.by_status("failed")
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 1 some scenario failed, :data:`EXIT_INTERRUPTED` interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return 1 if self.by_status("failed") else 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Preparation: names, duplicates, resume
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    index: int
+    path: Path
+    given: str
+    name: str
+    error: dict[str, Any] | None = None
+
+
+def _error_info(exc: BaseException) -> dict[str, Any]:
+    """Type, message and — for a failing notebook cell — its index, error name and value, from the cause chain."""
+    info: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc).strip()[:4000]}
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        for attr in ("cell_index", "ename", "evalue"):
+            value = getattr(node, attr, None)
+            if value is not None and attr not in info:
+                info[attr] = value if attr == "cell_index" else str(value)
+        node = node.__cause__ or node.__context__
+    return info
+
+
+def _prepare(paths: Sequence[str | os.PathLike[str]]) -> list[_Job]:
+    from cyberbudget.scenario import load_scenario
+
+    jobs: list[_Job] = []
+    used: dict[str, str] = {}
+    for i, given in enumerate(paths):
+        path = Path(given)
+        job = _Job(index=i, path=path, given=str(given), name=path.stem)
+        try:
+            job.name = load_scenario(path).name
+        except Exception as exc:  # a bad scenario file is this scenario's failure, never the batch's
+            job.error = _error_info(exc)
+        else:
+            if job.name in used:
+                job.error = {
+                    "type": "ScenarioError",
+                    "message": f"{path}: name: scenario name {job.name!r} is already used by {used[job.name]} "
+                               "in this batch (expected unique names: they name the output folders)",
+                }
+            else:
+                used[job.name] = str(given)
+        jobs.append(job)
+    return jobs
+
+
+def _data_path(data: str | os.PathLike[str] | None) -> Path:
+    return Path(data) if data is not None else config.DEFAULT_TABLE
+
+
+def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -> bool:
+    """Whether the report in ``folder`` was built from exactly these inputs and is complete.
+
+    Compares the SHA-256 of every input recorded in ``folder/manifest.json`` (table, scenario, extended
+    scenarios, template, reference files) with the files as they are now, and checks every output the manifest
+    lists is present with its recorded SHA-256.
+    """
+    from cyberbudget import manifest as mf
+
+    try:
+        recorded = mf.read_manifest(folder)
+        current = mf.input_entries(table=data, scenario=scenario, template=template)
+    except (InputError, OSError):
+        return False
+
+    def key(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        return sorted((str(e.get("role")), str(e.get("sha256"))) for e in entries)
+
+    if key(recorded.get("inputs", [])) != key(current):
+        return False
+    outputs = recorded.get("outputs") or {}
+    if not outputs:
+        return False
+    for name, digest in outputs.items():
+        path = folder / name
+        if not path.is_file() or mf.sha256_file(path) != digest:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Running one scenario
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _call_report_run(scenario: Path, data: str | None, out: Path, template: str) -> Path:
+    """``report.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
+
+    The kernel is the one made current in this thread by :func:`cyberbudget.kernels.use_kernel`.
+    """
+    from cyberbudget import report
+
+    return Path(report.run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
+                           exporter=_worker_exporter()))
+
+
+def _failed_folder(out: Path, name: str) -> str | None:
+    folder = out / f"{name}.failed"
+    return folder.name if folder.is_dir() else None
+
+
+def _run_one(
+    job: _Job, data: str | None, out: Path, template: str, kernel: WarmKernel | None,
+    runner: Callable[..., Path] | None = None,
+) -> Outcome:
+    """Run one scenario in ``kernel``; any exception becomes a ``failed`` outcome (KeyboardInterrupt passes)."""
+    start = time.perf_counter()
+    try:
+        with use_kernel(kernel):
+            folder = (runner or _call_report_run)(job.path, data, out, template)
+    except Exception as exc:
+        return Outcome(job.name, job.given, "failed", round(time.perf_counter() - start, 3),
+                       _failed_folder(out, job.name), _error_info(exc))
+    rel = folder.name if folder.parent.resolve() == out.resolve() else str(folder)
+    return Outcome(job.name, job.given, "ok", round(time.perf_counter() - start, 3), rel)
+
+
+# Every process that runs scenarios (this one, a --jobs worker process, a Dask worker) keeps one pool of warm
+# kernels (one per thread) and one HTML exporter, reused by every scenario it runs.
+_WORKER_POOL: KernelPool | None = None
+_WORKER_EXPORTER: Any = None
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_pool() -> KernelPool:
+    global _WORKER_POOL
+    with _WORKER_LOCK:
+        if _WORKER_POOL is None:
+            _WORKER_POOL = KernelPool()
+            # multiprocessing children skip atexit: stop the kernels when the worker process ends
+            multiprocessing.util.Finalize(_WORKER_POOL, _WORKER_POOL.shutdown, exitpriority=10)
+        return _WORKER_POOL
+
+
+def _worker_exporter() -> Any:
+    global _WORKER_EXPORTER
+    with _WORKER_LOCK:
+        if _WORKER_EXPORTER is None:
+            from cyberbudget import report
+
+            _WORKER_EXPORTER = report.html_exporter()
+        return _WORKER_EXPORTER
+
+
+def _warm_up_worker() -> None:
+    """Process-pool initializer: start the worker's kernel and exporter before the first scenario arrives."""
+    _worker_pool().get()
+    _worker_exporter()
+
+
+def _process_task(job: _Job, data: str | None, out: Path, template: str,
+                  runner: Callable[..., Path] | None = None) -> Outcome:
+    """One scenario in a ``--jobs`` worker process, written straight into ``out``."""
+    return _run_one(job, data, out, template, _worker_pool().get() if runner is None else None, runner)
+
+
+def _remote_run(job: _Job, data: str | None, template: str) -> dict[str, Any]:
+    """Run one scenario on a Dask worker into a private folder and return its files (path → bytes)."""
+    with tempfile.TemporaryDirectory(prefix="cyberbudget-batch-") as tmp:
+        out = Path(tmp)
+        outcome = _run_one(job, data, out, template, _worker_pool().get())
+        files: dict[str, bytes] = {}
+        for top in (job.name, f"{job.name}.failed"):
+            root = out / top
+            if root.is_dir():
+                for p in sorted(root.rglob("*")):
+                    if p.is_file():
+                        files[p.relative_to(out).as_posix()] = p.read_bytes()
+    return {"outcome": asdict(outcome), "files": files}
+
+
+def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
+    """Move files produced elsewhere into ``out``: each top folder written aside, then renamed into place."""
+    tops = sorted({rel.split("/", 1)[0] for rel in files})
+    for top in tops:
+        staging = out / f".{top}.incoming-{uuid.uuid4().hex[:8]}"
+        try:
+            for rel, content in files.items():
+                if rel.split("/", 1)[0] != top:
+                    continue
+                target = staging / rel.split("/", 1)[1]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            final = out / top
+            if final.exists():
+                trash = out / f".{top}.old-{uuid.uuid4().hex[:8]}"
+                final.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            staging.rename(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The batch
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Counts and times for events; every event is emitted from the calling (main) thread."""
+
+    def __init__(self, total: int, on_event: EventCallback | None) -> None:
+        self.total = total
+        self.counts = dict.fromkeys(STATUSES, 0)
+        self.on_event = on_event
+        self.start = time.perf_counter()
+        self.run_durations: list[float] = []
+
+    def info(self, **extra: Any) -> dict[str, Any]:
+        done = sum(self.counts.values())
+        elapsed = time.perf_counter() - self.start
+        remaining = self.total - done
+        ran = self.counts["ok"] + self.counts["failed"]
+        eta = (elapsed / ran * remaining) if ran and remaining else (0.0 if not remaining else None)
+        return {"total": self.total, "done": done, "remaining": remaining, **self.counts,
+                "elapsed_s": round(elapsed, 3), "eta_s": None if eta is None else round(eta, 3), **extra}
+
+    def emit(self, kind: str, name: str | None, **extra: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, name, self.info(**extra))
+
+    def record(self, outcome: Outcome) -> None:
+        self.counts[outcome.status] += 1
+        self.emit(outcome.status, outcome.name, scenario=outcome.scenario, duration_s=outcome.duration_s,
+                  output=outcome.output, error=outcome.error)
+
+
+def run_batch(
+    paths: Sequence[str | os.PathLike[str]],
+    data: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] = "reports",
+    jobs: int = 1,
+    resume: bool = False,
+    dask: Any = None,
+    template: str = config.DEFAULT_TEMPLATE,
+    on_event: EventCallback | None = None,
+    runner: Callable[..., Path] | None = None,
+) -> BatchResult:
+    """Run every scenario's report; write ``DIR/batch.json`` and ``DIR/index.html``.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Scenario YAML files.
+    data : path, optional
+        Establishment table (default: the committed synthetic table).
+    out : path
+        Output folder ``DIR``; each report goes to ``DIR/<scenario name>/``.
+    jobs : int
+        Scenarios run at the same time (local runs: one thread and one warm kernel each).
+    resume : bool
+        Skip scenarios whose report's manifest already matches their inputs.
+    dask : str or distributed.Client, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``) or a connected client: scenarios run there.
+    template : str
+        Notebook template name or ``.ipynb`` path.
+    on_event : callable, optional
+        ``on_event(kind, name, info)``, always called from the calling thread. ``kind``: ``"start"`` (name
+        None; ``info["names"]``), then one of ``"ok"``, ``"failed"``, ``"skipped"``,
+        ``"interrupted"`` per scenario, and ``"end"`` (name None). ``info`` always holds ``total``, ``done``,
+        ``remaining``, ``ok``, ``failed``, ``skipped``, ``interrupted``, ``elapsed_s``, ``eta_s`` (None until
+        known); per-scenario events add ``scenario``, ``duration_s``, ``output``, ``error``. An exception
+        raised by the callback stops the batch like Ctrl-C (for ``KeyboardInterrupt``) or propagates after
+        clean-up (anything else).
+    runner : callable, optional
+        ``runner(scenario_path, data, out, template, kernel) -> report folder``; default
+        :func:`cyberbudget.report.run` in the thread's warm kernel. For tests and other report kinds.
+
+    Returns
+    -------
+    BatchResult
+        ``exit_code`` 0 when every scenario is ok or skipped, 1 if any failed, 130 if interrupted.
+
+    Raises
+    ------
+    OptionError
+        ``jobs < 1``, no scenario given, or an unknown template.
+    """
+    if jobs < 1:
+        raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
+    if not paths:
+        raise OptionError("batch: expected at least one SCENARIO.yaml, found none")
+    from cyberbudget.report import resolve_template
+
+    tpl = resolve_template(template)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_arg = str(data) if data is not None else None
+    started_at = datetime.now(UTC)
+
+    job_list = _prepare(paths)
+    progress = _Progress(len(job_list), on_event)
+    outcomes: dict[int, Outcome] = {}
+    interrupted = False
+    pending_error: BaseException | None = None
+
+    try:
+        progress.emit("start", None, names=[j.name for j in job_list], jobs=jobs,
+                      dask=str(dask) if dask is not None else None)
+        to_run: list[_Job] = []
+        for job in job_list:
+            if job.error is not None:
+                outcomes[job.index] = Outcome(job.name, job.given, "failed", 0.0, None, job.error)
+                progress.record(outcomes[job.index])
+            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl):
+                outcomes[job.index] = Outcome(job.name, job.given, "skipped", 0.0, job.name)
+                progress.record(outcomes[job.index])
+            else:
+                to_run.append(job)
+        if dask is not None:
+            _run_dask(to_run, dask, data_arg, out_dir, template, progress, outcomes)
+        else:
+            _run_local(to_run, jobs, data_arg, out_dir, template, progress, outcomes, runner)
+    except KeyboardInterrupt:
+        interrupted = True
+    except BaseException as exc:  # a failing callback: clean up, write what we know, then re-raise
+        pending_error = exc
+
+    for job in job_list:
+        if job.index not in outcomes:
+            outcomes[job.index] = Outcome(job.name, job.given, "interrupted")
+            if interrupted and progress.on_event is not None:
+                try:
+                    progress.record(outcomes[job.index])
+                except BaseException:  # noqa: BLE001 - a second Ctrl-C while reporting: keep cleaning up
+                    pass
+    _remove_partial_folders(out_dir, [j.name for j in job_list])
+
+    ordered = [outcomes[j.index] for j in job_list]
+    result = BatchResult(out=out_dir, outcomes=ordered, duration_s=round(time.perf_counter() - progress.start, 3),
+                         interrupted=interrupted)
+    result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
+                                         data=str(_data_path(data)), dask=dask)
+    from cyberbudget.batch_index import write_index
+
+    result.index_html = write_index(out_dir, ordered, data=_data_path(data))
+    if pending_error is not None:
+        raise pending_error
+    try:
+        progress.emit("end", None, duration_s=result.duration_s, interrupted=interrupted,
+                      exit_code=result.exit_code)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    return result
+
+
+def _run_local(
+    to_run: list[_Job], jobs: int, data: str | None, out: Path, template: str, progress: _Progress,
+    outcomes: dict[int, Outcome], runner: Callable[..., Path] | None,
+) -> None:
+    """``jobs == 1``: one worker thread with one warm kernel; ``jobs > 1``: that many worker processes.
+
+    Processes rather than threads because papermill changes the process's working directory while a notebook
+    runs, and because the in-process work (allocation, workbook, HTML) holds the GIL.
+    """
+    if not to_run:
+        return
+    stop = threading.Event()
+    kernels: list[WarmKernel] = []
+
+    def thread_task(job: _Job) -> Outcome:
+        if stop.is_set():
+            return Outcome(job.name, job.given, "interrupted")
+        kernel = _worker_pool().get() if runner is None else None
+        if kernel is not None and kernel not in kernels:
+            kernels.append(kernel)
+        outcome = _run_one(job, data, out, template, kernel, runner)
+        if stop.is_set() and outcome.status == "failed":
+            # it failed because we interrupted it: not a real failure, and its notebook is not worth keeping
+            shutil.rmtree(out / f"{job.name}.failed", ignore_errors=True)
+            return Outcome(job.name, job.given, "interrupted", outcome.duration_s)
+        return outcome
+
+    executor: cf.Executor
+    if jobs == 1 or len(to_run) == 1:
+        executor = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberbudget-batch")
+        futures = {executor.submit(thread_task, job): job for job in to_run}
+    else:
+        executor = cf.ProcessPoolExecutor(
+            max_workers=min(jobs, len(to_run)), mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm_up_worker if runner is None else None,
+        )
+        futures = {executor.submit(_process_task, job, data, out, template, runner): job for job in to_run}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: futures[f].index):
+                job = futures[fut]
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # the worker process died (BrokenProcessPool): this scenario failed
+                    outcome = Outcome(job.name, job.given, "failed", 0.0, None, _error_info(exc))
+                outcomes[job.index] = outcome
+                progress.record(outcome)
+    except BaseException:
+        stop.set()
+        for fut in futures:
+            fut.cancel()
+        for kernel in kernels:
+            _interrupt(kernel)
+        executor.shutdown(wait=True, cancel_futures=True)
+        for fut, job in futures.items():
+            if job.index in outcomes or not fut.done() or fut.cancelled() or fut.exception() is not None:
+                continue
+            outcome = fut.result()
+            if outcome.status == "ok":
+                outcomes[job.index] = outcome  # finished meanwhile: a complete report, kept
+            elif outcome.status == "failed" and not isinstance(executor, cf.ThreadPoolExecutor):
+                outcomes[job.index] = outcome
+        raise
+    finally:
+        executor.shutdown(wait=True)
+        if runner is None and isinstance(executor, cf.ThreadPoolExecutor):
+            _shutdown_worker_pool()
+
+
+def _shutdown_worker_pool() -> None:
+    global _WORKER_POOL
+    with _WORKER_LOCK:
+        pool, _WORKER_POOL = _WORKER_POOL, None
+    if pool is not None:
+        pool.shutdown()
+
+
+def _interrupt(kernel: WarmKernel) -> None:
+    from jupyter_core.utils import run_sync
+
+    km = kernel.km
+    if km is None:
+        return
+    try:
+        run_sync(km.interrupt_kernel)()
+    except Exception:  # pragma: no cover - the kernel may already be gone
+        pass
+
+
+def _run_dask(
+    to_run: list[_Job], dask: Any, data: str | None, out: Path, template: str, progress: _Progress,
+    outcomes: dict[int, Outcome],
+) -> None:
+    if not to_run:
+        return
+    import distributed
+
+    own_client = not isinstance(dask, distributed.Client)
+    try:
+        client = distributed.Client(dask, set_as_default=False) if own_client else dask
+    except (OSError, ValueError, TypeError) as exc:
+        raise OptionError(f"--dask: cannot connect to the Dask scheduler {dask!r}: {exc}") from exc
+    futures: dict[Any, _Job] = {}
+    try:
+        for job in to_run:
+            fut = client.submit(_remote_run, job, data, template, pure=False,
+                                key=f"cyberbudget-{job.name}-{uuid.uuid4().hex[:8]}")
+            futures[fut] = job
+        for fut in distributed.as_completed(list(futures)):
+            job = futures[fut]
+            try:
+                payload = fut.result()
+            except Exception as exc:  # the worker itself failed (lost, killed): this scenario's failure
+                outcome = Outcome(job.name, job.given, "failed", 0.0, None, _error_info(exc))
+            else:
+                _install_files(out, payload["files"])
+                outcome = Outcome(**payload["outcome"])
+            outcomes[job.index] = outcome
+            progress.record(outcome)
+    except BaseException:
+        client.cancel([f for f in futures if not f.done()])
+        raise
+    finally:
+        if own_client:
+            client.close()
+
+
+def _remove_partial_folders(out: Path, names: Iterable[str]) -> None:
+    """Remove half-written folders of these scenarios (temporary folders left by an interrupted write)."""
+    wanted = set(names)
+    for child in out.iterdir():
+        if not child.is_dir() or not child.name.startswith("."):
+            continue
+        stem = child.name[1:].split(".", 1)[0]
+        if stem in wanted and any(tag in child.name for tag in (".tmp-", ".old-", ".failed-", ".incoming-")):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def write_batch_json(
+    out: Path, result: BatchResult, *, started_at: datetime, jobs: int, template: str, data: str, dask: Any = None,
+) -> Path:
+    """Write ``DIR/batch.json`` atomically (UTF-8, sorted keys, LF).
+
+    Returns
+    -------
+    Path
+    """
+    counts = {s: len(result.by_status(s)) for s in STATUSES}
+    document = {
+        "format": FORMAT_VERSION,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": result.duration_s,
+        "jobs": jobs,
+        "dask": None if dask is None else (dask if isinstance(dask, str) else getattr(dask.scheduler, "address", None)),
+        "template": template,
+        "data": data,
+        "interrupted": result.interrupted,
+        "exit_code": result.exit_code,
+        "counts": counts,
+        "scenarios": [asdict(o) for o in result.outcomes],
+    }
+    path = out / BATCH_JSON
+    tmp = out / f".{BATCH_JSON}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
+                   encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_batch_json(out: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``DIR/batch.json``.
+
+    Raises
+    ------
+    InputError
+        Missing or not JSON.
+    """
+    path = Path(out) / BATCH_JSON
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the batch record: {exc}", source=str(path)) from exc
+
+
+__all__ = [
+    "BatchResult", "Outcome", "ReportError", "manifest_matches", "read_batch_json", "run_batch",
+    "write_batch_json",
+]

@@ -1,0 +1,827 @@
+"""Every plotly figure of cyberbudget, in one house style.
+
+House rules
+-----------
+- one accessible palette (Okabe–Ito, safe for the common colour-vision deficiencies), one font, white background;
+- titles say what to see ("Public hospitals receive most of the envelope"), not what is plotted; the caller can
+  pass its own;
+- numbers can be formatted the French way (``350 000 000 €``, ``5,0 %``) or the English way
+  (``€350,000,000``, ``5.0%``): every function takes ``lang="en" | "fr"``;
+- figures draw *aggregated, disclosure-checked* data (see :mod:`cyberbudget.disclosure`): a suppressed cell
+  arrives as a missing value and is drawn as "not disclosed", never as zero.
+
+Reports embed plotly.js once and fetch nothing from the network: :func:`register_renderer` installs the
+``cyberbudget`` renderer (``pio.renderers.default = "cyberbudget"`` in the notebooks) which inlines plotly.js
+in the first figure of a kernel session and never links MathJax or a CDN.
+
+Other modules append their figures (risk, uncertainty) at the end of this file, using :func:`house_layout`,
+:data:`PALETTE` and the ``fmt_*`` helpers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from cyberbudget import config
+
+# --------------------------------------------------------------------------------------------------------------
+# Palette, fonts, labels
+# --------------------------------------------------------------------------------------------------------------
+
+#: Okabe & Ito (2008) colour-blind-safe palette, in the order figures use it.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+#: Grey used for "not disclosed", "unallocated" and reference lines.
+GREY: str = "#8C8C8C"
+#: Colour of each establishment status.
+STATUS_COLORS: dict[str, str] = {
+    "public": PALETTE[0],
+    "private_nonprofit": PALETTE[2],
+    "private_forprofit": PALETTE[1],
+}
+FONT_FAMILY: str = "Inter, 'Segoe UI', Helvetica, Arial, sans-serif"
+#: Name of the plotly renderer installed by :func:`register_renderer`.
+RENDERER_NAME: str = "cyberbudget"
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "en": {"public": "Public", "private_nonprofit": "Private non-profit", "private_forprofit": "Private for-profit"},
+    "fr": {"public": "Public", "private_nonprofit": "Privé non lucratif", "private_forprofit": "Privé lucratif"},
+}
+CATEGORY_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "chu": "CHR/CHU", "ch": "Hospital centre (CH)", "chs": "Psychiatric hospital (CHS)", "clcc": "Cancer centre",
+        "usld": "Long-term care (USLD)", "mco": "Private acute (MCO)", "ssr": "Rehabilitation (SSR)",
+        "psy": "Psychiatric clinic", "had": "Hospital at home (HAD)", "other": "Other",
+        "ehpad": "Nursing home (EHPAD)", "esms": "Medico-social (ESMS)",
+    },
+    "fr": {
+        "chu": "CHR/CHU", "ch": "Centre hospitalier", "chs": "CH spécialisé (psychiatrie)", "clcc": "CLCC",
+        "usld": "USLD", "mco": "Clinique MCO", "ssr": "SSR", "psy": "Clinique psychiatrique",
+        "had": "HAD", "other": "Autre", "ehpad": "EHPAD", "esms": "ESMS",
+    },
+}
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "not_disclosed": "not disclosed (< {n} establishments)", "unallocated": "Unallocated",
+        "envelope": "Envelope", "establishments": "establishments", "other": "Other (small cells)",
+    },
+    "fr": {
+        "not_disclosed": "non diffusé (< {n} établissements)", "unallocated": "Non alloué",
+        "envelope": "Enveloppe", "establishments": "établissements", "other": "Autres (petites cellules)",
+    },
+}
+
+_NNBSP = "\u202f"  # narrow no-break space: the French thousands separator (and before % and €)
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("en", "fr"):
+        raise ValueError(f"lang: expected 'en' or 'fr', found {lang!r}")
+    return lang
+
+
+def label(kind: str, code: str, lang: str = "en") -> str:
+    """Human label of a status, category or region code.
+
+    Examples
+    --------
+    >>> label("status", "private_nonprofit", "fr")
+    'Privé non lucratif'
+    >>> label("region", "53")
+    'Bretagne'
+    """
+    lang = _lang(lang)
+    if kind == "status":
+        return STATUS_LABELS[lang].get(code, code)
+    if kind == "category":
+        return CATEGORY_LABELS[lang].get(code, code)
+    if kind == "region":
+        return config.REGION_NAMES.get(code, code)
+    return str(code)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Number formatting
+# --------------------------------------------------------------------------------------------------------------
+
+
+def fmt_number(x: float | int | None, decimals: int = 0, lang: str = "en") -> str:
+    """Format a number with thousands separators, the French or English way.
+
+    A missing value (None or NaN) prints as an en dash.
+
+    Examples
+    --------
+    >>> fmt_number(1234567.891, 2, "fr") == "1\u202f234\u202f567,89"
+    True
+    >>> fmt_number(1234567.891, 2, "en")
+    '1,234,567.89'
+    >>> fmt_number(float("nan"))
+    '–'
+    """
+    lang = _lang(lang)
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    text = f"{x:,.{decimals}f}"
+    if lang == "fr":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", _NNBSP)
+    return text
+
+
+def fmt_eur(x: float | int | None, lang: str = "fr", decimals: int = 0) -> str:
+    """Format an amount in euros.
+
+    Examples
+    --------
+    >>> fmt_eur(350_000_000) == "350\u202f000\u202f000\u202f€"
+    True
+    >>> fmt_eur(1234.5, "en", 2)
+    '€1,234.50'
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if _lang(lang) == "fr":
+        return f"{fmt_number(x, decimals, 'fr')}{_NNBSP}€"
+    sign = "-" if x < 0 else ""
+    return f"{sign}€{fmt_number(abs(x), decimals, 'en')}"
+
+
+def fmt_cents(cents: int | None, lang: str = "fr") -> str:
+    """Format integer cents as euros with two decimals, exactly (no float rounding).
+
+    Examples
+    --------
+    >>> fmt_cents(123456789, "en")
+    '€1,234,567.89'
+    """
+    if cents is None or (isinstance(cents, float) and math.isnan(cents)):
+        return "–"
+    cents = int(cents)
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    if _lang(lang) == "fr":
+        return f"{sign}{fmt_number(whole, 0, 'fr')},{rest:02d}{_NNBSP}€"
+    return f"{sign}€{fmt_number(whole, 0, 'en')}.{rest:02d}"
+
+
+def fmt_eur_compact(x: float | int | None, lang: str = "fr") -> str:
+    """Format a large amount in euros compactly: ``350 M€`` / ``€350M``, ``1,2 k€`` / ``€1.2k``.
+
+    Examples
+    --------
+    >>> fmt_eur_compact(350_000_000, "en")
+    '€350M'
+    >>> fmt_eur_compact(25_400_000, "fr") == "25,4\u202fM€"
+    True
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    lang = _lang(lang)
+    for factor, suffix in ((1e9, "G" if lang == "fr" else "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= factor:
+            value = x / factor
+            decimals = 0 if abs(value) >= 100 or float(value).is_integer() else 1
+            number = fmt_number(value, decimals, lang)
+            return f"{number}{_NNBSP}{suffix}€" if lang == "fr" else f"€{number}{suffix}"
+    return fmt_eur(x, lang)
+
+
+def fmt_pct(x: float | None, lang: str = "fr", decimals: int = 1) -> str:
+    """Format a share (0.05) as a percentage (``5,0 %`` / ``5.0%``).
+
+    Examples
+    --------
+    >>> fmt_pct(0.05, "en")
+    '5.0%'
+    >>> fmt_pct(0.1234, "fr", 2) == "12,34\u202f%"
+    True
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    number = fmt_number(100 * x, decimals, lang)
+    return f"{number}{_NNBSP}%" if _lang(lang) == "fr" else f"{number}%"
+
+
+def fmt_int(x: int | None, lang: str = "fr") -> str:
+    """Format a count with thousands separators."""
+    return fmt_number(x, 0, lang)
+
+
+def tick_format(lang: str = "fr") -> dict[str, str]:
+    """Plotly ``separators`` for a language: decimal mark then thousands separator."""
+    return {"separators": ", " if _lang(lang) == "fr" else ".,"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Layout and renderer
+# --------------------------------------------------------------------------------------------------------------
+
+
+def house_layout(
+    fig: go.Figure, title: str, *, subtitle: str | None = None, lang: str = "en", height: int | None = None
+) -> go.Figure:
+    """Apply the house style to a figure (in place) and return it.
+
+    Parameters
+    ----------
+    fig : plotly Figure
+    title : str
+        What the reader should see in the chart, as a sentence.
+    subtitle : str, optional
+        Source, unit or caveat, shown in small grey text under the title.
+    lang : {"en", "fr"}
+        Number separators on axes and hover labels.
+    height : int, optional
+        Figure height in pixels (default: plotly's).
+    """
+    text = f"<b>{title}</b>"
+    if subtitle:
+        text += f"<br><span style='font-size:12px;color:{GREY}'>{subtitle}</span>"
+    fig.update_layout(
+        title={"text": text, "x": 0.0, "xanchor": "left", "font": {"size": 17}},
+        font={"family": FONT_FAMILY, "size": 13, "color": "#222222"},
+        colorway=list(PALETTE),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin={"l": 70, "r": 30, "t": 90 if subtitle else 70, "b": 60},
+        legend={"orientation": "h", "yanchor": "bottom", "y": -0.25, "xanchor": "left", "x": 0.0},
+        hoverlabel={"font": {"family": FONT_FAMILY}},
+        **tick_format(lang),
+    )
+    if height is not None:
+        fig.update_layout(height=height)
+    fig.update_xaxes(showgrid=False, linecolor="#444444", ticks="outside", zeroline=False)
+    fig.update_yaxes(gridcolor="#E5E5E5", linecolor="#444444", zeroline=False)
+    return fig
+
+
+class EmbeddedRenderer(pio.base_renderers.MimetypeRenderer):
+    """Renderer that embeds plotly.js once per kernel session and links nothing from the network.
+
+    The first figure's HTML carries the whole plotly.js bundle inline; later ones reuse it. Each output also
+    carries the plotly JSON mime type, so JupyterLab shows the interactive figure natively, while nbconvert
+    (which does not know that mime type) exports the self-contained HTML.
+    """
+
+    def __init__(self) -> None:
+        # plotly shallow-copies a renderer before each use: the state lives in a shared mutable mapping.
+        self.state = {"plotlyjs_sent": False}
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:  # noqa: D102 - plotly renderer protocol
+        include = not self.state["plotlyjs_sent"]
+        self.state["plotlyjs_sent"] = True
+        html = pio.to_html(
+            fig_dict,
+            include_plotlyjs=include,
+            include_mathjax=False,
+            full_html=False,
+            default_width="100%",
+            default_height=480,
+            validate=False,
+            config={"displaylogo": False, "responsive": True},
+        )
+        return {"application/vnd.plotly.v1+json": {"data": fig_dict.get("data", []),
+                                                   "layout": fig_dict.get("layout", {})},
+                "text/html": html}
+
+
+def register_renderer() -> str:
+    """Install a fresh :class:`EmbeddedRenderer` as ``pio.renderers["cyberbudget"]``.
+
+    Call it once at the top of every notebook: a fresh renderer embeds plotly.js again in the notebook's first
+    figure, even in a kernel that already rendered another notebook (warm kernels, :mod:`cyberbudget.kernels`).
+
+    Returns
+    -------
+    str
+        The renderer name, to assign to ``plotly.io.renderers.default``.
+    """
+    pio.renderers[RENDERER_NAME] = EmbeddedRenderer()
+    return RENDERER_NAME
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Allocation report figures (inputs come from cyberbudget.disclosure, already aggregated)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _group_labels(kind: str, codes: Sequence[str], lang: str) -> list[str]:
+    return [label(kind, str(c), lang) for c in codes]
+
+
+def share_distribution(
+    bins: pd.DataFrame, min_share: float, max_share: float, *, lang: str = "en", title: str | None = None,
+    n_below: int | None = None, n_total: int | None = None,
+) -> go.Figure:
+    """Bar chart of establishments by cyber share of IT budget, with the corridor lines.
+
+    Parameters
+    ----------
+    bins : DataFrame
+        From :func:`cyberbudget.disclosure.share_histogram`: ``left, right, n`` (``n`` missing when suppressed).
+    min_share, max_share : float
+        The scenario's corridor (e.g. 0.05 and 0.10), drawn as vertical lines.
+    n_below, n_total : int, optional
+        Establishments below ``min_share`` and in all (for the title; default: sums of the visible bins).
+    """
+    centers = (bins["left"].to_numpy(float) + bins["right"].to_numpy(float)) / 2 * 100
+    widths = (bins["right"].to_numpy(float) - bins["left"].to_numpy(float)) * 100
+    counts = pd.to_numeric(bins["n"], errors="coerce")
+    below = centers < 100 * min_share
+    colors = [PALETTE[3] if b else PALETTE[0] for b in below]
+    fig = go.Figure()
+    fig.add_bar(
+        x=centers, y=counts.fillna(0), width=widths, marker_color=colors, name="establishments",
+        customdata=np.stack([bins["left"] * 100, bins["right"] * 100], axis=1),
+        hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} %: %{y:,.0f}<extra></extra>",
+    )
+    hidden = counts.isna()
+    if hidden.any():
+        fig.add_scatter(
+            x=centers[hidden.to_numpy()], y=np.zeros(int(hidden.sum())), mode="markers",
+            marker={"symbol": "x", "color": GREY, "size": 9},
+            name=WORDS[_lang(lang)]["not_disclosed"].format(n=config.MIN_CELL_SIZE),
+        )
+    for share, text in ((min_share, "min"), (max_share, "max")):
+        fig.add_vline(x=100 * share, line={"color": "#222222", "dash": "dash", "width": 1.5},
+                      annotation_text=f"{text} {fmt_pct(share, lang, 0)}", annotation_position="top")
+    n_below = int(counts[below].fillna(0).sum()) if n_below is None else n_below
+    total = int(counts.fillna(0).sum()) if n_total is None else n_total
+    default = (
+        f"{fmt_int(n_below, lang)} of {fmt_int(total, lang)} establishments spend less than "
+        f"{fmt_pct(min_share, lang, 0)} of their IT budget on cybersecurity"
+        if lang == "en" else
+        f"{fmt_int(n_below, lang)} établissements sur {fmt_int(total, lang)} consacrent moins de "
+        f"{fmt_pct(min_share, lang, 0)} de leur budget informatique à la cybersécurité"
+    )
+    house_layout(fig, title or default, lang=lang,
+                 subtitle="Cyber spend / IT budget; bars of fewer than 5 establishments are not shown")
+    fig.update_xaxes(title="cyber share of IT budget (%)")
+    fig.update_yaxes(title="establishments")
+    fig.update_layout(showlegend=bool(hidden.any()), bargap=0.05)
+    return fig
+
+
+def allocation_by(
+    breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None, top: int | None = None
+) -> go.Figure:
+    """Horizontal bars: grant by group (region, status, category, GHT), largest first.
+
+    Parameters
+    ----------
+    breakdown : DataFrame
+        From :func:`cyberbudget.disclosure.breakdown` (rows only): the group column ``by``, ``n_establishments``,
+        ``n_eligible``, ``grant_eur`` (missing when suppressed).
+    by : str
+        ``region``, ``status``, ``category`` or ``ght``.
+    top : int, optional
+        Keep the largest ``top`` groups (suppressed groups are always listed last).
+    """
+    lang = _lang(lang)
+    df = breakdown.copy()
+    df["grant_eur"] = pd.to_numeric(df["grant_eur"], errors="coerce")
+    shown = df[df["grant_eur"].notna()].sort_values("grant_eur", ascending=False)
+    hidden = df[df["grant_eur"].isna()]
+    if top is not None:
+        shown = shown.head(top)
+    labels = _group_labels(by, shown[by].tolist(), lang)
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels, x=shown["grant_eur"] / 1e6, orientation="h", marker_color=PALETTE[0], name="grant",
+        text=[fmt_eur_compact(v, lang) for v in shown["grant_eur"]], textposition="outside",
+        customdata=np.stack([shown["n_establishments"], shown["n_eligible"].astype(float)], axis=1)
+        if len(shown) else None,
+        hovertemplate="%{y}: %{x:,.2f} M€<br>%{customdata[0]} establishments, %{customdata[1]:.0f} eligible"
+                      "<extra></extra>",
+    )
+    if len(hidden):
+        hidden_labels = _group_labels(by, hidden[by].tolist(), lang)
+        fig.add_bar(
+            y=hidden_labels, x=[0] * len(hidden), orientation="h", marker_color=GREY,
+            name=WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE),
+            text=[WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE)] * len(hidden),
+            textposition="outside", hoverinfo="skip",
+        )
+    if title is None and len(shown):
+        total = df["grant_eur"].sum()
+        lead_share = shown["grant_eur"].iloc[0] / total if total else float("nan")
+        title = (f"{labels[0]} receives the largest share of the envelope ({fmt_pct(lead_share, lang, 0)})"
+                 if lang == "en" else
+                 f"{labels[0]} reçoit la plus grande part de l'enveloppe ({fmt_pct(lead_share, lang, 0)})")
+    house_layout(fig, title or f"Allocation by {by}", lang=lang,
+                 height=max(320, 28 * (len(shown) + len(hidden)) + 160),
+                 subtitle="Grants over the whole envelope, M€")
+    fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
+    fig.update_xaxes(title="M€", showgrid=True, gridcolor="#E5E5E5")
+    fig.update_layout(showlegend=len(hidden) > 0, barmode="overlay")
+    return fig
+
+
+def flow_sankey(
+    cells: pd.DataFrame,
+    *,
+    envelope_cents: int,
+    unallocated_cents: int | None,
+    lang: str = "en",
+    title: str | None = None,
+) -> go.Figure:
+    """Sankey diagram: envelope → statuses → regions.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        From :func:`cyberbudget.disclosure.crosstab` in long form: ``status, region, grant_cents`` with
+        ``grant_cents`` missing for suppressed cells; suppressed cells of a status are drawn together as one
+        flow to a "small cells" node (secondary suppression guarantees that sum is itself publishable).
+    envelope_cents, unallocated_cents : int
+        Totals; ``unallocated_cents`` None when suppressed.
+    """
+    lang = _lang(lang)
+    words = WORDS[lang]
+    statuses = [s for s in config.STATUSES if s in set(cells["status"])]
+    regions = [r for r in config.REGIONS if r in set(cells["region"])]
+    nodes = [words["envelope"]] + [label("status", s, lang) for s in statuses]
+    nodes += [label("region", r, lang) for r in regions] + [words["other"], words["unallocated"]]
+    idx_status = {s: 1 + i for i, s in enumerate(statuses)}
+    idx_region = {r: 1 + len(statuses) + i for i, r in enumerate(regions)}
+    idx_other = len(nodes) - 2
+    idx_unalloc = len(nodes) - 1
+    src: list[int] = []
+    dst: list[int] = []
+    val: list[float] = []
+    colors: list[str] = []
+    grants = pd.to_numeric(cells["grant_cents"], errors="coerce")
+    status_total = cells.assign(g=grants).groupby("status")["status_total_cents"].first()
+    for s in statuses:
+        total = status_total.get(s)
+        if total is not None and not pd.isna(total) and total > 0:
+            src.append(0), dst.append(idx_status[s]), val.append(total / 100)
+            colors.append(STATUS_COLORS.get(s, GREY))
+    for (s, r), g in zip(zip(cells["status"], cells["region"], strict=True), grants, strict=True):
+        if pd.notna(g) and g > 0:
+            src.append(idx_status[s]), dst.append(idx_region[r]), val.append(g / 100)
+            colors.append(STATUS_COLORS.get(s, GREY))
+    for s in statuses:
+        hidden = cells[(cells["status"] == s) & grants.isna()]
+        total = status_total.get(s)
+        if len(hidden) and total is not None and not pd.isna(total):
+            rest = total - grants[(cells["status"] == s) & grants.notna()].sum()
+            if rest > 0:
+                src.append(idx_status[s]), dst.append(idx_other), val.append(rest / 100)
+                colors.append(GREY)
+    if unallocated_cents:
+        src.append(0), dst.append(idx_unalloc), val.append(unallocated_cents / 100)
+        colors.append(GREY)
+    link_colors = [_with_alpha(c, 0.45) for c in colors]
+    node_colors = [PALETTE[7]] + [STATUS_COLORS.get(s, GREY) for s in statuses]
+    node_colors += [PALETTE[5]] * len(regions) + [GREY, GREY]
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node={"label": nodes, "color": node_colors, "pad": 12, "thickness": 14},
+        link={"source": src, "target": dst, "value": val, "color": link_colors,
+              "hovertemplate": "%{source.label} → %{target.label}: %{value:,.0f} €<extra></extra>"},
+    ))
+    if title is None:
+        title = (f"How the {fmt_eur_compact(envelope_cents / 100, lang)} envelope flows to statuses and regions"
+                 if lang == "en" else
+                 f"Comment l'enveloppe de {fmt_eur_compact(envelope_cents / 100, lang)} se répartit "
+                 "par statut et région")
+    house_layout(fig, title, lang=lang, height=640,
+                 subtitle="Flows built from fewer than 5 establishments are grouped under 'Other (small cells)'")
+    return fig
+
+
+def _with_alpha(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def lorenz_curve(points: pd.DataFrame, gini: float | None, *, lang: str = "en", title: str | None = None,
+                 what: str = "grant per bed") -> go.Figure:
+    """Lorenz curve of a distribution (e.g. grant per bed) with its Gini coefficient.
+
+    Parameters
+    ----------
+    points : DataFrame
+        From :func:`cyberbudget.disclosure.lorenz_points`: ``population_share, value_share`` (each step
+        aggregates at least 5 establishments).
+    gini : float or None
+        Gini coefficient (None when not disclosed).
+    """
+    lang = _lang(lang)
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": GREY, "dash": "dot"},
+                    name="perfect equality" if lang == "en" else "égalité parfaite")
+    fig.add_scatter(x=points["population_share"], y=points["value_share"], mode="lines+markers",
+                    line={"color": PALETTE[0], "width": 2.5}, name="Lorenz curve",
+                    hovertemplate="%{x:.0%} of establishments receive %{y:.1%}<extra></extra>")
+    g = "–" if gini is None else fmt_number(gini, 2, lang)
+    if title is None:
+        title = (f"How evenly is the {what} spread? Gini = {g}" if lang == "en"
+                 else f"Inégalité de la subvention par lit : Gini = {g}")
+    house_layout(fig, title, lang=lang, height=480,
+                 subtitle="Establishments ranked from the lowest to the highest value (0 = equality, 1 = one takes all)")
+    fig.update_xaxes(title="share of establishments", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=f"share of total {what}", tickformat=".0%", range=[0, 1], scaleanchor="x")
+    return fig
+
+
+def per_bed_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Bars: grant per bed (€) by group, from a :func:`cyberbudget.disclosure.breakdown`."""
+    lang = _lang(lang)
+    df = breakdown.copy()
+    df["grant_per_bed_eur"] = pd.to_numeric(df["grant_per_bed_eur"], errors="coerce")
+    df = df[df["grant_per_bed_eur"].notna()].sort_values("grant_per_bed_eur", ascending=False)
+    labels = _group_labels(by, df[by].tolist(), lang)
+    fig = go.Figure(go.Bar(x=labels, y=df["grant_per_bed_eur"], marker_color=PALETTE[2],
+                           text=[fmt_eur(v, lang) for v in df["grant_per_bed_eur"]], textposition="outside",
+                           hovertemplate="%{x}: %{y:,.0f} € per bed<extra></extra>"))
+    if title is None and len(df):
+        title = (f"{labels[0]} get the most per bed ({fmt_eur(df['grant_per_bed_eur'].iloc[0], lang)})"
+                 if lang == "en" else
+                 f"{labels[0]} : la plus forte subvention par lit ({fmt_eur(df['grant_per_bed_eur'].iloc[0], lang)})")
+    house_layout(fig, title or "Grant per bed", lang=lang, subtitle="Total grant / total beds of the group, €")
+    fig.update_yaxes(title="€ per bed")
+    return fig
+
+
+def schedule(years: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Bars: grants paid each year of the envelope (``year, grant_eur``)."""
+    lang = _lang(lang)
+    values = pd.to_numeric(years["grant_eur"], errors="coerce")
+    fig = go.Figure(go.Bar(x=years["year"].astype(str), y=values / 1e6, marker_color=PALETTE[0],
+                           text=[fmt_eur_compact(v, lang) for v in values], textposition="outside",
+                           hovertemplate="%{x}: %{y:,.2f} M€<extra></extra>"))
+    if title is None:
+        first, last = years["year"].iloc[0], years["year"].iloc[-1]
+        title = (f"The envelope is paid out from {first} to {last}" if lang == "en"
+                 else f"L'enveloppe est versée de {first} à {last}")
+    house_layout(fig, title, lang=lang, subtitle="Grants by year, M€")
+    fig.update_yaxes(title="M€")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def coverage_by(
+    df: pd.DataFrame, by: str, value: str, *, lang: str = "en", title: str | None = None,
+    value_label: str | None = None, percent: bool = False,
+) -> go.Figure:
+    """Bars of one measure by group (e.g. audits per region, audit coverage by status)."""
+    lang = _lang(lang)
+    vals = pd.to_numeric(df[value], errors="coerce")
+    labels = _group_labels(by, df[by].astype(str).tolist(), lang)
+    text = [fmt_pct(v, lang) if percent else fmt_number(v, 0, lang) for v in vals]
+    fig = go.Figure(go.Bar(x=labels, y=vals, marker_color=PALETTE[4], text=text, textposition="outside"))
+    house_layout(fig, title or f"{value_label or value} by {by}", lang=lang)
+    fig.update_yaxes(title=value_label or value, tickformat=".0%" if percent else None)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Scenario comparison
+# --------------------------------------------------------------------------------------------------------------
+
+
+def compare_groups(
+    long: pd.DataFrame, by: str, *, baseline: str | None = None, lang: str = "en", title: str | None = None
+) -> go.Figure:
+    """Who gains, who loses: change in grant by group against a baseline scenario.
+
+    Parameters
+    ----------
+    long : DataFrame
+        ``scenario, <by>, grant_eur`` (``grant_eur`` missing when suppressed), e.g. from
+        :func:`cyberbudget.report.comparison_tables`.
+    baseline : str, optional
+        Scenario the others are compared with (default: the first one).
+    """
+    lang = _lang(lang)
+    scenarios = list(dict.fromkeys(long["scenario"]))
+    baseline = baseline or scenarios[0]
+    wide = long.pivot_table(index=by, columns="scenario", values="grant_eur", aggfunc="sum", dropna=False)
+    wide = wide.reindex(columns=scenarios)
+    fig = go.Figure()
+    others = [s for s in scenarios if s != baseline]
+    for i, s in enumerate(others):
+        delta = (wide[s] - wide[baseline]) / 1e6
+        fig.add_bar(x=_group_labels(by, wide.index.tolist(), lang), y=delta, name=s,
+                    marker_color=PALETTE[(i + 1) % len(PALETTE)],
+                    hovertemplate=f"{s}: %{{y:+,.2f}} M€ vs {baseline}<extra></extra>")
+    if title is None and others:
+        delta = (wide[others[0]] - wide[baseline]).dropna()
+        if len(delta):
+            gain, loss = delta.idxmax(), delta.idxmin()
+            title = (f"{others[0]} vs {baseline}: {label(by, str(gain), lang)} gains most, "
+                     f"{label(by, str(loss), lang)} loses most")
+    house_layout(fig, title or f"Change in grant by {by}", lang=lang,
+                 subtitle=f"Difference with scenario '{baseline}', M€; missing bars are not disclosed (< 5 establishments)")
+    fig.add_hline(y=0, line={"color": "#222222", "width": 1})
+    fig.update_yaxes(title=f"M€ vs {baseline}")
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def compare_totals(totals: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Allocated and unallocated money per scenario (stacked bars; ``scenario, allocated_eur, unallocated_eur``)."""
+    lang = _lang(lang)
+    fig = go.Figure()
+    fig.add_bar(x=totals["scenario"], y=totals["allocated_eur"] / 1e6, name="allocated", marker_color=PALETTE[0],
+                text=[fmt_eur_compact(v, lang) for v in totals["allocated_eur"]], textposition="inside")
+    fig.add_bar(x=totals["scenario"], y=totals["unallocated_eur"] / 1e6, name=WORDS[lang]["unallocated"],
+                marker_color=GREY,
+                text=[fmt_eur_compact(v, lang) for v in totals["unallocated_eur"]], textposition="inside")
+    if title is None:
+        worst = totals.loc[pd.to_numeric(totals["unallocated_eur"], errors="coerce").fillna(0).idxmax()]
+        title = (f"'{worst['scenario']}' leaves the most money unspent "
+                 f"({fmt_eur_compact(worst['unallocated_eur'], lang)})")
+    house_layout(fig, title, lang=lang, subtitle="M€")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="M€")
+    return fig
+
+
+def compare_eligibility(totals: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Eligible establishments per scenario (``scenario, n_eligible, n_establishments``)."""
+    lang = _lang(lang)
+    share = totals["n_eligible"] / totals["n_establishments"]
+    fig = go.Figure(go.Bar(x=totals["scenario"], y=totals["n_eligible"], marker_color=PALETTE[2],
+                           text=[f"{fmt_int(n, lang)} ({fmt_pct(s, lang, 0)})"
+                                 for n, s in zip(totals["n_eligible"], share, strict=True)],
+                           textposition="outside"))
+    if title is None:
+        lo, hi = totals["n_eligible"].min(), totals["n_eligible"].max()
+        title = (f"Between {fmt_int(lo, lang)} and {fmt_int(hi, lang)} establishments qualify, depending on the rule"
+                 if lang == "en" else
+                 f"Entre {fmt_int(lo, lang)} et {fmt_int(hi, lang)} établissements éligibles selon la règle")
+    house_layout(fig, title, lang=lang, subtitle="Eligible establishments (share of all)")
+    fig.update_yaxes(title="eligible establishments")
+    return fig
+
+
+def figure_kinds() -> Mapping[str, Any]:
+    """The report figures of this section, by name (used by tests and the docs)."""
+    return {
+        "share_distribution": share_distribution, "allocation_by": allocation_by, "flow_sankey": flow_sankey,
+        "lorenz_curve": lorenz_curve, "per_bed_by": per_bed_by, "schedule": schedule, "coverage_by": coverage_by,
+        "compare_groups": compare_groups, "compare_totals": compare_totals,
+        "compare_eligibility": compare_eligibility,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sections appended by other modules (risk, uncertainty) go below this line.
+# --------------------------------------------------------------------------------------------------------------
+
+
+# --- risk figures ---
+# Figures of the risk report (cyberbudget.risk, cyberbudget.optimize); inputs are aggregated and
+# disclosure-checked (risk.published_breakdown), never establishment-level.
+
+
+def risk_losses_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Grouped horizontal bars: expected annual loss before and after the policy, by group.
+
+    Parameters
+    ----------
+    breakdown : DataFrame
+        From :func:`cyberbudget.risk.published_breakdown`: ``by``, ``expected_loss_before_eur``,
+        ``expected_loss_after_eur`` (NaN when suppressed).
+    by : str
+        ``region``, ``status`` or ``category``.
+    """
+    lang = _lang(lang)
+    df = breakdown.copy()
+    shown = df[df["expected_loss_before_eur"].notna()].sort_values("expected_loss_before_eur", ascending=False)
+    hidden = df[df["expected_loss_before_eur"].isna()]
+    labels = _group_labels(by, shown[by].tolist(), lang)
+    words = {"en": ("before", "after (grants, uptake, awareness)"), "fr": ("avant", "après (subventions, mise en conformité, sensibilisation)")}[lang]
+    fig = go.Figure()
+    fig.add_bar(y=labels, x=shown["expected_loss_before_eur"] / 1e6, orientation="h", name=words[0],
+                marker_color=PALETTE[3], hovertemplate="%{y}: %{x:,.2f} M€/yr<extra></extra>")
+    fig.add_bar(y=labels, x=shown["expected_loss_after_eur"] / 1e6, orientation="h", name=words[1],
+                marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,.2f} M€/yr<extra></extra>",
+                text=[fmt_pct(1 - a / b if b else None, lang, 1) for a, b in
+                      zip(shown["expected_loss_after_eur"], shown["expected_loss_before_eur"], strict=True)],
+                textposition="outside")
+    if len(hidden):
+        fig.add_bar(y=_group_labels(by, hidden[by].tolist(), lang), x=[0] * len(hidden), orientation="h",
+                    marker_color=GREY, name=WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE),
+                    hoverinfo="skip")
+    if title is None and len(shown):
+        before, after = shown["expected_loss_before_eur"].sum(), shown["expected_loss_after_eur"].sum()
+        cut = 1 - after / before if before else 0.0
+        title = (f"The policy lowers expected cyber losses by {fmt_pct(cut, lang, 1)}" if lang == "en" else
+                 f"La politique réduit les pertes cyber attendues de {fmt_pct(cut, lang, 1)}")
+    house_layout(fig, title or "Expected annual loss", lang=lang,
+                 subtitle="Expected annual loss from serious incidents (model), M€ per year; label: reduction",
+                 height=max(320, 40 * (len(shown) + len(hidden)) + 160))
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
+    fig.update_xaxes(title="M€ / year", showgrid=True, gridcolor="#E5E5E5")
+    return fig
+
+
+def avoided_per_euro_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Horizontal bars: expected loss avoided per euro of grant, by group (``avoided_per_euro``), with a
+    reference line at 1 € (a grant that pays for itself in avoided losses)."""
+    lang = _lang(lang)
+    df = breakdown.copy()
+    df["avoided_per_euro"] = pd.to_numeric(df["avoided_per_euro"], errors="coerce")
+    shown = df[df["avoided_per_euro"].notna()].sort_values("avoided_per_euro", ascending=False)
+    hidden = df[df["avoided_per_euro"].isna()]
+    labels = _group_labels(by, shown[by].tolist(), lang)
+    fig = go.Figure()
+    fig.add_bar(y=labels, x=shown["avoided_per_euro"], orientation="h", marker_color=PALETTE[2],
+                text=[fmt_number(v, 2, lang) + " €" for v in shown["avoided_per_euro"]], textposition="outside",
+                hovertemplate="%{y}: %{x:.3f} € avoided per € of grant<extra></extra>", name="€ / €")
+    if len(hidden):
+        txt = WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE)
+        fig.add_bar(y=_group_labels(by, hidden[by].tolist(), lang), x=[0] * len(hidden), orientation="h",
+                    marker_color=GREY, name=txt + " / no grant", hoverinfo="skip")
+    fig.add_vline(x=1.0, line_dash="dot", line_color=GREY)
+    if title is None and len(shown):
+        title = (f"Each euro granted to {labels[0]} avoids the most expected loss "
+                 f"({fmt_number(shown['avoided_per_euro'].iloc[0], 2, lang)} €)" if lang == "en" else
+                 f"Chaque euro versé à {labels[0]} évite le plus de pertes attendues "
+                 f"({fmt_number(shown['avoided_per_euro'].iloc[0], 2, lang)} €)")
+    house_layout(fig, title or "Avoided loss per euro", lang=lang,
+                 subtitle="Expected annual loss avoided by the grants / annual grant (model); dotted line: 1 €",
+                 height=max(320, 28 * (len(shown) + len(hidden)) + 160))
+    fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
+    fig.update_xaxes(title="€ avoided per € granted", showgrid=True, gridcolor="#E5E5E5")
+    fig.update_layout(showlegend=len(hidden) > 0)
+    return fig
+
+
+def rule_comparison(comparison: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Bars: expected loss avoided by the grants under each rule (``optimize.compare_rules`` output:
+    ``rule, avoided_grant_eur_over_years, avoided_per_euro``)."""
+    lang = _lang(lang)
+    df = comparison.copy()
+    colors = [PALETTE[0] if r == "optimal" else PALETTE[1] for r in df["rule"]]
+    fig = go.Figure(go.Bar(
+        x=df["rule"], y=df["avoided_grant_eur_over_years"] / 1e6, marker_color=colors,
+        text=[f"{fmt_eur_compact(v, lang)} ({fmt_number(p, 2, lang)} €/€)" if p == p and p is not None else
+              fmt_eur_compact(v, lang) for v, p in zip(df["avoided_grant_eur_over_years"], df["avoided_per_euro"],
+                                                       strict=True)],
+        textposition="outside", hovertemplate="%{x}: %{y:,.2f} M€<extra></extra>",
+    ))
+    if title is None and len(df) >= 2 and "optimal" in set(df["rule"]):
+        best = df.set_index("rule")["avoided_grant_eur_over_years"]
+        others = best.drop("optimal")
+        gain = best["optimal"] / others.max() - 1 if others.max() > 0 else 0.0
+        title = (f"The optimal rule avoids {fmt_pct(gain, lang, 1)} more expected loss than the best other rule"
+                 if lang == "en" else
+                 f"La règle optimale évite {fmt_pct(gain, lang, 1)} de pertes attendues de plus que la meilleure autre")
+    house_layout(fig, title or "Expected loss avoided by rule", lang=lang,
+                 subtitle="Expected loss avoided by the grants over the envelope years (model), M€; label: per euro")
+    fig.update_yaxes(title="M€")
+    return fig
+
+
+def marginal_value_curve(curve: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Expected loss avoided as the envelope varies (optimal vs proportional), and the marginal value of the
+    last euro μ on a second axis (``optimize.envelope_curve`` output)."""
+    lang = _lang(lang)
+    fig = go.Figure()
+    x = curve["envelope_eur"] / 1e6
+    fig.add_scatter(x=x, y=curve["optimal_avoided_eur"] / 1e6, mode="lines+markers", name="optimal",
+                    line={"color": PALETTE[0]})
+    fig.add_scatter(x=x, y=curve["proportional_avoided_eur"] / 1e6, mode="lines+markers", name="proportional",
+                    line={"color": PALETTE[1]})
+    fig.add_scatter(x=x, y=curve["mu"], mode="lines", name="μ (€ avoided per extra €)", yaxis="y2",
+                    line={"color": GREY, "dash": "dot"})
+    if title is None and len(curve):
+        last = curve.loc[(curve["fraction"] - 1.0).abs().idxmin()]
+        title = (f"At the actual envelope, one more euro avoids {fmt_number(last['mu'], 2, lang)} € of expected loss"
+                 if lang == "en" else
+                 f"À l'enveloppe actuelle, un euro de plus évite {fmt_number(last['mu'], 2, lang)} € de pertes attendues")
+    house_layout(fig, title or "Marginal value of the envelope", lang=lang,
+                 subtitle="Expected loss avoided over the envelope years (model), M€, against the envelope, M€")
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "μ (€/€)", "showgrid": False,
+                              "rangemode": "tozero"})
+    fig.update_xaxes(title="envelope, M€")
+    fig.update_yaxes(title="M€ avoided", selector={"anchor": "x"}, rangemode="tozero")
+    return fig
+
+
+def risk_figure_kinds() -> Mapping[str, Any]:
+    """The risk report figures, by name."""
+    return {"risk_losses_by": risk_losses_by, "avoided_per_euro_by": avoided_per_euro_by,
+            "rule_comparison": rule_comparison, "marginal_value_curve": marginal_value_curve}

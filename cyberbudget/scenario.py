@@ -1,0 +1,868 @@
+"""Typed scenarios: the pydantic model of a scenario file, YAML loading, ``extends:`` layering.
+
+A scenario is a YAML file (DESIGN.md, "Scenario files"). Only ``name`` and ``envelope.total_eur`` are required;
+every other key has the default written in DESIGN.md. A scenario may ``extends:`` another one: the base is read
+(recursively), a *copy* of it is deep-merged with this file (mappings merged key by key, lists and scalars
+replaced, an explicit ``null`` replaces the base value) and the result is validated as a whole.
+
+Validation is strict and reports every problem at once in one :class:`~cyberbudget.errors.ScenarioError`,
+each as ``file: key.path: expected ..., found ...``:
+
+- unknown keys, with the nearest valid name (``eligibilty: did you mean eligibility?``);
+- wrong types (a string where a number is expected, ``true`` where a number is expected, ...);
+- shares outside [0, 1] (a ``5`` gets "write 5 % as 0.05");
+- ``min_share > max_share``; a floor above the cap or above the envelope;
+- euro amounts negative or with more than 2 decimals (checked in :class:`decimal.Decimal` on the YAML text);
+- ``envelope.schedule`` keys different from ``envelope.years`` or shares not summing to exactly 1 (Decimal);
+- names not matching ``[a-z0-9_-]+`` (they become output folder names).
+
+Sections beyond DESIGN.md (documented additions):
+
+- ``ose:`` — ``obligation: none | min_share``. Under ``min_share`` the operators of essential services
+  (column ``ose``) are bound by their ANSSI designation to reach ``eligibility.min_share``: those below it
+  raise their cyber spend to the threshold whatever the uptake model (the spend is counted as induced) and
+  are therefore eligible; an OSE that cannot comply (no IT budget) loses eligibility. Priority for OSE is
+  expressed with ``allocation.rule: tiered`` and ``ose`` first in ``tiers``.
+- ``uptake:`` additional keys ``damping``, ``tolerance``, ``max_iterations`` (fixed point, see
+  :mod:`cyberbudget.eligibility`).
+- ``risk:``, ``awareness:``, ``uncertainty:`` — owned by the risk and Monte Carlo modules, which extend the
+  three classes :class:`Risk`, :class:`Awareness`, :class:`Uncertainty` below.
+
+Examples
+--------
+>>> s = load_scenario({"name": "demo", "envelope": {"total_eur": 1000.5}})
+>>> envelope_cents(s), s.eligibility.min_share, s.seed
+(100050, 0.05, 20210218)
+>>> load_scenario({"name": "demo", "envelope": {"total_eur": 1}, "eligibilty": {}})
+Traceback (most recent call last):
+...
+cyberbudget.errors.ScenarioError: <dict>: 1 problem(s) in the scenario
+  - <dict>: eligibilty: unknown key; did you mean eligibility?
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from cyberbudget import config
+from cyberbudget.errors import Problem, ScenarioError
+
+__all__ = [
+    "Allocation",
+    "Audits",
+    "Awareness",
+    "Eligibility",
+    "Envelope",
+    "Ose",
+    "Risk",
+    "Scenario",
+    "Uncertainty",
+    "Uptake",
+    "deep_merge",
+    "envelope_cents",
+    "euros_to_cents",
+    "load_scenario",
+    "resolve_extends",
+    "schedule_shares",
+]
+
+NAME_PATTERN = re.compile(r"[a-z0-9_-]+")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# YAML: keep the text of floats (for the 2-decimal check) and reject duplicate keys
+# --------------------------------------------------------------------------------------------------------------
+
+
+class YamlFloat(float):
+    """A float read from YAML that remembers its text (``0.10`` stays ``"0.10"``)."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> YamlFloat:  # noqa: D102
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+    def __reduce__(self) -> tuple:  # copy / pickle keep the text
+        return (YamlFloat, (float(self), self.text))
+
+    def __deepcopy__(self, memo: dict) -> YamlFloat:
+        return self
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader keeping float text and refusing duplicate keys."""
+
+    duplicates: list[str]
+
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    return YamlFloat(value, str(node.value))
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hashable = key in seen
+        except TypeError:
+            continue
+        if hashable:
+            loader.duplicates.append(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> Any:
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{where}: scenario file not found", source=where) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{where}: cannot read the scenario as UTF-8 text ({exc})", source=where) from None
+    loader = _Loader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{where}: not valid YAML ({exc})", source=where) from None
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise ScenarioError(
+            f"{where}: duplicate keys", [Problem(where, d) for d in loader.duplicates], source=where
+        )
+    return data
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Value checks used by the models
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _decimal_of(x: Any) -> Decimal:
+    """Exact decimal of a scenario number: the YAML text if known, else ``Decimal(str(x))``."""
+    if isinstance(x, YamlFloat):
+        try:
+            return Decimal(x.text.replace("_", ""))
+        except InvalidOperation:
+            pass
+    if isinstance(x, Decimal):
+        return x
+    return Decimal(str(x))
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float | Decimal) and not isinstance(x, bool)
+
+
+def _plain(x: Any) -> int | float:
+    """A plain int or float (drop the YamlFloat / Decimal wrapper)."""
+    if isinstance(x, int):
+        return int(x)
+    return float(x)
+
+
+def _check_share(x: Any) -> float:
+    if not _is_number(x):
+        raise ValueError(f"expected a fraction in [0, 1] (e.g. 0.05 for 5 %), found {x!r}")
+    value = float(x)
+    if not math.isfinite(value) or value < 0 or value > 1:
+        hint = f" (write {_plain(x):g} % as {float(x) / 100:g})" if 1 < value <= 100 else ""
+        raise ValueError(f"expected a fraction in [0, 1]{hint}, found {_plain(x)!r}")
+    return value
+
+
+def _check_euros(x: Any) -> int | float:
+    if not _is_number(x):
+        raise ValueError(f"expected an amount in euros (a number >= 0 with at most 2 decimals), found {x!r}")
+    if isinstance(x, float) and not math.isfinite(x):
+        raise ValueError(f"expected a finite amount in euros, found {x!r}")
+    dec = _decimal_of(x)
+    if dec < 0:
+        raise ValueError(f"expected an amount in euros >= 0, found {_plain(x)!r}")
+    if dec * 100 != (dec * 100).to_integral_value():
+        raise ValueError(f"expected at most 2 decimals (whole cents), found {dec}")
+    if dec == dec.to_integral_value():
+        return int(dec)
+    return float(x)
+
+
+def _check_positive(x: Any) -> float:
+    if not _is_number(x) or not math.isfinite(float(x)) or float(x) <= 0:
+        raise ValueError(f"expected a number > 0, found {x!r}")
+    return float(x)
+
+
+def _check_nonneg(x: Any) -> float:
+    if not _is_number(x) or not math.isfinite(float(x)) or float(x) < 0:
+        raise ValueError(f"expected a number >= 0, found {x!r}")
+    return float(x)
+
+
+def _check_int(x: Any) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        if isinstance(x, float) and x.is_integer() and not isinstance(x, bool):
+            return int(x)
+        raise ValueError(f"expected an integer, found {x!r}")
+    return int(x)
+
+
+def _tuple_of_str(x: Any) -> Any:
+    if isinstance(x, list | tuple):
+        return tuple(x)
+    raise ValueError(f"expected a list, found {x!r}")
+
+
+Share = Annotated[float, BeforeValidator(_check_share)]
+Euros = Annotated[int | float, BeforeValidator(_check_euros)]
+PositiveFloat = Annotated[float, BeforeValidator(_check_positive)]
+NonNegFloat = Annotated[float, BeforeValidator(_check_nonneg)]
+Int = Annotated[int, BeforeValidator(_check_int)]
+NonNegInt = Annotated[int, BeforeValidator(_check_int), Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sections of DESIGN.md
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Envelope(_Section):
+    """``envelope:`` — the 350 M€ and its years."""
+
+    total_eur: Euros = Field(description="whole envelope over all years, EUR, at most 2 decimals")
+    years: tuple[Int, ...] = Field(default=(2021, 2022, 2023, 2024, 2025), description="years of the envelope")
+    schedule: dict[int, Share] | None = Field(
+        default=None, description="{year: share} summing to 1; null = equal shares"
+    )
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _years_list(cls, v: Any) -> Any:
+        if not isinstance(v, list | tuple):
+            raise ValueError(f"expected a list of years, found {v!r}")
+        return tuple(v)
+
+    @field_validator("years")
+    @classmethod
+    def _years_ok(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v:
+            raise ValueError("expected at least one year, found an empty list")
+        if len(set(v)) != len(v):
+            raise ValueError(f"expected distinct years, found {list(v)}")
+        if list(v) != sorted(v):
+            raise ValueError(f"expected years in increasing order, found {list(v)}")
+        return v
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_keys(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, Mapping):
+            raise ValueError(f"expected a mapping {{year: share}} or null, found {v!r}")
+        out = {}
+        for key, share in v.items():
+            if isinstance(key, str) and key.strip().isdigit():
+                key = int(key)
+            if isinstance(key, bool) or not isinstance(key, int):
+                raise ValueError(f"expected integer years as keys, found {key!r}")
+            out[key] = share
+        return out
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_matches(cls, v: dict[int, float] | None, info: ValidationInfo) -> dict[int, float] | None:
+        if v is None:
+            return None
+        problems = []
+        years = info.data.get("years")
+        if years is not None and sorted(v) != sorted(years):
+            problems.append(f"expected schedule years equal to envelope.years {list(years)}, found {sorted(v)}")
+        total = sum((_decimal_of(s) for s in v.values()), Decimal(0))
+        if total != 1:
+            problems.append(f"expected shares summing to exactly 1, found a sum of {total}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+
+class Eligibility(_Section):
+    """``eligibility:`` — the 5–10 % corridor and who may apply."""
+
+    min_share: Share = 0.05
+    max_share: Share = 0.10
+    exclude_above_max: StrictBool = False
+    statuses: tuple[Literal["public", "private_nonprofit", "private_forprofit"], ...] = (
+        "public",
+        "private_nonprofit",
+        "private_forprofit",
+    )
+    medico_social: StrictBool = False
+
+    _statuses_list = field_validator("statuses", mode="before")(lambda v: _tuple_of_str(v))
+
+    @field_validator("max_share")
+    @classmethod
+    def _corridor(cls, v: float, info: ValidationInfo) -> float:
+        lo = info.data.get("min_share")
+        if lo is not None and lo > v:
+            raise ValueError(f"expected max_share >= min_share ({lo:g}), found {v:g}")
+        return v
+
+
+TierGroup = str  # ose, a status, a category, ght_support; checked below
+
+
+class Allocation(_Section):
+    """``allocation:`` — the rule and its parameters."""
+
+    rule: StrictStr = "proportional"
+    base: StrictStr = "it_budget_eur"
+    floor_eur: Euros = 0
+    cap_eur: Euros | None = None
+    match_rate: Share = 0.5
+    target_share: Share = 0.10
+    tiers: tuple[StrictStr, ...] = ("ose", "public", "private_nonprofit", "private_forprofit")
+    tier_amount: Literal["need", "demand", "cap"] = "need"
+
+    _tiers_list = field_validator("tiers", mode="before")(lambda v: _tuple_of_str(v))
+
+    @field_validator("rule")
+    @classmethod
+    def _rule_known(cls, v: str) -> str:
+        known = ("proportional", "matching", "gap", "tiered", "optimal")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
+            raise ValueError(f"expected one of {', '.join(known)} (or a registered rule name), found {v!r}")
+        return v
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = TIER_GROUPS
+        bad = [t for t in v if t not in allowed]
+        if bad:
+            hints = []
+            for t in bad:
+                close = difflib.get_close_matches(t, allowed, n=1)
+                hints.append(f"{t!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+            raise ValueError(f"expected groups among {', '.join(allowed)}, found {', '.join(hints)}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"expected each group once, found {list(v)}")
+        return v
+
+    @field_validator("floor_eur")
+    @classmethod
+    def _floor_rule(cls, v: int | float, info: ValidationInfo) -> int | float:
+        rule = info.data.get("rule")
+        if v and rule is not None and rule not in ("proportional", "optimal"):
+            raise ValueError(f"floor_eur is used only by rule proportional; expected 0 with rule {rule}, found {v}")
+        return v
+
+    @field_validator("cap_eur")
+    @classmethod
+    def _cap_above_floor(cls, v: int | float | None, info: ValidationInfo) -> int | float | None:
+        floor = info.data.get("floor_eur")
+        if v is not None and floor is not None and _decimal_of(floor) > _decimal_of(v):
+            raise ValueError(f"expected cap_eur >= floor_eur ({floor}), found {v}")
+        return v
+
+    @field_validator("tier_amount")
+    @classmethod
+    def _tier_cap(cls, v: str, info: ValidationInfo) -> str:
+        if v == "cap" and info.data.get("rule") == "tiered" and "cap_eur" in info.data and info.data["cap_eur"] is None:
+            raise ValueError("tier_amount: cap needs allocation.cap_eur; expected a cap in euros, found cap_eur null")
+        return v
+
+
+TIER_GROUPS: tuple[str, ...] = ("ose", "ght_support", *config.STATUSES, *config.CATEGORIES)
+
+
+class Uptake(_Section):
+    """``uptake:`` — behavioural response of establishments below the threshold (see eligibility.py).
+
+    ``slope: null`` means the reference assumption of ``data/reference/policy.yaml`` (``uptake.slope``).
+    """
+
+    model: Literal["none", "full", "logistic"] = "none"
+    slope: PositiveFloat | None = None
+    midpoint: PositiveFloat = 1.0
+    damping: Annotated[PositiveFloat, Field(le=1)] = 0.5
+    tolerance: PositiveFloat = 1e-9
+    max_iterations: Annotated[Int, Field(ge=1, le=100_000)] = 500
+
+
+class Audits(_Section):
+    """``audits:`` — the 25 M€ France Relance envelope (nulls mean the reference default, see audits.py)."""
+
+    envelope_eur: Euros = 25_000_000
+    surveillance_eur: Euros | None = None
+    unit_cost_eur: Euros | None = None
+    priority: Literal["size", "risk"] = "size"
+
+    @model_validator(mode="after")
+    def _fits(self) -> Audits:
+        if self.surveillance_eur is not None and _decimal_of(self.surveillance_eur) > _decimal_of(self.envelope_eur):
+            raise ValueError(
+                f"expected surveillance_eur <= envelope_eur, found {self.surveillance_eur} > {self.envelope_eur}"
+            )
+        if self.unit_cost_eur is not None and _decimal_of(self.unit_cost_eur) <= 0:
+            raise ValueError(f"expected unit_cost_eur > 0, found {self.unit_cost_eur}")
+        return self
+
+
+class Ose(_Section):
+    """``ose:`` — obligations of the operators of essential services (see the module docstring)."""
+
+    obligation: Literal["none", "min_share"] = "none"
+
+
+# ============================== BEGIN class Risk (owned by the risk engineer) ==============================
+class Risk(_Section):
+    """``risk:`` — parameters of the risk model (:mod:`cyberbudget.risk`).
+
+    A key left ``null`` (the default) takes its value from ``data/reference/risk.yaml``, where every figure has
+    its source; see :func:`cyberbudget.risk.risk_parameters`.
+    """
+
+    breach_function: Literal["I", "II"] = Field(
+        default="I", description="Gordon-Loeb class: I  S = v/(alpha z + 1)^beta; II  S = v^(alpha z + 1)")
+    beta: PositiveFloat | None = Field(default=None, description="class I exponent (> 0); null: reference (1.0)")
+    alpha_per_eur: PositiveFloat | None = Field(
+        default=None, description="one productivity alpha (per euro) for every establishment; null: "
+        "alpha = 1 / (alpha_share x IT budget)")
+    alpha_share: PositiveFloat | None = Field(
+        default=None, description="k in alpha = 1 / (k x IT budget), a share of the IT budget; null: reference")
+    vulnerability: float | None = Field(
+        default=None, description="v, probability a threat succeeds with no investment, in (0, 1); null: reference")
+    grant_additionality: Share | None = Field(
+        default=None, description="share of a grant euro added to security investment; null: reference (1.0)")
+    incident_rate: NonNegFloat | None = Field(
+        default=None, description="declared incidents per establishment-year at reference size and cyber share")
+    frequency_scale: PositiveFloat = Field(default=1.0, description="multiplier of every incident frequency")
+    magnitude_scale: PositiveFloat = Field(default=1.0, description="multiplier of every loss magnitude")
+
+    @field_validator("vulnerability", mode="before")
+    @classmethod
+    def _vulnerability_open(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not _is_number(v) or not math.isfinite(float(v)) or not 0 < float(v) < 1:
+            raise ValueError(f"expected a probability strictly between 0 and 1, found {_fmt_found(v)}")
+        return float(v)
+
+    @field_validator("alpha_share", mode="after")
+    @classmethod
+    def _alpha_share_fraction(cls, v: float | None) -> float | None:
+        if v is not None and v > 1:
+            raise ValueError(f"expected a share of the IT budget in (0, 1] (write 5 % as 0.05), found {v:g}")
+        return v
+
+
+# ============================== END class Risk ==============================================================
+
+
+# ============================== BEGIN class Awareness (owned by the risk engineer) =========================
+class Awareness(_Section):
+    """``awareness:`` — cyber awareness training (the strategy puts it in every health curriculum).
+
+    Expected incidents are multiplied by ``1 − human_share x effectiveness x coverage``; ``null`` takes the value
+    of ``data/reference/risk.yaml`` (``awareness.*``, assumptions).
+    """
+
+    coverage: Share = Field(default=0.0, description="share of staff trained beyond today's level, in [0, 1]")
+    human_share: Share | None = Field(
+        default=None, description="share of serious incidents initiated by a person; null: reference (0.5)")
+    effectiveness: Share | None = Field(
+        default=None, description="reduction of human-initiated incidents among trained staff; null: reference (0.4)")
+
+
+# ============================== END class Awareness =========================================================
+
+
+# ============================== BEGIN class Uncertainty (owned by the Monte Carlo engineer) ================
+def _uncertainty_default(name: str) -> Any:
+    """Default of an ``uncertainty:`` key from ``data/reference/uncertainty.yaml`` (single source of truth)."""
+    from cyberbudget.reference import load_reference
+
+    ref = load_reference("uncertainty")
+    if name in ref.get("factors", {}):
+        fig = ref["factors"][name]
+        return UncertainRange(low=fig["low"], high=fig["high"], distribution=fig.get("distribution", "uniform"))
+    return float(ref["noise"][name]["value"])
+
+
+def _range_shorthand(v: Any) -> Any:
+    if isinstance(v, list | tuple):
+        if len(v) != 2:
+            raise ValueError(f"expected [low, high] or {{low, high, distribution}}, found {list(v)!r}")
+        return {"low": v[0], "high": v[1]}
+    return v
+
+
+class UncertainRange(_Section):
+    """Range of one uncertain factor (``[low, high]`` or ``{low, high, distribution}``); 1 = the central value."""
+
+    low: PositiveFloat
+    high: PositiveFloat
+    distribution: Literal["uniform", "loguniform"] = "uniform"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UncertainRange:
+        if self.low > self.high:
+            raise ValueError(f"expected low <= high, found low={self.low:g} > high={self.high:g}")
+        return self
+
+
+Range = Annotated[UncertainRange, BeforeValidator(_range_shorthand)]
+Sigma = Annotated[NonNegFloat, Field(le=3.0)]
+
+
+class Uncertainty(_Section):
+    """``uncertainty:`` — Monte Carlo and sensitivity settings (montecarlo.py, sensitivity.py).
+
+    Every factor multiplies the scenario's own value; its range is drawn uniformly (or uniformly in log). The
+    defaults are read from ``data/reference/uncertainty.yaml`` (with their sources; most are assumptions).
+    """
+
+    enabled: StrictBool = False
+    draws: Annotated[Int, Field(ge=1, le=100_000_000)] = 10_000
+    it_budget_factor: Range = Field(default_factory=lambda: _uncertainty_default("it_budget_factor"),
+                                    description="factor on imputed IT budgets (imputed cyber spend moves with them)")
+    cyber_share_factor: Range = Field(default_factory=lambda: _uncertainty_default("cyber_share_factor"),
+                                      description="factor on imputed cyber shares of the IT budget")
+    uptake_slope_factor: Range = Field(default_factory=lambda: _uncertainty_default("uptake_slope_factor"),
+                                       description="factor on uptake.slope (logistic uptake only)")
+    uptake_midpoint_factor: Range = Field(default_factory=lambda: _uncertainty_default("uptake_midpoint_factor"),
+                                          description="factor on uptake.midpoint (logistic uptake only)")
+    frequency_factor: Range = Field(default_factory=lambda: _uncertainty_default("frequency_factor"),
+                                    description="factor on every incident frequency")
+    magnitude_factor: Range = Field(default_factory=lambda: _uncertainty_default("magnitude_factor"),
+                                    description="factor on every loss magnitude")
+    it_budget_sigma: Sigma = Field(default_factory=lambda: _uncertainty_default("it_budget_sigma"),
+                                   description="log-sd of the per-establishment noise on imputed IT budgets")
+    cyber_share_sigma: Sigma = Field(default_factory=lambda: _uncertainty_default("cyber_share_sigma"),
+                                     description="log-sd of the per-establishment noise on imputed cyber shares")
+
+
+# ============================== END class Uncertainty =======================================================
+
+
+class Scenario(_Section):
+    """A validated scenario (frozen). Build it with :func:`load_scenario`."""
+
+    name: StrictStr
+    description: StrictStr = ""
+    extends: StrictStr | None = None
+    seed: NonNegInt = config.DEFAULT_SEED
+    disclosure: Literal["aggregate", "establishment"] = "aggregate"
+    envelope: Envelope
+    eligibility: Eligibility = Eligibility()
+    allocation: Allocation = Allocation()
+    uptake: Uptake = Uptake()
+    audits: Audits = Audits()
+    ose: Ose = Ose()
+    risk: Risk = Risk()
+    awareness: Awareness = Awareness()
+    uncertainty: Uncertainty = Uncertainty()
+
+    _source: str | None = PrivateAttr(default=None)
+    _chain: tuple[str, ...] = PrivateAttr(default=())
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not NAME_PATTERN.fullmatch(v):
+            raise ValueError(
+                f"expected lowercase letters, digits, '_' or '-' only ([a-z0-9_-]+, used as a folder name), found {v!r}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _floor_vs_envelope(self) -> Scenario:
+        if _decimal_of(self.allocation.floor_eur) > _decimal_of(self.envelope.total_eur):
+            raise ValueError(
+                f"allocation.floor_eur: expected a floor <= envelope.total_eur ({self.envelope.total_eur}), "
+                f"found {self.allocation.floor_eur}"
+            )
+        return self
+
+    @property
+    def source(self) -> str | None:
+        """Path of the file the scenario was read from (None for a dict)."""
+        return self._source
+
+    @property
+    def extends_chain(self) -> tuple[str, ...]:
+        """Files merged to build this scenario, base first (empty for a dict without ``extends``)."""
+        return self._chain
+
+    @property
+    def n_years(self) -> int:
+        """Number of years of the envelope."""
+        return len(self.envelope.years)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved scenario as JSON-able data (schedule years become strings as in JSON)."""
+        return self.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Money helpers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def euros_to_cents(x: Any) -> int:
+    """Exact cents of a euro amount: ``Decimal(str(x)) * 100``.
+
+    Raises
+    ------
+    ValueError
+        The amount has fractions of a cent or is not finite.
+
+    Examples
+    --------
+    >>> euros_to_cents(350_000_000), euros_to_cents(0.1), euros_to_cents("12.34")
+    (35000000000, 10, 1234)
+    """
+    if isinstance(x, bool):
+        raise ValueError(f"expected an amount in euros, found {x!r}")
+    dec = _decimal_of(x) if not isinstance(x, str) else Decimal(x)
+    if not dec.is_finite():
+        raise ValueError(f"expected a finite amount in euros, found {x!r}")
+    cents = dec * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"expected at most 2 decimals, found {x!r}")
+    return int(cents)
+
+
+def envelope_cents(s: Scenario) -> int:
+    """The scenario's envelope in integer cents (exact)."""
+    return euros_to_cents(s.envelope.total_eur)
+
+
+def schedule_shares(s: Scenario) -> list[Decimal]:
+    """Share of the envelope for each year of ``s.envelope.years`` as exact decimals (equal when null).
+
+    Equal shares are returned as ``Decimal(1) / n`` only for display; exact computations should use
+    :class:`fractions.Fraction` (``1/n``) as :mod:`cyberbudget.allocation` does.
+    """
+    years = s.envelope.years
+    if s.envelope.schedule is None:
+        return [Decimal(1) / len(years)] * len(years)
+    return [Decimal(str(s.envelope.schedule[y])) for y in years]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------------------
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``override`` merged in (mappings recursively; other values replaced).
+
+    Examples
+    --------
+    >>> deep_merge({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]})
+    {'a': {'x': 1, 'y': 3}, 'b': [2]}
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_extends(ref: str, relative_to: Path | None) -> Path:
+    """Path of the scenario named by ``extends:``.
+
+    A value with a ``/`` or ending in ``.yaml``/``.yml`` is a path, relative to the extending file's folder
+    (or the working directory for a dict). Otherwise it is a name: ``<folder of the extending file>/<name>.yaml``
+    if it exists, else ``scenarios/<name>.yaml`` of the package root (``config.SCENARIOS_DIR``).
+    """
+    folder = relative_to if relative_to is not None else Path.cwd()
+    if "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml")):
+        p = Path(ref)
+        return p if p.is_absolute() else folder / p
+    local = folder / f"{ref}.yaml"
+    if relative_to is not None and local.is_file():
+        return local
+    return config.SCENARIOS_DIR / f"{ref}.yaml"
+
+
+def _raw_with_extends(
+    data: Any, path: Path | None, where: str, chain: list[str], files: list[str]
+) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            f"{where}: expected a mapping of scenario keys, found {type(data).__name__}",
+            [Problem(where, f"expected a mapping (name: ..., envelope: ...), found {data!r}")],
+            source=where,
+        )
+    ref = data.get("extends")
+    if ref is None:
+        return dict(data)
+    if not isinstance(ref, str) or not ref:
+        raise ScenarioError(
+            f"{where}: invalid extends", [Problem(f"{where}: extends", f"expected a scenario name or path, found {ref!r}")],
+            source=where,
+        )
+    base_path = resolve_extends(ref, path.parent if path is not None else None).resolve()
+    if str(base_path) in chain:
+        raise ScenarioError(
+            f"{where}: extends loop",
+            [Problem(f"{where}: extends", f"expected no cycle, found {' -> '.join([*chain, str(base_path)])}")],
+            source=where,
+        )
+    if not base_path.is_file():
+        raise ScenarioError(
+            f"{where}: extends: base scenario not found",
+            [Problem(f"{where}: extends", f"expected an existing scenario, found {ref!r} (looked for {base_path})")],
+            source=where,
+        )
+    files.append(str(base_path))
+    base_raw = _raw_with_extends(_read_yaml(base_path), base_path, str(base_path), [*chain, str(base_path)], files)
+    merged = deep_merge(base_raw, data)
+    if "name" not in data:
+        merged.pop("name", None)  # a derived scenario needs its own name (output folders must not collide)
+    return merged
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class found at ``loc`` inside :class:`Scenario` (None when not a model)."""
+    model: Any = Scenario
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        ann = model.model_fields[part].annotation
+        candidates = [ann, *get_args(ann)] if get_origin(ann) is not None else [ann]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _fmt_found(value: Any) -> str:
+    if isinstance(value, YamlFloat):
+        return value.text
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return repr(value)
+
+
+def _translate(exc: ValidationError, where: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # drop pydantic's internal loc parts (union member / function names)
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        path = ".".join(str(p) for p in loc)
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            names = _field_names(parent) if parent else []
+            close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"expected one of {', '.join(names)}"
+            problems.append(Problem(f"{where}: {path}", f"unknown key; {hint}"))
+            continue
+        if etype == "missing":
+            problems.append(Problem(f"{where}: {path}", "required key missing"))
+            continue
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+            if "found" not in msg:
+                msg = f"{msg}, found {_fmt_found(err.get('input'))}"
+        elif msg.startswith("Assertion failed, "):
+            msg = msg[len("Assertion failed, "):]
+        else:
+            msg = msg.replace("Input should be ", "expected ")
+            msg = f"{msg}, found {_fmt_found(err.get('input'))}"
+        if not path:
+            m = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", msg)
+            if m:
+                path, msg = m.group(1), m.group(2)
+        problems.append(Problem(f"{where}: {path}" if path else where, msg))
+    # one message per location and text (unions may repeat)
+    unique: dict[tuple[str, str], Problem] = {}
+    for p in problems:
+        unique.setdefault((p.where, p.message), p)
+    return list(unique.values())
+
+
+def load_scenario(path_or_dict: str | Path | Mapping[str, Any]) -> Scenario:
+    """Read, layer (``extends:``) and validate a scenario.
+
+    Parameters
+    ----------
+    path_or_dict : str, Path or mapping
+        A YAML file, or the scenario as a mapping (``extends`` then resolves names in ``scenarios/`` and paths
+        against the working directory).
+
+    Returns
+    -------
+    Scenario
+        Frozen; ``.source`` is the file path (None for a mapping).
+
+    Raises
+    ------
+    ScenarioError
+        Every problem found, each as ``file: key.path: expected ..., found ...``.
+    """
+    if isinstance(path_or_dict, Mapping):
+        where = "<dict>"
+        path = None
+        data: Any = path_or_dict
+    else:
+        path = Path(path_or_dict)
+        where = str(path)
+        data = _read_yaml(path)
+    chain = [str(path.resolve())] if path is not None else []
+    files = list(chain)
+    raw = _raw_with_extends(data, path, where, chain, files)
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = _translate(exc, where)
+        raise ScenarioError(f"{where}: {len(problems)} problem(s) in the scenario", problems, source=where) from None
+    scenario._source = str(path) if path is not None else None
+    scenario._chain = tuple(files[::-1])
+    return scenario

@@ -1,0 +1,445 @@
+"""The establishment table's schema and its checks (DESIGN.md, "The establishment table").
+
+:func:`validate_table` takes a table as read from a file (every cell a string) or as built in memory (typed
+columns), checks every rule of DESIGN.md and returns a normalised copy, or raises :class:`TableError` listing
+every problem with its spreadsheet row (the header is row 1, so the first data row is row 2), its column, what
+was expected and what was found.
+
+Validation runs in two vectorised passes:
+
+1. *coercion*: each column is parsed to its type (text, integer, euro amount, boolean); a cell that cannot be
+   parsed, or an empty required cell, is a problem reported with the text found;
+2. *rules*: the pandera schema :data:`SCHEMA` (codes, ranges, uniqueness) runs lazily on the parsed columns,
+   then the cross-column rules (``cyber_spend_eur <= it_budget_eur <= operating_budget_eur``, GHT membership
+   and support).
+
+At most :data:`MAX_PROBLEMS` problems are listed, followed by a count of the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
+from pandera.errors import SchemaErrors
+
+from cyberbudget import config
+from cyberbudget.errors import Problem, TableError
+
+#: Required columns in the order of DESIGN.md.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "finess", "name", "region", "department", "status", "category", "ght", "ght_support", "ose",
+    "beds", "places", "operating_budget_eur", "it_budget_eur", "cyber_spend_eur", "imputed",
+)
+#: Optional columns and their default value.
+OPTIONAL_COLUMNS: dict[str, Any] = {"had_places": 0, "medico_social": False}
+
+TEXT_COLUMNS: tuple[str, ...] = ("finess", "name", "region", "department", "status", "category", "ght", "imputed")
+BOOL_COLUMNS: tuple[str, ...] = ("ght_support", "ose", "medico_social")
+INT_COLUMNS: tuple[str, ...] = ("beds", "places", "had_places")
+MONEY_COLUMNS: tuple[str, ...] = ("operating_budget_eur", "it_budget_eur", "cyber_spend_eur")
+#: Text columns where an empty cell is allowed.
+MAY_BE_EMPTY: frozenset[str] = frozenset({"ght", "imputed"})
+
+#: Most problems listed in one error; the rest are counted.
+MAX_PROBLEMS: int = 50
+
+FINESS_PATTERN = r"(?:\d{2}|2A|2B)\d{7}"
+DEPARTMENT_PATTERN = r"(?:0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])"
+GHT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,29}"
+IMPUTED_PATTERN = r"(?:[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*)?"
+
+_TRUE = frozenset({"true", "1", "yes", "y", "t", "vrai", "oui", "1.0"})
+_FALSE = frozenset({"false", "0", "no", "n", "f", "faux", "non", "0.0"})
+
+
+def _text_checks() -> dict[str, pa.Column]:
+    def col(*checks: pa.Check) -> pa.Column:
+        return pa.Column(None, checks=list(checks), nullable=False)
+
+    return {
+        "finess": pa.Column(
+            None,
+            checks=[pa.Check.str_matches(f"^{FINESS_PATTERN}$", error="9 characters, digits (2A/2B allowed first)")],
+            nullable=False, unique=True, report_duplicates="all",
+        ),
+        "name": col(pa.Check(lambda s: s.str.len() > 0, element_wise=False, error="a non-empty name")),
+        "region": col(pa.Check.isin(config.REGIONS, error=f"an INSEE region code, one of {' '.join(config.REGIONS)}")),
+        "department": col(pa.Check.str_matches(
+            f"^{DEPARTMENT_PATTERN}$", error="an INSEE department code (01-95, 2A, 2B, 971-976)")),
+        "status": col(pa.Check.isin(config.STATUSES, error=f"one of {', '.join(config.STATUSES)}")),
+        "category": col(pa.Check.isin(config.CATEGORIES, error=f"one of {', '.join(config.CATEGORIES)}")),
+        "ght": col(pa.Check.str_matches(f"^(?:{GHT_PATTERN})?$", error="a GHT short code like ARA-01, or empty")),
+        "imputed": col(pa.Check.str_matches(
+            f"^{IMPUTED_PATTERN}$", error="column names separated by single spaces, or empty")),
+    }
+
+
+#: The pandera schema of a parsed table (after coercion: text as strings, counts int64, money float64).
+SCHEMA: pa.DataFrameSchema = pa.DataFrameSchema(
+    {
+        **_text_checks(),
+        "ght_support": pa.Column(bool, nullable=False),
+        "ose": pa.Column(bool, nullable=False),
+        "beds": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
+        "places": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
+        "had_places": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
+        "operating_budget_eur": pa.Column(
+            "float64", pa.Check.gt(0, error="an amount > 0 (annual operating expenses)"), nullable=False),
+        "it_budget_eur": pa.Column("float64", pa.Check.ge(0, error="an amount >= 0"), nullable=False),
+        "cyber_spend_eur": pa.Column("float64", pa.Check.ge(0, error="an amount >= 0"), nullable=False),
+        "medico_social": pa.Column(bool, nullable=False),
+    },
+    strict=False,
+    coerce=False,
+    name="establishments",
+)
+
+
+def _where(source: str, row: int | None, column: str | None) -> str:
+    parts = [source]
+    if row is not None:
+        parts.append(f"row {row}")
+    if column is not None:
+        parts.append(f"column {column}")
+    return ", ".join(parts)
+
+
+def _show(value: Any) -> str:
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return repr(text)
+
+
+class _Collector:
+    """Problems keyed by (row position, column) so that one bad cell is reported once."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.cells: dict[tuple[int, str], str] = {}
+        self.general: list[Problem] = []
+        self.extra = 0
+
+    def table(self, message: str, column: str | None = None) -> None:
+        self.general.append(Problem(_where(self.source, None, column), message))
+
+    def cells_from_mask(self, column: str, mask: np.ndarray, make: Callable[[int], str]) -> None:
+        positions = np.flatnonzero(mask)
+        for pos in positions:
+            key = (int(pos), column)
+            if key not in self.cells:
+                if len(self.cells) >= 4 * MAX_PROBLEMS:
+                    self.extra += 1
+                    continue
+                self.cells[key] = make(int(pos))
+
+    def count(self) -> int:
+        return len(self.general) + len(self.cells) + self.extra
+
+    def problems(self) -> list[Problem]:
+        out = list(self.general)
+        order = {c: i for i, c in enumerate(REQUIRED_COLUMNS + tuple(OPTIONAL_COLUMNS))}
+        for (pos, column), message in sorted(self.cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))):
+            out.append(Problem(_where(self.source, pos + 2, column), message))
+        total = len(out) + self.extra
+        if total > MAX_PROBLEMS:
+            out = out[:MAX_PROBLEMS]
+            out.append(Problem("", f"... and {total - MAX_PROBLEMS} more problem(s)"))
+        return out
+
+
+def _as_text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A column as stripped Arrow-backed text; returns (text series with "" for missing, empty mask)."""
+    s = series
+    if not pd.api.types.is_string_dtype(s) or s.dtype == object:
+        s = s.astype(object).where(s.notna(), None).astype("str")
+    text = s.fillna("").str.strip()
+    empty = (text == "").to_numpy(dtype=bool)
+    return text, empty
+
+
+def _parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse numbers: returns (float64 values, empty mask, unparseable mask)."""
+    if pd.api.types.is_bool_dtype(series):
+        values = series.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        return values, np.isnan(values), np.zeros(len(series), bool)
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        return values, np.isnan(values), np.zeros(len(series), bool)
+    text, empty = _as_text(series)
+    arrow = _arrow(text.where(pd.Series(~empty), None))
+    try:
+        values = np.array(pc.cast(arrow, pyarrow.float64()).to_numpy(zero_copy_only=False), dtype="float64")
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError):
+        values = pd.to_numeric(text.where(pd.Series(~empty), None), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan, copy=True)
+        retry = np.flatnonzero(~empty & np.isnan(values))
+        if len(retry):
+            # French spreadsheets: "1 234 567,89" (spaces as thousands separator, decimal comma).
+            for pos in retry:
+                fixed = _FRENCH_SPACES.sub("", str(text.iloc[pos]))
+                if _FRENCH_NUMBER.fullmatch(fixed):
+                    values[pos] = float(fixed.replace(",", "."))
+    values[empty] = np.nan
+    bad = ~empty & np.isnan(values)
+    return values, empty, bad
+
+
+_FRENCH_SPACES = re.compile(r"[\s\u00a0\u202f]")
+_FRENCH_NUMBER = re.compile(r"[+-]?\d+(?:,\d+)?")
+
+
+def _arrow(series: pd.Series) -> pyarrow.Array:
+    arr = series.array
+    if hasattr(arr, "_pa_array"):
+        chunked = arr._pa_array
+        return chunked.combine_chunks() if isinstance(chunked, pyarrow.ChunkedArray) else chunked
+    return pyarrow.array(series.to_numpy(dtype=object), type=pyarrow.string(), from_pandas=True)
+
+
+def _parse_bools(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse booleans: returns (bool values, empty mask, unparseable mask)."""
+    if pd.api.types.is_bool_dtype(series) and not series.isna().any():
+        values = series.to_numpy(dtype=bool)
+        return values, np.zeros(len(series), bool), np.zeros(len(series), bool)
+    if pd.api.types.is_numeric_dtype(series):
+        raw = series.to_numpy(dtype="float64", na_value=np.nan)
+        empty = np.isnan(raw)
+        bad = ~empty & (raw != 0) & (raw != 1)
+        return raw == 1, empty, bad
+    text, empty = _as_text(series)
+    lower = text.str.lower()
+    is_true = lower.isin(_TRUE).to_numpy(dtype=bool)
+    is_false = lower.isin(_FALSE).to_numpy(dtype=bool)
+    bad = ~empty & ~is_true & ~is_false
+    return is_true, empty, bad
+
+
+def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
+    """Check an establishment table against DESIGN.md and return its normalised copy.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table as read (cells as strings) or as built (typed columns). Row ``i`` (0-based position) is
+        reported as spreadsheet row ``i + 2``.
+    source : str
+        Name of the file (or other origin) used in messages.
+
+    Returns
+    -------
+    DataFrame
+        Required columns in DESIGN.md order, then ``had_places`` and ``medico_social`` (added with their
+        defaults when absent), then any other column as given; text as Python ``str`` (object dtype), ``ght``
+        ``""`` when empty, booleans as ``bool``, counts as ``int64``, money as ``float64``; rows sorted by
+        ``finess`` with a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    TableError
+        Listing every problem (at most :data:`MAX_PROBLEMS`, then a count): missing columns, empty required
+        cells, unparseable cells, codes outside their nomenclature, duplicate ``finess``, negative counts or
+        amounts, ``cyber_spend_eur > it_budget_eur``, ``it_budget_eur > operating_budget_eur``, a GHT on a
+        non-public row, a support establishment outside a GHT, two supports in one GHT.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row = dict(finess="010000024", name="CH A", region="84", department="01", status="public",
+    ...            category="ch", ght="ARA-01", ght_support="true", ose="true", beds="300", places="40",
+    ...            operating_budget_eur="98000000", it_budget_eur="1666000", cyber_spend_eur="60000", imputed="")
+    >>> t = validate_table(pd.DataFrame([row]))
+    >>> t.loc[0, "beds"], t.loc[0, "ght_support"], t.loc[0, "had_places"]
+    (np.int64(300), np.True_, np.int64(0))
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TableError(f"{source}: expected a table, found {type(df).__name__}", source=source)
+    problems = _Collector(source)
+    df = df.reset_index(drop=True)
+    columns = [str(c).strip() for c in df.columns]
+    dupe_cols = sorted({c for c in columns if columns.count(c) > 1})
+    for c in dupe_cols:
+        problems.table(f"column appears {columns.count(c)} times; expected once", c)
+    df.columns = columns
+    if dupe_cols:
+        df = df.loc[:, ~pd.Index(columns).duplicated()]
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        found = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
+        for c in missing:
+            problems.table(f"required column missing (found columns: {found or 'none'})", c)
+    n = len(df)
+    if n == 0 and not missing:
+        problems.table("expected at least one establishment, found a header only")
+
+    out: dict[str, Any] = {}
+    for c in TEXT_COLUMNS:
+        if c not in df.columns:
+            continue
+        text, empty = _as_text(df[c])
+        if c not in MAY_BE_EMPTY:
+            problems.cells_from_mask(c, empty, lambda _p: "expected a value, found an empty cell")
+        out[c] = text.array
+    for c in INT_COLUMNS + MONEY_COLUMNS:
+        if c not in df.columns:
+            if c in OPTIONAL_COLUMNS:
+                out[c] = np.full(n, OPTIONAL_COLUMNS[c], dtype="int64")
+            continue
+        values, empty, bad = _parse_numbers(df[c])
+        optional = c in OPTIONAL_COLUMNS
+        raw = df[c]
+        kind = "an integer" if c in INT_COLUMNS else "an amount in euros"
+        bad = bad | (~empty & ~np.isfinite(values) & ~np.isnan(values))
+        problems.cells_from_mask(c, bad, lambda p, raw=raw, kind=kind: f"expected {kind}, found {_show(raw.iloc[p])}")
+        if not optional:
+            problems.cells_from_mask(c, empty, lambda _p: "expected a value, found an empty cell")
+        if c in INT_COLUMNS:
+            fractional = ~empty & ~bad & np.isfinite(values) & (values != np.round(values))
+            problems.cells_from_mask(c, fractional, lambda p, raw=raw: f"expected an integer, found {_show(raw.iloc[p])}")
+            ok = np.isfinite(values) & ~fractional
+            ints = np.where(ok, values, 0 if not optional else OPTIONAL_COLUMNS[c]).astype("int64")
+            if optional:
+                ints[empty] = OPTIONAL_COLUMNS[c]
+            out[c] = ints
+        else:
+            out[c] = np.where(bad, np.nan, values)
+    for c in BOOL_COLUMNS:
+        if c not in df.columns:
+            if c in OPTIONAL_COLUMNS:
+                out[c] = np.full(n, OPTIONAL_COLUMNS[c], dtype=bool)
+            continue
+        values, empty, bad = _parse_bools(df[c])
+        raw = df[c]
+        problems.cells_from_mask(c, bad, lambda p, raw=raw: f"expected true or false, found {_show(raw.iloc[p])}")
+        if c in OPTIONAL_COLUMNS:
+            values = np.where(empty, OPTIONAL_COLUMNS[c], values)
+        else:
+            problems.cells_from_mask(c, empty, lambda _p: "expected true or false, found an empty cell")
+        out[c] = values.astype(bool)
+
+    parsed = pd.DataFrame(out, index=pd.RangeIndex(n))
+    _run_schema(parsed, problems)
+    _cross_checks(parsed, problems)
+
+    if problems.count():
+        count = problems.count()
+        raise TableError(
+            f"{source}: {count} problem{'s' if count > 1 else ''} in the establishment table",
+            problems.problems(), source=source,
+        )
+    extras = [c for c in df.columns if c not in parsed.columns]
+    result = parsed[list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS)]
+    if extras:
+        result = pd.concat([result, df[extras].reset_index(drop=True)], axis=1)
+    order = pc.array_sort_indices(_arrow(result["finess"])).to_numpy()
+    result = result.iloc[order].reset_index(drop=True)
+    for c in TEXT_COLUMNS:
+        result[c] = result[c].astype(object)
+    return result
+
+
+def _expected_of(check: str, column: str) -> str:
+    col = SCHEMA.columns.get(column)
+    if col is not None:
+        for chk in col.checks:
+            if chk.error and (chk.name == check or check.startswith(chk.name or "\0") or chk.error == check):
+                return chk.error
+    if check == "field_uniqueness":
+        return "a unique finess"
+    if check.startswith("not_nullable"):
+        return "a value"
+    if check.startswith("dtype("):
+        return f"type {check[6:-1]}"
+    return check
+
+
+def _run_schema(parsed: pd.DataFrame, problems: _Collector) -> None:
+    present = {k: v for k, v in SCHEMA.columns.items() if k in parsed.columns}
+    schema = SCHEMA.remove_columns([c for c in SCHEMA.columns if c not in present])
+    try:
+        schema.validate(parsed, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+            column = str(column)
+            expected = _expected_of(str(check), column)
+            positions = group["index"].dropna().astype("int64").to_numpy()
+            found = group["failure_case"].to_numpy()
+            if len(positions) == 0:
+                problems.table(f"expected {expected}, found {_show(found[0]) if len(found) else 'otherwise'}", column)
+                continue
+            mask = np.zeros(len(parsed), bool)
+            mask[positions] = True
+            values = parsed[column].to_numpy() if column in parsed else None
+            if str(check) == "field_uniqueness":
+                finess = parsed["finess"].to_numpy()
+                first: dict[str, int] = {}
+                for pos in np.sort(positions):
+                    first.setdefault(finess[pos], int(pos))
+                problems.cells_from_mask(
+                    column, mask,
+                    lambda p, f=first, v=finess: (
+                        f"expected a unique finess, found {_show(v[p])} also on row {f[v[p]] + 2}"
+                        if f[v[p]] != p else f"expected a unique finess, found {_show(v[p])} repeated further down"),
+                )
+            else:
+                problems.cells_from_mask(
+                    column, mask, lambda p, v=values, e=expected: f"expected {e}, found {_show(v[p])}")
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _cross_checks(parsed: pd.DataFrame, problems: _Collector) -> None:
+    cols = parsed.columns
+    if {"it_budget_eur", "operating_budget_eur"} <= set(cols):
+        it = parsed["it_budget_eur"].to_numpy()
+        op = parsed["operating_budget_eur"].to_numpy()
+        mask = it > op
+        problems.cells_from_mask(
+            "it_budget_eur", mask,
+            lambda p: f"expected at most operating_budget_eur ({_money(op[p])}), found {_money(it[p])}")
+    if {"cyber_spend_eur", "it_budget_eur"} <= set(cols):
+        it = parsed["it_budget_eur"].to_numpy()
+        cy = parsed["cyber_spend_eur"].to_numpy()
+        mask = cy > it
+        problems.cells_from_mask(
+            "cyber_spend_eur", mask,
+            lambda p: f"expected at most it_budget_eur ({_money(it[p])}), found {_money(cy[p])}")
+    if {"ght", "status"} <= set(cols):
+        ght = parsed["ght"].to_numpy(dtype=str)
+        status = parsed["status"].to_numpy(dtype=str)
+        mask = (ght != "") & (status != "public") & np.isin(status, config.STATUSES)
+        problems.cells_from_mask(
+            "ght", mask, lambda p: f"expected empty (GHT members are public establishments), found {_show(ght[p])} "
+                                   f"on a {status[p]} establishment")
+    if {"ght", "ght_support"} <= set(cols):
+        ght = parsed["ght"].to_numpy(dtype=str)
+        support = parsed["ght_support"].to_numpy(dtype=bool)
+        mask = support & (ght == "")
+        problems.cells_from_mask(
+            "ght_support", mask, lambda _p: "expected false for an establishment outside any GHT, found true")
+        if support.any():
+            groups = pd.Series(np.flatnonzero(support & (ght != ""))).groupby(ght[support & (ght != "")])
+            for code, pos in groups:
+                if len(pos) > 1:
+                    rows = ", ".join(str(int(p) + 2) for p in pos.to_numpy())
+                    extra = np.zeros(len(parsed), bool)
+                    extra[pos.to_numpy()[1:]] = True
+                    problems.cells_from_mask(
+                        "ght_support", extra,
+                        lambda _p, code=code, rows=rows: f"expected one support establishment per GHT, found "
+                                                         f"{code} supported by rows {rows}")
+
+
+def pattern_ok(pattern: str, text: str) -> bool:
+    """Whether ``text`` fully matches one of the module's code patterns (e.g. :data:`FINESS_PATTERN`)."""
+    return re.fullmatch(pattern, text) is not None

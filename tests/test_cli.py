@@ -1,0 +1,97 @@
+"""The command line as a user meets it: exit codes, one clear message, never a traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cyberbudget import config
+
+CLI = [sys.executable, "-m", "cyberbudget.cli"]
+
+
+def cyberbudget(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CYBERBUDGET_DEBUG": ""}
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd or config.ROOT, env=env, timeout=600
+    )
+
+
+def assert_clean_input_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for fragment in fragments:
+        assert fragment in proc.stderr, proc.stderr
+
+
+def test_help_lists_every_command():
+    proc = cyberbudget("--help")
+    assert proc.returncode == 0
+    for command in ("run", "batch", "validate", "diff", "verify", "data"):
+        assert command in proc.stdout
+
+
+def test_an_unknown_option_is_bad_input():
+    proc = cyberbudget("validate", "--no-such-option", "x.csv")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_validate_a_missing_file_names_it(tmp_path):
+    assert_clean_input_error(cyberbudget("validate", tmp_path / "nope.csv"), "nope.csv")
+
+
+def test_validate_the_default_table_prints_one_ok_line():
+    proc = cyberbudget("validate", config.DEFAULT_TABLE)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("OK ")
+    assert len(proc.stdout.strip().splitlines()) == 1
+
+
+def test_validate_a_binary_file_is_bad_input_without_traceback(tmp_path):
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 64)
+    assert_clean_input_error(cyberbudget("validate", junk), "junk.csv")
+
+
+def test_run_with_a_missing_scenario_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    assert_clean_input_error(cyberbudget("run", tmp_path / "missing.yaml", "--out", out), "missing.yaml")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_run_with_a_bad_scenario_names_the_key_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nenvelope:\n  total_eur: 350000000\neligibilty:\n  min_share: 0.05\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = cyberbudget("run", bad, "--out", out)
+    assert_clean_input_error(proc, "bad.yaml", "eligibilty", "eligibility")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_run_with_a_share_written_as_percent_says_so(tmp_path):
+    bad = tmp_path / "pct.yaml"
+    bad.write_text("name: pct\nenvelope:\n  total_eur: 1000\neligibility:\n  min_share: 5\n", encoding="utf-8")
+    assert_clean_input_error(cyberbudget("run", bad, "--out", tmp_path / "o"), "pct.yaml", "eligibility.min_share")
+
+
+def test_diff_with_a_bad_table_is_bad_input(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("finess,name\n123,x\n", encoding="utf-8")
+    base = config.SCENARIOS_DIR / "baseline.yaml"
+    assert_clean_input_error(cyberbudget("diff", base, base, "--data", table), "t.csv")
+
+
+def test_verify_a_folder_without_manifest_is_bad_input(tmp_path):
+    assert_clean_input_error(cyberbudget("verify", tmp_path), str(tmp_path.name))
+
+
+@pytest.mark.parametrize("args", [("data", "import-sae", "/no/such/dir"), ("batch",)])
+def test_missing_arguments_or_folders_exit_2(args):
+    proc = cyberbudget(*args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr

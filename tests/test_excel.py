@@ -1,0 +1,134 @@
+"""allocation.xlsx: the sheets DESIGN.md names, formats, frozen headers, totals equal to allocation.csv to the
+cent, and no establishment-level figure unless the scenario says ``disclosure: establishment``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from cyberbudget import config, excel, report
+
+SHEETS = ["summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance"]
+
+
+@pytest.fixture(scope="module")
+def table_path(tmp_path_factory) -> Path:
+    """A small synthetic table: 8 establishments per region (labelled synthetic by the generator)."""
+    from cyberbudget.registry import synthesize, write_table
+
+    df = synthesize().groupby("region", sort=True).head(8)
+    return write_table(df, tmp_path_factory.mktemp("table") / "table.csv")
+
+
+def _outputs(tmp: Path, table_path: Path, scenario: Path) -> tuple[Path, list[dict[str, str]]]:
+    computed = report.compute(scenario, table_path)
+    paths = report.write_outputs(computed, tmp)
+    text = paths["allocation.csv"].read_text(encoding="utf-8")
+    return paths["allocation.xlsx"], list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def aggregate(tmp_path_factory, table_path):
+    return _outputs(tmp_path_factory.mktemp("agg"), table_path, config.SCENARIOS_DIR / "baseline.yaml")
+
+
+@pytest.fixture(scope="module")
+def restricted(tmp_path_factory, table_path):
+    folder = tmp_path_factory.mktemp("restricted")
+    scenario = folder / "restricted.yaml"
+    scenario.write_text(f"name: restricted\nextends: {config.SCENARIOS_DIR / 'baseline.yaml'}\n"
+                        "disclosure: establishment\n", encoding="utf-8")
+    return _outputs(folder, table_path, scenario)
+
+
+def _cells(wb):
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None:
+                    yield ws.title, cell
+
+
+def test_workbook_has_exactly_the_published_sheets(aggregate):
+    xlsx, _ = aggregate
+    assert load_workbook(xlsx).sheetnames == SHEETS
+
+
+def test_totals_match_allocation_csv_to_the_cent(aggregate):
+    xlsx, rows = aggregate
+    csv_cents = sum(int(r["grant_cents"]) for r in rows)
+    wb = load_workbook(xlsx)
+    summary = {ws_row[0].value: ws_row[1].value for ws_row in wb["summary"].iter_rows(min_row=3)}
+    assert summary["allocated_cents"] == csv_cents
+    assert round(summary["allocated_eur"] * 100) == csv_cents
+    assert summary["envelope_cents"] == summary["allocated_cents"] + summary["unallocated_cents"]
+    for sheet in ("by_region", "by_status", "by_category", "by_year"):
+        ws = wb[sheet]
+        header = [c.value for c in ws[2]]
+        last = [c.value for c in ws[ws.max_row]]
+        assert last[0] == "Total", sheet
+        assert last[header.index("grant_cents")] == csv_cents, sheet
+        assert round(last[header.index("grant_eur")] * 100) == csv_cents, sheet
+    # each year column of the CSV sums to its by_year line
+    ws = wb["by_year"]
+    header = [c.value for c in ws[2]]
+    for line in ws.iter_rows(min_row=3, max_row=ws.max_row - 1, values_only=True):
+        year = line[header.index("year")]
+        assert line[header.index("grant_cents")] == sum(int(r[f"grant_cents_{year}"]) for r in rows)
+
+
+def test_number_formats_and_frozen_headers(aggregate):
+    xlsx, _ = aggregate
+    wb = load_workbook(xlsx)
+    for name in SHEETS:
+        assert wb[name].freeze_panes == "B3", name
+    ws = wb["by_status"]
+    header = [c.value for c in ws[2]]
+    eur = ws.cell(row=ws.max_row, column=header.index("grant_eur") + 1)
+    assert eur.number_format == excel.FORMATS["eur"]
+    share = ws.cell(row=ws.max_row, column=header.index("eligible_share") + 1)
+    assert share.number_format == excel.FORMATS["share"]
+
+
+def test_suppressed_cells_read_nd_and_small_groups_show_no_money(aggregate):
+    xlsx, _ = aggregate
+    ws = load_workbook(xlsx)["by_category"]
+    header = [c.value for c in ws[2]]
+    seen_small = False
+    for line in ws.iter_rows(min_row=3, max_row=ws.max_row - 1, values_only=True):
+        if line[header.index("n_establishments")] < config.MIN_CELL_SIZE:
+            seen_small = True
+            assert line[header.index("grant_cents")] == excel.NOT_DISCLOSED
+            assert line[header.index("cyber_share")] == excel.NOT_DISCLOSED
+    assert seen_small  # the fixture has categories of fewer than 5 establishments
+
+
+def test_no_establishment_level_figure_by_default(aggregate):
+    xlsx, rows = aggregate
+    finess = {r["finess"] for r in rows}
+    grants = {int(r["grant_cents"]) for r in rows if int(r["grant_cents"]) > 0}
+    names = {r["name"] for r in rows}
+    for sheet, cell in _cells(load_workbook(xlsx)):
+        if isinstance(cell.value, str):
+            assert cell.value not in finess and cell.value not in names, (sheet, cell.coordinate)
+            assert not any(f in cell.value for f in finess), (sheet, cell.coordinate)
+        elif isinstance(cell.value, (int, float)) and sheet not in ("parameters", "provenance"):
+            assert round(cell.value * 100) not in grants and cell.value not in grants, (sheet, cell.coordinate)
+
+
+def test_establishment_disclosure_adds_the_sheet_and_marks_every_sheet(restricted):
+    xlsx, rows = restricted
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames == [*SHEETS, "establishments"]
+    for ws in wb.worksheets:
+        assert str(ws["A1"].value).startswith("Diffusion restreinte"), ws.title
+        assert ws.oddHeader.center.text == "Diffusion restreinte", ws.title
+    ws = wb["establishments"]
+    header = [c.value for c in ws[2]]
+    listed = {line[header.index("finess")]: line[header.index("grant_cents")]
+              for line in ws.iter_rows(min_row=3, values_only=True)}
+    assert listed == {r["finess"]: int(r["grant_cents"]) for r in rows}
