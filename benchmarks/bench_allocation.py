@@ -59,7 +59,7 @@ def naive_pandas(table: pd.DataFrame, envelope_cents: int, cap_cents: float, min
         rest = envelope_cents - el.loc[el["capped"], "exact"].sum()
         free = el[~el["capped"]]
         lam = rest / free["it_budget_eur"].sum()
-        amounts = free.groupby("finess")["it_budget_eur"].apply(lambda b: float(b.iloc[0]) * lam)
+        amounts = free.groupby("finess")["it_budget_eur"].apply(lambda b, lam=lam: float(b.iloc[0]) * lam)
         el.loc[~el["capped"], "exact"] = el.loc[~el["capped"], "finess"].map(amounts)
         over = el["exact"] > cap_cents
         if not over.any():
@@ -87,7 +87,7 @@ def main(quick: bool = False) -> None:
     scen = load_scenario({"name": "bench", "envelope": {"total_eur": 350_000_000},
                           "allocation": {"cap_eur": 2_000_000}})
     rows = []
-    print("cyberbudget allocation benchmark (synthetic tables, seed %d)" % SEED)
+    print(f"cyberbudget allocation benchmark (synthetic tables, seed {SEED})")
     print(f"{'rows':>10} {'method':<34} {'median':>10} {'goal':>8}  agree")
     sizes = [3_000, 30_000] + ([] if quick else [1_000_000])
     for n in sizes:

@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller SLSQP subset")
     args = ap.parse_args(argv)
     repeat = 3 if args.quick else 7
-    m = 100 if args.quick else 300
-    steps = 20_000 if args.quick else 100_000
+    m = 60 if args.quick else 120
+    steps = 5_000 if args.quick else 20_000
 
     table = load_establishments()
     base = load_scenario(ROOT / "scenarios" / "baseline.yaml")

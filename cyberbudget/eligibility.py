@@ -265,8 +265,7 @@ def assess(table: pd.DataFrame, scenario: Scenario) -> EligibilityResult:
                 raise ConvergenceError(
                     f"uptake: the logistic fixed point did not converge in {up.max_iterations} iterations "
                     f"(last max change of a probability {delta:.3g} >= tolerance {up.tolerance:g}); "
-                    "lower uptake.slope, raise uptake.damping's stability by lowering it, or raise "
-                    "uptake.max_iterations"
+                    "lower uptake.damping (stronger damping) or uptake.slope, or raise uptake.max_iterations"
                 )
             participation = base_p + np.where(free, p, 0.0)
             grants = expected_grants(after, participation, scenario)

@@ -128,7 +128,7 @@ def impute_budgets(df: pd.DataFrame, seed: int = config.DEFAULT_SEED) -> pd.Data
     >>> out = impute_budgets(t, seed=1)
     >>> out.loc[0, "imputed"]
     'operating_budget_eur it_budget_eur cyber_spend_eur'
-    >>> 2e8 < out.loc[0, "operating_budget_eur"] < 8e8
+    >>> bool(2e8 < out.loc[0, "operating_budget_eur"] < 8e8)
     True
     """
     fin = reference.load_reference("finance")

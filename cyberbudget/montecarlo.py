@@ -549,7 +549,7 @@ def _waterfill(
         if np.array_equal(new, capped):
             break
         capped = new
-    g = np.where(elig, np.minimum(capb, want), 0.0)
+    g = np.where(capped, capb, np.where(elig, np.minimum(capb, want), 0.0))
     saturated = ~(elig & ~capped & (w > 0)).any(axis=1)
     return g, saturated
 
@@ -832,6 +832,8 @@ class _BlockResult:
     elig_count: np.ndarray
     grant_sum: np.ndarray
     grants: np.ndarray | None
+    by_category: np.ndarray
+    eligible_by_category: np.ndarray
 
 
 @dataclass
@@ -900,6 +902,11 @@ def _run_block(inp: ModelInputs, seed: int, block: int, start: int, size: int, e
     grant_sum = np.zeros(n)
     grants_all = np.empty((size, n)) if exact else None
     codes: list[np.ndarray] = []
+    cats, cat_code = np.unique(inp.category, return_inverse=True)
+    onehot = np.zeros((n, len(cats)))
+    onehot[np.arange(n), cat_code] = 1.0
+    by_cat = np.zeros((size, len(cats)))
+    elig_cat = np.zeros((size, len(cats)), dtype=np.int64)
     for s0 in range(0, size, SUB_BATCH):
         d = min(SUB_BATCH, size - s0)
         u = rng.random((d, k))
@@ -922,12 +929,14 @@ def _run_block(inp: ModelInputs, seed: int, block: int, start: int, size: int, e
         grant_sum += ones @ out.grants
         if grants_all is not None:
             grants_all[s0:s0 + d] = out.grants
+        by_cat[s0:s0 + d] = out.grants @ onehot
+        elig_cat[s0:s0 + d] = np.rint(out.eligible @ onehot).astype(np.int64)
         if hist is not None:
             codes.append(_hist_codes(out.grants, inp.hist_scale))
     if hist is not None and codes:
         hist += np.bincount(np.concatenate(codes), minlength=hist.size).reshape(hist.shape).astype(hist.dtype)
     per_draw = {key: np.concatenate(v) for key, v in cols.items()}
-    return _BlockResult(block, start, per_draw, elig_count, grant_sum, grants_all)
+    return _BlockResult(block, start, per_draw, elig_count, grant_sum, grants_all, by_cat, elig_cat)
 
 
 def _run_chunk(inp: ModelInputs, seed: int, blocks: list[tuple[int, int, int]], exact: bool) -> _ChunkResult:
@@ -974,6 +983,8 @@ class MonteCarloResult:
         grant_mean_eur, grant_p5_eur, grant_p50_eur, grant_p95_eur``.
     quantile_method : str
         ``exact`` or ``histogram`` (module docstring).
+    grants_by_category, eligible_by_category : DataFrame
+        One row per draw, one column per category: total exact grants (euros) and eligible establishments.
     seed : int
     parameters : list of UncertainParameter
     scenario_name : str
@@ -987,6 +998,8 @@ class MonteCarloResult:
     parameters: list[UncertainParameter]
     scenario_name: str = ""
     elapsed_s: float = 0.0
+    grants_by_category: pd.DataFrame = field(default_factory=pd.DataFrame)
+    eligible_by_category: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def var(self, level: float = 0.95, column: str = "sector_loss_eur") -> float:
         """Value at risk: the ``level`` quantile of the annual sector loss (euros)."""
@@ -1180,13 +1193,17 @@ def simulate(
         del allg
     else:
         zeros = draws - hist.sum(axis=1)
-        quant = _hist_quantiles(hist, zeros, draws, qs)
+        quant = _hist_quantiles(hist, zeros, draws, qs) * inp.hist_scale[:, None]
     est = pd.DataFrame({
         "finess": inp.finess, "category": inp.category, "status": inp.status, "region": inp.region,
         "p_eligible": elig_count / draws, "grant_mean_eur": grant_sum / draws,
         "grant_p5_eur": quant[:, 0], "grant_p50_eur": quant[:, 1], "grant_p95_eur": quant[:, 2],
     })
+    cats = np.unique(inp.category)
+    by_cat = pd.DataFrame(np.concatenate([b.by_category for b in block_results]), columns=cats)
+    el_cat = pd.DataFrame(np.concatenate([b.eligible_by_category for b in block_results]), columns=cats)
     return MonteCarloResult(
+        grants_by_category=by_cat, eligible_by_category=el_cat,
         draws=df, establishments=est, quantile_method="exact" if exact else "histogram", seed=seed,
         parameters=list(inp.parameters), scenario_name=str(_get(scenario, "name", "")),
         elapsed_s=time.perf_counter() - t0,

@@ -825,3 +825,168 @@ def risk_figure_kinds() -> Mapping[str, Any]:
     """The risk report figures, by name."""
     return {"risk_losses_by": risk_losses_by, "avoided_per_euro_by": avoided_per_euro_by,
             "rule_comparison": rule_comparison, "marginal_value_curve": marginal_value_curve}
+
+
+# --- uncertainty figures ---
+# Figures of the uncertainty and sensitivity reports (cyberbudget.montecarlo, cyberbudget.sensitivity,
+# cyberbudget.search); inputs are sector totals or groups of at least config.MIN_CELL_SIZE establishments.
+
+
+def mc_fan_by(per_draw: pd.DataFrame, by: str = "category", *, scale: float = 1e6, unit: str = "M€",
+              lang: str = "en", title: str | None = None) -> go.Figure:
+    """Fan chart: the distribution over draws of a total per group (median, 50 % and 90 % bands).
+
+    Parameters
+    ----------
+    per_draw : DataFrame
+        One row per draw, one column per group (e.g. ``MonteCarloResult.grants_by_category``).
+    by : str
+        Kind of group (for labels): ``category``, ``status`` or ``region``.
+    scale, unit : float, str
+        Values are divided by ``scale`` and shown in ``unit``.
+    """
+    lang = _lang(lang)
+    cols = sorted(per_draw.columns, key=lambda c: -float(per_draw[c].median()))
+    q = per_draw[cols].quantile([0.05, 0.25, 0.5, 0.75, 0.95]) / scale
+    labels = _group_labels(by, [str(c) for c in cols], lang)
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=q.loc[0.95] - q.loc[0.05], base=q.loc[0.05], marker_color=_with_alpha(PALETTE[0], 0.25),
+                name="90 %", hovertemplate="%{x}: P5–P95<extra></extra>")
+    fig.add_bar(x=labels, y=q.loc[0.75] - q.loc[0.25], base=q.loc[0.25], marker_color=_with_alpha(PALETTE[0], 0.55),
+                name="50 %", hovertemplate="%{x}: P25–P75<extra></extra>")
+    fig.add_scatter(x=labels, y=q.loc[0.5], mode="markers", marker={"color": PALETTE[0], "symbol": "line-ew-open",
+                    "size": 28, "line": {"width": 3}}, name="median" if lang == "en" else "médiane",
+                    hovertemplate="%{x}: %{y:,.2f} " + unit + "<extra></extra>")
+    if title is None:
+        title = ("How much each group may receive across the simulated draws" if lang == "en"
+                 else "Ce que chaque groupe peut recevoir selon les tirages simulés")
+    house_layout(fig, title, lang=lang, subtitle=f"{unit}; bands: 50 % and 90 % of draws; line: median")
+    fig.update_layout(barmode="overlay", bargap=0.35)
+    fig.update_yaxes(title=unit)
+    return fig
+
+
+def loss_exceedance_curve(lec: pd.DataFrame, var: float | None = None, cvar: float | None = None, *,
+                          level: float = 0.95, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Loss-exceedance curve (probability that the annual sector loss exceeds x), with VaR and CVaR marks.
+
+    Parameters
+    ----------
+    lec : DataFrame
+        ``loss_eur``, ``probability`` (:meth:`MonteCarloResult.loss_exceedance`).
+    var, cvar : float, optional
+        Value at risk and expected shortfall at ``level`` (euros).
+    """
+    lang = _lang(lang)
+    fig = go.Figure()
+    fig.add_scatter(x=lec["loss_eur"] / 1e6, y=lec["probability"], mode="lines", line={"color": PALETTE[3], "width": 3},
+                    name="P(loss > x)", hovertemplate="%{x:,.1f} M€: %{y:.1%}<extra></extra>")
+    for value, name, dash in ((var, f"VaR {level:.0%}", "dash"), (cvar, f"CVaR {level:.0%}", "dot")):
+        if value is not None:
+            fig.add_vline(x=value / 1e6, line_dash=dash, line_color=GREY,
+                          annotation_text=f"{name}: {fmt_eur_compact(value, lang)}", annotation_position="top right")
+    if title is None:
+        title = (f"In 1 year out of {round(1 / (1 - level))}, sector losses exceed {fmt_eur_compact(var, lang)}"
+                 if var is not None and lang == "en" else
+                 f"Une année sur {round(1 / (1 - level))}, les pertes du secteur dépassent {fmt_eur_compact(var, lang)}"
+                 if var is not None else "Loss exceedance")
+    house_layout(fig, title, lang=lang, subtitle="Simulated annual losses from serious incidents after the policy")
+    fig.update_xaxes(title="M€ / year")
+    fig.update_yaxes(title="probability", tickformat=".0%", rangemode="tozero")
+    return fig
+
+
+def eligibility_probability_by(table: pd.DataFrame, by: str = "category", *, lang: str = "en",
+                               title: str | None = None) -> go.Figure:
+    """Bars: mean probability of being eligible by group, with the share of establishments that are always or
+    never eligible (``MonteCarloResult.eligibility_by``; groups of fewer than MIN_CELL_SIZE are not shown)."""
+    lang = _lang(lang)
+    df = table[table["establishments"] >= config.MIN_CELL_SIZE].sort_values("mean_p_eligible", ascending=False)
+    labels = _group_labels(by, df[by].astype(str).tolist(), lang)
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=df["mean_p_eligible"], marker_color=PALETTE[0],
+                name="mean probability" if lang == "en" else "probabilité moyenne",
+                text=[fmt_pct(v, lang, 0) for v in df["mean_p_eligible"]], textposition="outside")
+    fig.add_scatter(x=labels, y=df["share_certain"], mode="markers", marker={"color": PALETTE[2], "size": 10},
+                    name="always eligible" if lang == "en" else "toujours éligibles")
+    fig.add_scatter(x=labels, y=df["share_never"], mode="markers", marker={"color": GREY, "size": 10,
+                    "symbol": "x"}, name="never eligible" if lang == "en" else "jamais éligibles")
+    if title is None:
+        title = "How likely each group is to qualify" if lang == "en" else "Probabilité d'éligibilité par groupe"
+    house_layout(fig, title, lang=lang, subtitle="Share of draws in which an establishment is eligible")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
+    return fig
+
+
+def tornado_chart(df: pd.DataFrame, output: str, *, lang: str = "en", title: str | None = None,
+                  unit_scale: float = 1.0, unit: str = "") -> go.Figure:
+    """Tornado: for one output, the value with each factor at its low and high bound (``sensitivity.tornado``)."""
+    lang = _lang(lang)
+    d = df[df["output"] == output].sort_values("swing", ascending=True)
+    base = float(d["base_value"].iloc[0]) / unit_scale if len(d) else 0.0
+    fig = go.Figure()
+    fig.add_bar(y=d["parameter"], x=d["low_value"] / unit_scale - base, base=base, orientation="h",
+                marker_color=PALETTE[1], name="low bound" if lang == "en" else "borne basse",
+                customdata=d["low"], hovertemplate="%{y} = %{customdata}: %{x}<extra></extra>")
+    fig.add_bar(y=d["parameter"], x=d["high_value"] / unit_scale - base, base=base, orientation="h",
+                marker_color=PALETTE[0], name="high bound" if lang == "en" else "borne haute",
+                customdata=d["high"], hovertemplate="%{y} = %{customdata}: %{x}<extra></extra>")
+    fig.add_vline(x=base, line_color=GREY)
+    if title is None and len(d):
+        title = (f"{d['parameter'].iloc[-1]} moves {output} the most" if lang == "en"
+                 else f"{d['parameter'].iloc[-1]} fait le plus varier {output}")
+    house_layout(fig, title or output, lang=lang, subtitle=f"{output} {unit}; one factor at a time, others at 1",
+                 height=max(300, 45 * len(d) + 160))
+    fig.update_layout(barmode="overlay")
+    return fig
+
+
+def sobol_bars(indices: pd.DataFrame, output: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Grouped bars of Sobol first-order (S1) and total (ST) indices with their confidence intervals."""
+    lang = _lang(lang)
+    d = indices[indices["output"] == output].sort_values("ST", ascending=False)
+    fig = go.Figure()
+    fig.add_bar(x=d["parameter"], y=d["S1"], error_y={"type": "data", "array": d["S1_conf"]}, name="S1",
+                marker_color=PALETTE[0])
+    fig.add_bar(x=d["parameter"], y=d["ST"], error_y={"type": "data", "array": d["ST_conf"]}, name="ST",
+                marker_color=PALETTE[1])
+    if title is None and len(d):
+        title = (f"{d['parameter'].iloc[0]} explains most of the variance of {output}" if lang == "en"
+                 else f"{d['parameter'].iloc[0]} explique l'essentiel de la variance de {output}")
+    house_layout(fig, title or output, lang=lang,
+                 subtitle="Sobol indices (Saltelli sampling, SALib): S1 alone, ST with interactions; 95 % CI")
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.05])
+    return fig
+
+
+def tradeoff_curve(grid: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+    """Every setting of the parameter search (unallocated vs avoided loss) with the Pareto front as a line."""
+    lang = _lang(lang)
+    fig = go.Figure()
+    hover = ("min_share %{customdata[0]:.1%}, cap %{customdata[1]}, %{customdata[2]}<br>"
+             "unallocated %{x:,.1f} M€, avoided %{y:,.2f} M€/yr<extra></extra>")
+    cap_text = grid["cap_eur"].map(lambda c: "none" if pd.isna(c) else fmt_eur_compact(c, lang))
+    custom = np.column_stack([grid["min_share"], cap_text, grid["tiers"]])
+    fig.add_scatter(x=grid["unallocated_eur"] / 1e6, y=grid["avoided_loss_eur"] / 1e6, mode="markers",
+                    marker={"color": GREY, "size": 7}, customdata=custom, hovertemplate=hover,
+                    name="settings" if lang == "en" else "réglages")
+    front = grid[grid["pareto"]].sort_values("unallocated_eur")
+    fig.add_scatter(x=front["unallocated_eur"] / 1e6, y=front["avoided_loss_eur"] / 1e6, mode="lines+markers",
+                    line={"color": PALETTE[0], "width": 3}, marker={"size": 9}, hovertemplate=hover,
+                    customdata=custom[grid["pareto"].to_numpy()][np.argsort(grid.loc[grid["pareto"], "unallocated_eur"].to_numpy(), kind="stable")],
+                    name="trade-off (Pareto front)" if lang == "en" else "compromis (front de Pareto)")
+    if title is None:
+        title = ("Which settings avoid the most loss for the money left unspent" if lang == "en"
+                 else "Les réglages qui évitent le plus de pertes pour l'argent non distribué")
+    house_layout(fig, title, lang=lang, subtitle="min_share x cap_eur (x tier order); central values")
+    fig.update_xaxes(title="unallocated, M€")
+    fig.update_yaxes(title="avoided loss, M€ / year")
+    return fig
+
+
+def uncertainty_figure_kinds() -> Mapping[str, Any]:
+    """The uncertainty and sensitivity report figures, by name."""
+    return {"mc_fan_by": mc_fan_by, "loss_exceedance_curve": loss_exceedance_curve,
+            "eligibility_probability_by": eligibility_probability_by, "tornado_chart": tornado_chart,
+            "sobol_bars": sobol_bars, "tradeoff_curve": tradeoff_curve}

@@ -325,7 +325,7 @@ class Eligibility(_Section):
     """``eligibility:`` — the 5–10 % corridor and who may apply."""
 
     min_share: Share = 0.05
-    max_share: Share = 0.10
+    max_share: Share = Field(default=0.10, validate_default=True)
     exclude_above_max: StrictBool = False
     statuses: tuple[Literal["public", "private_nonprofit", "private_forprofit"], ...] = (
         "public",

@@ -161,7 +161,7 @@ def _as_text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if not pd.api.types.is_string_dtype(s) or s.dtype == object:
         s = s.astype(object).where(s.notna(), None).astype("str")
     text = s.fillna("").str.strip()
-    empty = (text == "").to_numpy(dtype=bool)
+    empty = np.asarray(pc.equal(_arrow(text), "").to_numpy(zero_copy_only=False), dtype=bool)
     return text, empty
 
 
@@ -338,9 +338,12 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     result = parsed[list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS)]
     if extras:
         result = pd.concat([result, df[extras].reset_index(drop=True)], axis=1)
-    order = pc.array_sort_indices(_arrow(result["finess"])).to_numpy()
-    result = result.iloc[order].reset_index(drop=True)
-    for c in TEXT_COLUMNS:
+    del out, parsed
+    finess = _arrow(result["finess"])
+    order = pc.array_sort_indices(finess).to_numpy()
+    if not np.array_equal(order, np.arange(n)):  # tables written by write_table are already sorted
+        result = result.iloc[order].reset_index(drop=True)
+    for c in TEXT_COLUMNS:  # one column at a time, so that the Arrow copy is freed before the next one
         result[c] = result[c].astype(object)
     return result
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow
+import pyarrow.csv as pacsv
 
 from cyberbudget.errors import TableError
 
@@ -98,28 +100,52 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise _fail(path, "binary content: expected a CSV text file, a Parquet file or an .xlsx workbook")
     sep = _header_delimiter(path, text.lstrip("\ufeff"))
     try:
-        df = pd.read_csv(
-            path, sep=sep, dtype="str", keep_default_na=False, na_filter=False, encoding=encoding,
-            skip_blank_lines=True, engine="c", quotechar='"', on_bad_lines="error",
-        )
+        df = _read_csv_arrow(path, sep, encoding)
     except UnicodeDecodeError:
         # The sniffing window was UTF-8 but a later byte is not: the file is Latin-1 / cp1252.
-        try:
-            df = pd.read_csv(
-                path, sep=sep, dtype="str", keep_default_na=False, na_filter=False, encoding="cp1252",
-                skip_blank_lines=True, engine="c", quotechar='"', on_bad_lines="error",
-            )
-        except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
-            raise _fail(path, f"cannot read as CSV ({_short(exc)})") from None
-    except pd.errors.EmptyDataError:
-        raise _fail(path, "the file is empty: expected a header line and one row per establishment") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise _fail(path, f"cannot read as CSV with delimiter {sep!r} ({_short(exc)})") from None
+        df = _read_csv_arrow(path, sep, "cp1252")
     if df.shape[1] == 1 and len(df.columns) and any(d in str(df.columns[0]) for d in (",", ";", "|", "\t")):
         raise _fail(path, f"the header holds a single column {str(df.columns[0])[:80]!r}: expected columns "
                           f"separated by ',' or ';'")
     df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
     return df
+
+
+def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+    """Parse with pyarrow (multi-threaded): every column as text, empty cells as ``""``."""
+    encodings = [encoding] if encoding != "cp1252" else ["cp1252", "latin-1"]
+    last: Exception | None = None
+    for enc in encodings:
+        try:
+            with path.open("rb") as fh:
+                first = fh.readline()
+            header = next(csv.reader([first.decode("utf-8-sig" if enc.startswith("utf-8") else enc, errors="replace")],
+                                     delimiter=sep))
+            names = [h.lstrip("\ufeff").strip() for h in header]
+            read = pacsv.ReadOptions(encoding="utf8" if enc.startswith("utf-8") else enc, skip_rows=1,
+                                     column_names=[f"c{i}" for i in range(len(names))], block_size=1 << 24)
+            parse = pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=True,
+                                       ignore_empty_lines=True)
+            convert = pacsv.ConvertOptions(column_types={f"c{i}": pyarrow.string() for i in range(len(names))},
+                                           strings_can_be_null=False, quoted_strings_can_be_null=False)
+            table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+            df = table.to_pandas()
+            df.columns = names
+            return df
+        except UnicodeDecodeError as exc:
+            last = exc
+            if enc == "utf-8":
+                raise
+            continue
+        except pyarrow.ArrowInvalid as exc:
+            message = _short(exc)
+            if "UTF8" in message or "utf8" in message or "UTF-8" in message:
+                if enc.startswith("utf-8"):
+                    raise UnicodeDecodeError("utf-8", b"", 0, 1, message) from None
+                last = exc
+                continue
+            raise _fail(path, f"cannot read as CSV with delimiter {sep!r} ({message})") from None
+    raise _fail(path, f"cannot decode the text ({_short(last) if last else 'unknown encoding'})")
 
 
 def _short(exc: BaseException) -> str:

@@ -143,3 +143,25 @@ def test_overrides_file_without_finess(imputed, tmp_path):
     pd.DataFrame({"id": ["x"], "it_budget_eur": [1.0]}).to_csv(path, index=False)
     with pytest.raises(TableError, match="expected a finess column"):
         apply_overrides(imputed, path)
+
+
+# ---- reference figures -------------------------------------------------------------------------------------
+
+def test_every_reference_figure_has_a_source_and_the_provenance_lists_them():
+    prov = reference.provenance()
+    assert {"file", "key", "value", "unit", "source", "year", "note", "assumption"} <= set(prov.columns)
+    fin = prov[prov["file"] == "finance.yaml"]
+    assert "it_share.mean" in set(fin["key"]) and (fin["source"].str.len() > 0).all()
+    assert fin.set_index("key").loc["cyber_share.alpha", "assumption"]
+    assert not fin.set_index("key").loc["it_share.mean", "assumption"]
+    assert reference.value("finance", "it_share.mean") == 0.017
+
+
+def test_a_figure_without_source_or_an_unknown_key_is_an_input_error(tmp_path):
+    from cyberbudget.errors import InputError
+
+    (tmp_path / "bad.yaml").write_text("x:\n  value: 1\n  unit: EUR\n", encoding="utf-8")
+    with pytest.raises(InputError, match="bad.yaml: x"):
+        reference.load_reference("bad", tmp_path)
+    with pytest.raises(InputError, match="no figure 'it_share.nope'"):
+        reference.value("finance", "it_share.nope")

@@ -31,8 +31,8 @@ def table_path(tmp_path_factory) -> Path:
     return write_table(df, tmp_path_factory.mktemp("table") / "table.csv")
 
 
-def test_both_templates_exist():
-    assert {p.stem for p in TEMPLATES} == set(EXPECTED_PARAMETERS)
+def test_report_templates_exist():
+    assert set(EXPECTED_PARAMETERS) <= {p.stem for p in TEMPLATES}
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
@@ -51,11 +51,13 @@ def test_first_cell_is_the_typed_parameters_cell(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].metadata.get("tags") == ["parameters"]
     inferred = papermill.inspect_notebook(str(path))  # what `papermill --help-notebook` shows
-    assert {k: v["inferred_type_name"] for k, v in inferred.items()} == EXPECTED_PARAMETERS[path.stem]
-    assert all(v["help"] for v in inferred.values())
+    assert inferred, "no parameter papermill can read"
+    assert all(v["inferred_type_name"] != "None" and v["help"] for v in inferred.values()), inferred
+    if path.stem in EXPECTED_PARAMETERS:
+        assert {k: v["inferred_type_name"] for k, v in inferred.items()} == EXPECTED_PARAMETERS[path.stem]
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in TEMPLATES if p.stem in EXPECTED_PARAMETERS], ids=lambda p: p.stem)
 def test_cells_are_thin_library_calls(path):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:

@@ -277,3 +277,43 @@ def test_more_money_never_raises_expected_loss(grants, share, coverage, kind):
     assert (b.avoided(g) >= -1e-9).all()
     assert (b.avoided(2 * g) >= b.avoided(g) - 1e-9).all()
     assert (b.marginal(2 * g) <= b.marginal(g) + 1e-15).all()  # concave
+
+
+# ---------------------------------------------------------------------------------------------- report pieces
+
+
+def test_published_breakdown_suppresses_small_cells_and_figures_build():
+    from cyberbudget import plots
+
+    t = _allocation([300_000.0] * 7 + [50_000.0, 0.0], [0.05] * 7 + [0.09, 0.02], [150] * 7 + [40, 60])
+    t["status"] = ["public"] * 7 + ["private_forprofit", "private_nonprofit"]
+    res = assess(t, scenario())
+    pub = __import__("cyberbudget.risk", fromlist=["x"]).published_breakdown(res, "status")
+    assert pub.set_index("status")["suppressed"].to_dict() == {
+        "private_forprofit": "primary", "private_nonprofit": "primary", "public": ""}
+    assert pub.loc[pub["suppressed"] != "", "avoided_grant_eur"].isna().all()
+    assert pub.loc[pub["status"] == "public", "avoided_per_euro"].notna().all()
+    for fig in (plots.risk_losses_by(pub, "status"), plots.avoided_per_euro_by(pub, "status", lang="fr")):
+        assert fig.layout.title.text
+    assert set(plots.risk_figure_kinds()) >= {"risk_losses_by", "avoided_per_euro_by", "rule_comparison",
+                                              "marginal_value_curve"}
+
+
+def test_risk_report_template_is_thin_parameterised_and_stored_without_outputs():
+    import nbformat
+
+    nb = nbformat.read(config.TEMPLATES_DIR / "risk_report.ipynb", as_version=4)
+    ref = nbformat.read(config.TEMPLATES_DIR / "allocation_report.ipynb", as_version=4)
+
+    def names(cell) -> list[str]:
+        return [line.split(":")[0] for line in cell.source.splitlines() if line and not line.startswith("#")]
+
+    first = nb.cells[0]
+    assert "parameters" in first.metadata.get("tags", [])
+    assert names(first) == names(ref.cells[0])  # same parameters as the allocation report: `run` injects them
+    for line in first.source.splitlines()[1:]:
+        assert ": " in line and "  # " in line  # typed and commented
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+            assert "def " not in cell.source and "for " not in cell.source  # no logic: library calls only

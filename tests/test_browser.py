@@ -1,0 +1,91 @@
+"""A real browser opens report.html with networking disabled: every plotly chart renders and no request leaves.
+
+Needs headless Chromium (Debian package ``chromium``; ``.ci/run`` installs it) and the playwright Python package;
+skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cyberbudget import config, report
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+        "--disable-default-apps", "--disable-sync"]
+LOCAL = ("file:", "data:", "blob:", "about:")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    path = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "/nonexistent")
+    if not path.exists():
+        pytest.skip("headless Chromium not found (/usr/bin/chromium): apt-get install chromium (.ci/run does)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(path), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    from cyberbudget.registry import synthesize, write_table
+
+    folder = tmp_path_factory.mktemp("browser")
+    table = write_table(synthesize().groupby("region", sort=True).head(8), folder / "table.csv")
+    return report.run(config.SCENARIOS_DIR / "baseline.yaml", data=table, out=folder / "reports") / "report.html"
+
+
+def _open(browser, html: Path):
+    context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    attempted: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(LOCAL):
+            r.continue_()
+        else:
+            attempted.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(html.as_uri(), wait_until="load")
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    return context, page, attempted, errors
+
+
+def test_every_chart_renders_and_nothing_is_fetched(browser, html):
+    context, page, attempted, errors = _open(browser, html)
+    try:
+        n_divs = page.locator(".plotly-graph-div").count()
+        n_rendered = page.locator(".js-plotly-plot").count()
+        assert n_divs >= 8
+        assert n_rendered == n_divs  # Plotly.newPlot ran for every figure
+        assert page.locator(".main-svg").count() >= n_divs
+        assert page.locator("svg.main-svg g.sankey").count() == 1
+        assert attempted == []
+        assert errors == []
+        assert page.evaluate("typeof window.Plotly") == "object"
+    finally:
+        context.close()
+
+
+def test_printed_report_hides_the_chart_toolbars(browser, html):
+    context, page, _, _ = _open(browser, html)
+    try:
+        page.emulate_media(media="print")
+        shown = page.evaluate(
+            "Array.from(document.querySelectorAll('.modebar-container'))"
+            ".filter(e => getComputedStyle(e).display !== 'none').length"
+        )
+        assert shown == 0
+    finally:
+        context.close()
