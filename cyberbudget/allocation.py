@@ -953,23 +953,24 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
         reason[complied] = reason[complied] + "; " + np.asarray(elig.reason, dtype=object)[complied]
 
     it = after["it_budget_eur"].to_numpy(dtype=np.float64)
-    res = pd.DataFrame({
+    data: dict[str, Any] = {
         "finess": table["finess"].array,
         "eligible": eligible,
         "grant_cents": grants,
         "grant_eur": grants / 100.0,
         "reason": reason,
-    })
+    }
     for c in ("name", "region", "department", "status", "category", "ght", "ght_support", "ose", "beds", "places",
               "it_budget_eur"):
-        res[c] = table[c].array
-    res["cyber_spend_eur"] = after["cyber_spend_eur"].to_numpy(dtype=np.float64)
-    res["cyber_share"] = elig.share
-    res["induced_spend_eur"] = elig.induced_spend_eur
-    res["exact_cents"] = exact
-    res["cyber_spend_before_eur"] = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
-    res["complied"] = elig.complied
-    res["uptake_probability"] = elig.probability
+        data[c] = table[c].array
+    data["cyber_spend_eur"] = after["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    data["cyber_share"] = elig.share
+    data["induced_spend_eur"] = elig.induced_spend_eur
+    data["exact_cents"] = exact
+    data["cyber_spend_before_eur"] = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    data["complied"] = elig.complied
+    data["uptake_probability"] = elig.probability
+    res = pd.DataFrame(data, copy=False)
     by_year = pd.DataFrame(years, columns=list(scenario.envelope.years), index=pd.Index(res["finess"].array, name="finess"))
 
     allocated = int(grants.sum())

@@ -602,7 +602,7 @@ def _run_dask(
             fut = client.submit(_remote_run, job, data, template, pure=False,
                                 key=f"cyberbudget-{job.name}-{uuid.uuid4().hex[:8]}")
             futures[fut] = job
-        for fut in distributed.as_completed(list(futures)):
+        for fut in distributed.as_completed(list(futures), loop=client.loop):
             job = futures[fut]
             try:
                 payload = fut.result()

@@ -1210,8 +1210,36 @@ def simulate(
     )
 
 
+def report_markdown(mc: MonteCarloResult, lang: str = "en") -> str:
+    """Headline of the uncertainty report: draws, seed, and the main results with their 90 % intervals."""
+    q = mc.quantiles()
+
+    def rng_eur(col: str, scale: float = 1e6) -> str:
+        r = q.loc[col]
+        return f"{r['p50'] / scale:,.1f} M€ [{r['p5'] / scale:,.1f} – {r['p95'] / scale:,.1f}]"
+
+    e = q.loc["eligible"]
+    un = q.loc["unallocated_cents"]
+    lines = [
+        f"# How sure are we — {mc.scenario_name}",
+        "",
+        f"{len(mc.draws):,} draws (seed {mc.seed}); medians with the 90 % interval [P5 – P95] in brackets.",
+        "",
+        f"- Eligible establishments: {e['p50']:,.0f} [{e['p5']:,.0f} – {e['p95']:,.0f}]",
+        f"- Unallocated: {un['p50'] / 1e8:,.1f} M€ [{un['p5'] / 1e8:,.1f} – {un['p95'] / 1e8:,.1f}]",
+        f"- Induced cyber spend (uptake, over the envelope's years): {rng_eur('induced_spend_eur')}",
+        f"- Expected loss avoided a year: {rng_eur('avoided_loss_eur')}",
+        f"- Annual sector loss after the policy: {rng_eur('sector_loss_eur')}; VaR 95 % "
+        f"{mc.var(0.95) / 1e6:,.1f} M€, CVaR 95 % {mc.cvar(0.95) / 1e6:,.1f} M€",
+    ]
+    if lang == "fr":
+        lines = [ln.replace(",", "\u202f") for ln in lines]
+    return "\n".join(lines)
+
+
 __all__ = [
     "EXACT_QUANTILES_MAX", "OUTPUTS", "PARAMETER_NAMES", "SUB_BATCH", "DrawOutputs", "ModelInputs",
     "MonteCarloResult", "UncertainParameter", "allocate_float", "block_rng", "block_seed_sequence",
-    "default_uncertainty", "evaluate", "plan_blocks", "prepare_inputs", "simulate", "uncertain_parameters",
+    "default_uncertainty", "evaluate", "plan_blocks", "prepare_inputs", "report_markdown", "simulate",
+    "uncertain_parameters",
 ]
