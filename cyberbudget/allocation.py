@@ -71,6 +71,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -455,8 +456,14 @@ def register_rule(name: str, func: RuleFunc, expected: ExpectedFunc | None = Non
 
 
 def registered_rules() -> tuple[str, ...]:
-    """Names of the rules available to scenarios."""
-    return tuple(sorted(_RULES))
+    """Names of the rules available to scenarios (plugins of ``config.RULE_PLUGINS`` included)."""
+    return tuple(sorted(set(_RULES) | set(config.RULE_PLUGINS)))
+
+
+def _ensure_rule(name: str) -> None:
+    """Load the module that registers rule ``name`` if it is a plugin not yet imported (e.g. ``optimal``)."""
+    if name not in _RULES and name in config.RULE_PLUGINS:
+        importlib.import_module(config.RULE_PLUGINS[name])
 
 
 def _money_cents(x: Any) -> float:
@@ -735,6 +742,7 @@ def expected_grants(table: pd.DataFrame, participation: np.ndarray, scenario: Sc
         The scenario's rule has no expected-grant function.
     """
     rule = scenario.allocation.rule
+    _ensure_rule(rule)
     func = _EXPECTED.get(rule)
     if func is None:
         raise ScenarioError(
@@ -909,8 +917,9 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     from cyberbudget import eligibility as eligibility_mod
 
     rule = scenario.allocation.rule
+    _ensure_rule(rule)
     if rule not in _RULES:
-        hint = " (it is registered by cyberbudget.optimize: import it first)" if rule == "optimal" else ""
+        hint = ""
         raise ScenarioError(
             f"unknown allocation rule {rule!r}",
             [Problem(f"{scenario.source or '<scenario>'}: allocation.rule",

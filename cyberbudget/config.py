@@ -41,3 +41,7 @@ STATUSES: tuple[str, ...] = ("public", "private_nonprofit", "private_forprofit")
 CATEGORIES: tuple[str, ...] = (
     "chu", "ch", "chs", "clcc", "usld", "mco", "ssr", "psy", "had", "other", "ehpad", "esms",
 )
+
+#: Allocation rules provided by higher layers, loaded on first use through the rule registry so that
+#: ``allocation.py`` never imports the risk side (DESIGN.md, "Layout").
+RULE_PLUGINS: dict[str, str] = {"optimal": "cyberbudget.optimize"}
