@@ -520,8 +520,9 @@ def _run_local(
         return outcome
 
     executor: cf.Executor
-    if jobs == 1 or len(to_run) == 1:
-        executor = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberbudget-batch")
+    threaded = jobs == 1 or len(to_run) == 1
+    if threaded:
+        executor = _batch_thread()
         futures = {executor.submit(thread_task, job): job for job in to_run}
     else:
         executor = cf.ProcessPoolExecutor(
@@ -547,20 +548,35 @@ def _run_local(
             fut.cancel()
         for kernel in kernels:
             _interrupt(kernel)
-        executor.shutdown(wait=True, cancel_futures=True)
+        if threaded:
+            cf.wait(list(futures))
+        else:
+            executor.shutdown(wait=True, cancel_futures=True)
         for fut, job in futures.items():
             if job.index in outcomes or not fut.done() or fut.cancelled() or fut.exception() is not None:
                 continue
             outcome = fut.result()
             if outcome.status == "ok":
                 outcomes[job.index] = outcome  # finished meanwhile: a complete report, kept
-            elif outcome.status == "failed" and not isinstance(executor, cf.ThreadPoolExecutor):
+            elif outcome.status == "failed" and not threaded:
                 outcomes[job.index] = outcome
         raise
     finally:
-        executor.shutdown(wait=True)
-        if runner is None and isinstance(executor, cf.ThreadPoolExecutor):
-            _shutdown_worker_pool()
+        if not threaded:
+            executor.shutdown(wait=True)
+
+
+# With --jobs 1 the scenarios run in one long-lived thread of this process, so its warm kernel also serves later
+# batches of the same process (each notebook still starts from a namespace reset); stopped at exit.
+_BATCH_THREAD: cf.ThreadPoolExecutor | None = None
+
+
+def _batch_thread() -> cf.ThreadPoolExecutor:
+    global _BATCH_THREAD
+    with _WORKER_LOCK:
+        if _BATCH_THREAD is None:
+            _BATCH_THREAD = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberbudget-batch")
+        return _BATCH_THREAD
 
 
 def _shutdown_worker_pool() -> None:
@@ -617,6 +633,10 @@ def _run_dask(
         client.cancel([f for f in futures if not f.done()])
         raise
     finally:
+        try:  # leave no kernel process behind on the cluster
+            client.run(_shutdown_worker_pool)
+        except Exception:  # pragma: no cover - a worker already gone
+            pass
         if own_client:
             client.close()
 
