@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         n = len(paths)
         rows = [
             ("naive papermill + nbconvert CLIs", naive_total, naive_total / n, 1.0,
-             "scaled from %d" % len(sample) if len(sample) < n else "measured"),
+             f"scaled from {len(sample)}" if len(sample) < n else "measured"),
             (f"run_batch, jobs={args.jobs} (warm kernels)", batch_total, batch_total / n,
              naive_total / batch_total, "measured, incl. kernel start-up"),
         ]

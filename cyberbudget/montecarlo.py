@@ -924,13 +924,13 @@ def _run_block(inp: ModelInputs, seed: int, block: int, start: int, size: int, e
             cols.setdefault(key, []).append(val)
         cols.setdefault("sector_loss_eur", []).append(sector)
         cols.setdefault("incidents", []).append(n_inc)
-        ones = np.ones(d)
-        elig_count += (ones @ out.eligible).astype(np.int64)
-        grant_sum += ones @ out.grants
+        elig_u8 = out.eligible.view(np.uint8)
+        elig_count += np.add.reduce(elig_u8, axis=0, dtype=np.int64)
+        grant_sum += out.grants.sum(axis=0)
         if grants_all is not None:
             grants_all[s0:s0 + d] = out.grants
         by_cat[s0:s0 + d] = out.grants @ onehot
-        elig_cat[s0:s0 + d] = np.rint(out.eligible @ onehot).astype(np.int64)
+        elig_cat[s0:s0 + d] = np.rint(elig_u8.astype(np.float32) @ onehot.astype(np.float32)).astype(np.int64)
         if hist is not None:
             codes.append(_hist_codes(out.grants, inp.hist_scale))
     if hist is not None and codes:

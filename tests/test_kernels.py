@@ -130,6 +130,17 @@ def test_the_kernel_runs_in_the_requested_folder(kernel, tmp_path):
     assert Path.cwd() != elsewhere  # this process did not move
 
 
+def test_the_previous_notebooks_folder_may_disappear(kernel, tmp_path):
+    nb_path = make_notebook(tmp_path / "t.ipynb", "import os\nprint(os.getcwd())")
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    kernel.execute(nb_path, parameters={"x": 0}, cwd=first)
+    first.rmdir()  # a report's temporary folder is renamed or removed once its notebook has run
+    nb = kernel.execute(nb_path, parameters={"x": 0}, cwd=second)
+    assert stream_text(nb.cells[3]) == f"{second.resolve()}\n"
+
+
 def test_plotly_settings_changed_by_a_notebook_do_not_reach_the_next(kernel, tmp_path):
     figure = "import plotly.graph_objects as go\ngo.Figure(go.Bar(x=['a'], y=[1])).show()"
     changer = make_notebook(
