@@ -415,4 +415,14 @@ def envelope_curve(table: pd.DataFrame, scenario: Scenario, fractions: Any = (0.
                                        "mu"])
 
 
-# --- end of optimal rule; the parameter search goes below ------------------------------------------------------
+# --- parameter search -------------------------------------------------------------------------------------------
+# The grid over min_share, cap_eur and tier orders lives in cyberbudget.search (it evaluates each setting with the
+# Monte Carlo module's vectorised allocation path); it is re-exported here, where DESIGN.md places it.
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"grid_search", "pareto_front", "SearchResult"}:
+        from cyberbudget import search
+
+        return getattr(search, name)
+    raise AttributeError(f"module 'cyberbudget.optimize' has no attribute {name!r}")

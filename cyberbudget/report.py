@@ -611,14 +611,33 @@ def write_outputs(computed: Computed, folder: str | Path, *, xlsx: bool = True,
 # --------------------------------------------------------------------------------------------------------------
 
 
-def notebook_parameters(computed: Computed, lang: str = "en") -> dict[str, Any]:
-    """The parameters a template receives: paths (absolute) and the cents the notebook must reproduce."""
-    return {
+def notebook_parameters(computed: Computed, lang: str = "en", dask: str | None = None) -> dict[str, Any]:
+    """The parameters a template receives: paths (absolute), the cents the notebook must reproduce and, with
+    ``--dask``, the scheduler address (templates that simulate declare ``dask_address``)."""
+    params: dict[str, Any] = {
         "scenario_path": str(computed.scenario_path),
         "data_path": str(computed.data_path),
         "lang": lang,
         "expected_allocated_cents": int(np.asarray(computed.result.table["grant_cents"], dtype=np.int64).sum()),
     }
+    if dask:
+        params["dask_address"] = dask
+    return params
+
+
+def declared_parameters(template: Path) -> set[str]:
+    """Names declared in a template's ``parameters`` cell (``name: type = default`` or ``name = default``)."""
+    import nbformat
+
+    nb = nbformat.read(template, as_version=4)
+    names: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for line in cell.source.splitlines():
+                m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=]+)?=", line)
+                if m:
+                    names.add(m.group(1))
+    return names
 
 
 def execute_notebook(
@@ -884,7 +903,10 @@ def run(
     try:
         pub = publish(computed)
         paths = write_outputs(computed, tmp, pub=pub)
-        params = notebook_parameters(computed, lang)
+        params = notebook_parameters(computed, lang, dask)
+        declared = declared_parameters(template_path)
+        if declared:  # pass only what the template declares (papermill warns about the rest)
+            params = {k: v for k, v in params.items() if k in declared}
         t0 = time.perf_counter()
         try:
             nb = execute_notebook(template_path, tmp / NOTEBOOK_NAME, params, engine=engine,
