@@ -22,8 +22,10 @@ naive loop costs the same for every scenario); by default every scenario is run 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, total, per, speed, note in rows:
             print(f"| {name:<40} | {total:>9.1f} | {per:>16.2f} | {speed:>7.1f}× | {note} |")
         print("\nnaive: notebook + HTML only; batch: notebook + HTML + xlsx + csv + json + manifest + index.html")
+        steps: dict[str, list[float]] = {}
+        for o in result.outcomes:
+            timings = json.loads((work / "batch" / o.name / "manifest.json").read_text(encoding="utf-8"))["timings_s"]
+            for step, seconds in timings.items():
+                steps.setdefault(step, []).append(seconds)
+        print("batch, median seconds per step of one scenario (manifest timings, one worker's view): "
+              + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in sorted(steps.items())))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

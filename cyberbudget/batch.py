@@ -173,7 +173,7 @@ def _prepare(paths: Sequence[str | os.PathLike[str]]) -> list[_Job]:
     jobs: list[_Job] = []
     used: dict[str, str] = {}
     for i, given in enumerate(paths):
-        path = Path(given)
+        path = Path(given).absolute()
         job = _Job(index=i, path=path, given=str(given), name=path.stem)
         try:
             job.name = load_scenario(path).name
@@ -291,9 +291,14 @@ def _worker_exporter() -> Any:
 
 
 def _warm_up_worker() -> None:
-    """Process-pool initializer: start the worker's kernel and exporter before the first scenario arrives."""
-    _worker_pool().get()
+    """Process-pool initializer: start the worker's kernel and exporter before the first scenario arrives.
+
+    The kernel process is launched first and imports its libraries while this process imports nbconvert and
+    builds the exporter.
+    """
+    kernel = _worker_pool().get(wait=False)
     _worker_exporter()
+    kernel.start()
 
 
 def _process_task(job: _Job, data: str | None, out: Path, template: str,
@@ -431,9 +436,12 @@ def run_batch(
     from cyberbudget.report import resolve_template
 
     tpl = resolve_template(template)
-    out_dir = Path(out)
+    # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
+    # have their own.
+    out_dir = Path(out).absolute()
+    data_arg = str(Path(data).absolute()) if data is not None else None
+    client, own_client = _connect(dask) if dask is not None else (None, False)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data_arg = str(data) if data is not None else None
     started_at = datetime.now(UTC)
 
     job_list = _prepare(paths)
@@ -455,14 +463,17 @@ def run_batch(
                 progress.record(outcomes[job.index])
             else:
                 to_run.append(job)
-        if dask is not None:
-            _run_dask(to_run, dask, data_arg, out_dir, template, progress, outcomes)
+        if client is not None:
+            _run_dask(to_run, client, data_arg, out_dir, str(tpl), progress, outcomes)
         else:
             _run_local(to_run, jobs, data_arg, out_dir, template, progress, outcomes, runner)
     except KeyboardInterrupt:
         interrupted = True
     except BaseException as exc:  # a failing callback: clean up, write what we know, then re-raise
         pending_error = exc
+    finally:
+        if own_client and client is not None:
+            client.close()
 
     for job in job_list:
         if job.index not in outcomes:
@@ -599,22 +610,30 @@ def _interrupt(kernel: WarmKernel) -> None:
         pass
 
 
+def _connect(dask: Any) -> tuple[Any, bool]:
+    """A Dask client for ``dask`` (an address, or a client given by the caller) and whether we own it."""
+    import distributed
+
+    if isinstance(dask, distributed.Client):
+        return dask, False
+    try:
+        return distributed.Client(dask, timeout="20s", set_as_default=False), True
+    except (OSError, ValueError, TypeError) as exc:
+        raise OptionError(f"--dask: cannot connect to the Dask scheduler {dask!r}: {exc}") from exc
+
+
 def _run_dask(
-    to_run: list[_Job], dask: Any, data: str | None, out: Path, template: str, progress: _Progress,
+    to_run: list[_Job], client: Any, data: str | None, out: Path, template: str, progress: _Progress,
     outcomes: dict[int, Outcome],
 ) -> None:
     if not to_run:
         return
     import distributed
 
-    own_client = not isinstance(dask, distributed.Client)
-    try:
-        client = distributed.Client(dask, set_as_default=False) if own_client else dask
-    except (OSError, ValueError, TypeError) as exc:
-        raise OptionError(f"--dask: cannot connect to the Dask scheduler {dask!r}: {exc}") from exc
     futures: dict[Any, _Job] = {}
     try:
         for job in to_run:
+            job.path = job.path.absolute()
             fut = client.submit(_remote_run, job, data, template, pure=False,
                                 key=f"cyberbudget-{job.name}-{uuid.uuid4().hex[:8]}")
             futures[fut] = job
@@ -637,8 +656,6 @@ def _run_dask(
             client.run(_shutdown_worker_pool)
         except Exception:  # pragma: no cover - a worker already gone
             pass
-        if own_client:
-            client.close()
 
 
 def _remove_partial_folders(out: Path, names: Iterable[str]) -> None:

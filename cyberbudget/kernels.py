@@ -171,11 +171,19 @@ class WarmKernel:
         self._needs_restart = False
         self._socket_dir: str | None = None
         self._baseline: frozenset[str] = frozenset()
+        self._warming = False
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
-    def start(self) -> WarmKernel:
+    def start(self, wait: bool = True) -> WarmKernel:
         """Start the kernel and warm it up (no-op if it is already running).
+
+        Parameters
+        ----------
+        wait : bool
+            False: launch the kernel process and return at once; the warm-up (waiting for the kernel, the
+            pre-imports) completes on the next call that needs the kernel, so the caller can do other work
+            (its own imports) meanwhile.
 
         Returns
         -------
@@ -187,18 +195,31 @@ class WarmKernel:
         KernelError
             The kernel did not start or a pre-loaded module failed to import.
         """
-        if self.km is not None and self.kc is not None:
-            return self
-        self._thread = threading.get_ident()
-        # IPC sockets: local only, nothing listens on the network.
-        self._socket_dir = tempfile.mkdtemp(prefix="cyberbudget-kernel-")
-        self.km = AsyncKernelManager(
-            kernel_name=self.kernel_name, transport="ipc", ip=os.path.join(self._socket_dir, "kernel")
-        )
+        if self.km is None or self.kc is None:
+            self._thread = threading.get_ident()
+            # IPC sockets: local only, nothing listens on the network.
+            self._socket_dir = tempfile.mkdtemp(prefix="cyberbudget-kernel-")
+            self.km = AsyncKernelManager(
+                kernel_name=self.kernel_name, transport="ipc", ip=os.path.join(self._socket_dir, "kernel")
+            )
+            try:
+                run_sync(self.km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+                self.kc = self.km.client()
+                self.kc.start_channels()
+            except BaseException:
+                self.shutdown()
+                raise
+            self._warming = True
+            _LIVE.add(self)
+        if wait:
+            self._finish_start()
+        return self
+
+    def _finish_start(self) -> None:
+        if not self._warming:
+            return
+        self._warming = False
         try:
-            run_sync(self.km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"])
-            self.kc = self.km.client()
-            self.kc.start_channels()
             run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
             self.kc.allow_stdin = False
             # Names a fresh kernel defines itself (In, Out, exit, quit, get_ipython, ipykernel's `open`).
@@ -214,13 +235,12 @@ class WarmKernel:
         self.runs = 0
         self.starts += 1
         self._needs_restart = False
-        _LIVE.add(self)
-        return self
 
     def shutdown(self) -> None:
         """Stop the kernel (safe to call twice)."""
         km, kc = self.km, self.kc
         self.km = self.kc = None
+        self._warming = False
         _LIVE.discard(self)
         if kc is not None:
             try:
@@ -280,6 +300,7 @@ class WarmKernel:
         """
         if self.kc is None:
             raise KernelError("the warm kernel is not running (call start() first)")
+        self._finish_start()
         msg_id = self.kc.execute(
             code, silent=False, store_history=False, user_expressions=dict(user_expressions or {}),
             allow_stdin=False,
@@ -531,15 +552,15 @@ class KernelPool:
         self._kernels: list[WarmKernel] = []
         self._lock = threading.Lock()
 
-    def get(self) -> WarmKernel:
-        """The calling thread's kernel, started (and warmed up) if needed."""
+    def get(self, wait: bool = True) -> WarmKernel:
+        """The calling thread's kernel, started (and warmed up unless ``wait=False``) if needed."""
         kernel = getattr(self._local, "kernel", None)
         if kernel is None:
             kernel = WarmKernel(**self._options)
             self._local.kernel = kernel
             with self._lock:
                 self._kernels.append(kernel)
-        return kernel.start()
+        return kernel.start(wait=wait)
 
     @property
     def kernels(self) -> list[WarmKernel]:

@@ -70,7 +70,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +81,7 @@ from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, Problem, ScenarioError
 
 #: Draws per sub-batch inside a block (fixed: part of the seeding contract).
-SUB_BATCH: int = 128
+SUB_BATCH: int = 32
 #: Exact per-establishment quantiles up to this many establishments; a histogram approximation above.
 EXACT_QUANTILES_MAX: int = 5_000
 #: Histogram approximation: number of bins and range of ``log2(grant / scale)``.
@@ -618,6 +618,143 @@ def allocate_float(
 
 # --------------------------------------------------------------------------------------------------- a draw
 
+#: Per-establishment arrays of :class:`ModelInputs` (restricted together by :func:`_subset`).
+_PER_ESTABLISHMENT: tuple[str, ...] = (
+    "finess", "category", "status", "region", "it0", "share0", "imp_it", "imp_cyber", "allowed", "ose_bound",
+    "base0", "tier_index", "threat", "mean_loss", "ransom_mu", "other_mu", "hist_scale",
+)
+
+
+def _subset(inp: ModelInputs, idx: np.ndarray) -> ModelInputs:
+    """The same model restricted to the establishments ``idx`` (scalars unchanged)."""
+    n = inp.n
+    return replace(inp, **{name: getattr(inp, name)[idx] for name in _PER_ESTABLISHMENT
+                           if len(getattr(inp, name)) == n})
+
+
+def _alias_table(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's construction) of the weights ``w`` >= 0.
+
+    Index ``i`` is picked with probability ``w_i / sum(w)`` as: ``j = floor(n u)``, then ``j`` when the
+    fractional part of ``n u`` is below ``prob[j]``, else ``alias[j]`` (one uniform ``u``). Built once.
+
+    Examples
+    --------
+    >>> prob, alias = _alias_table(np.array([1.0, 3.0]))
+    >>> (prob.tolist(), alias.tolist())
+    ([0.5, 1.0], [1, 1])
+    """
+    n = w.size
+    total = float(w.sum())
+    if n == 0 or total <= 0:
+        return np.ones(n), np.arange(n, dtype=np.intp)
+    p = (w * (n / total)).tolist()
+    prob = [1.0] * n
+    alias = list(range(n))
+    small = [i for i in range(n) if p[i] < 1.0]
+    large = [i for i in range(n) if p[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        prob[s], alias[s] = p[s], g
+        p[g] = (p[g] + p[s]) - 1.0
+        (small if p[g] < 1.0 else large).append(g)
+    return np.asarray(prob, dtype=float), np.asarray(alias, dtype=np.intp)
+
+
+@dataclass
+class Group:
+    """One group of establishments of a :class:`Layout` and what the incident sampler needs about it.
+
+    Attributes
+    ----------
+    index : ndarray of int
+        Positions of the group's establishments in the table (finess order).
+    inp : ModelInputs
+        The model restricted to the group.
+    threat_total : float
+        Sum of the group's threat rates.
+    alias_prob, alias_index : ndarray
+        Walker alias table of the group's threat rates (:func:`_alias_table`).
+    """
+
+    index: np.ndarray
+    inp: ModelInputs
+    threat_total: float
+    alias_prob: np.ndarray
+    alias_index: np.ndarray
+
+    @classmethod
+    def of(cls, inp: ModelInputs, index: np.ndarray) -> Group:
+        """The group ``index`` of ``inp``."""
+        sub = _subset(inp, index)
+        prob, alias = _alias_table(sub.threat)
+        return cls(index, sub, float(sub.threat.sum()), prob, alias)
+
+
+@dataclass
+class Layout:
+    """How the establishments of a draw are split (module docstring, "Work per establishment and draw").
+
+    Attributes
+    ----------
+    allowed : Group
+        The establishments the scenario's filters allow (``it_budget > 0``, ``statuses``, ``medico_social``),
+        sorted by category: the only ones that can be eligible, take up or receive a grant.
+    rest : Group
+        The others: only their cyber share and their risk are computed.
+    categories : ndarray of str
+        Sorted categories of the whole table; ``runs`` / ``run_codes``: start in ``allowed`` and code of each
+        run of one category.
+    it_noise_rest : ndarray of bool
+        Rows of ``rest`` whose share depends on the IT budget (observed cyber spend, imputed IT budget).
+    log_share_k_rest : ndarray
+        ``log(share0 / alpha_share)`` of ``rest``.
+    """
+
+    allowed: Group
+    rest: Group
+    categories: np.ndarray
+    runs: np.ndarray
+    run_codes: np.ndarray
+    it_noise_rest: np.ndarray
+    log_share_k_rest: np.ndarray
+
+    @property
+    def m_it(self) -> tuple[int, int]:
+        """Columns of the IT-budget noise: imputed IT budgets of ``allowed``; ``it_noise_rest`` rows."""
+        return int(self.allowed.inp.imp_it.sum()), int(self.it_noise_rest.sum())
+
+    @property
+    def m_cyber(self) -> tuple[int, int]:
+        """Columns of the cyber-share noise: imputed shares of ``allowed``; of ``rest``."""
+        return int(self.allowed.inp.imp_cyber.sum()), int(self.rest.inp.imp_cyber.sum())
+
+
+def make_layout(inp: ModelInputs) -> Layout:
+    """Split the establishments of ``inp`` into those that may be eligible and the rest (see :class:`Layout`).
+
+    Parameters
+    ----------
+    inp : ModelInputs
+
+    Returns
+    -------
+    Layout
+    """
+    cats, code = np.unique(inp.category, return_inverse=True)
+    a = np.flatnonzero(inp.allowed)
+    a = a[np.argsort(code[a], kind="stable")]
+    rest = np.flatnonzero(~inp.allowed)
+    ca = code[a]
+    runs = np.flatnonzero(np.r_[True, ca[1:] != ca[:-1]]) if a.size else np.zeros(0, dtype=np.intp)
+    g_a, g_r = Group.of(inp, a), Group.of(inp, rest)
+    with np.errstate(divide="ignore"):
+        log_share_k = np.log(g_r.inp.share0 / inp.alpha_share)
+    return Layout(
+        allowed=g_a, rest=g_r, categories=cats, runs=runs, run_codes=ca[runs],
+        it_noise_rest=g_r.inp.imp_it & ~g_r.inp.imp_cyber, log_share_k_rest=log_share_k,
+    )
+
 
 @dataclass
 class DrawOutputs:
@@ -628,17 +765,45 @@ class DrawOutputs:
     per_draw : dict of ndarray (D,)
         ``eligible``, ``allocated_cents``, ``unallocated_cents``, ``induced_spend_eur``, ``avoided_loss_eur``
         (annual, expected), ``expected_loss_eur`` (annual, after the policy), ``expected_incidents``.
-    grants : ndarray (D, n)
-        Exact grants (euros, whole envelope).
-    eligible : ndarray of bool (D, n)
-    breach_after : ndarray (D, n)
-        Gordon–Loeb breach probability after the policy.
+    grants_allowed : ndarray (D, a)
+        Exact grants (euros, whole envelope) of the establishments ``layout.allowed`` (the others get nothing).
+    eligible_allowed : ndarray of bool (D, a)
+    breach_allowed, breach_rest : ndarray (D, a), (D, r)
+        Gordon–Loeb breach probability after the policy of ``layout.allowed`` and ``layout.rest``.
+    layout : Layout
+    grants, eligible, breach_after : ndarray (D, n)
+        The same over every establishment in finess order (properties, built on demand).
     """
 
     per_draw: dict[str, np.ndarray]
-    grants: np.ndarray
-    eligible: np.ndarray
-    breach_after: np.ndarray
+    grants_allowed: np.ndarray
+    eligible_allowed: np.ndarray
+    breach_allowed: np.ndarray
+    breach_rest: np.ndarray
+    layout: Layout
+
+    def _full(self, part_a: np.ndarray, part_r: np.ndarray | None, dtype: Any) -> np.ndarray:
+        lay = self.layout
+        out = np.zeros((part_a.shape[0], lay.allowed.index.size + lay.rest.index.size), dtype=dtype)
+        out[:, lay.allowed.index] = part_a
+        if part_r is not None:
+            out[:, lay.rest.index] = part_r
+        return out
+
+    @property
+    def grants(self) -> np.ndarray:
+        """Exact grants (D, n), euros, finess order."""
+        return self._full(self.grants_allowed, None, float)
+
+    @property
+    def eligible(self) -> np.ndarray:
+        """Eligible establishments (D, n), finess order."""
+        return self._full(self.eligible_allowed, None, bool)
+
+    @property
+    def breach_after(self) -> np.ndarray:
+        """Breach probability after the policy (D, n), finess order."""
+        return self._full(self.breach_allowed, self.breach_rest, float)
 
 
 def _factor(inp: ModelInputs, theta: np.ndarray, name: str) -> np.ndarray:
@@ -671,18 +836,17 @@ def _noisy(base: np.ndarray, mask: np.ndarray, factor: np.ndarray, z: np.ndarray
     return out
 
 
-def _breach(inp: ModelInputs, x: np.ndarray) -> np.ndarray:
-    """Gordon–Loeb ``S`` as a function of ``x = alpha z`` (in place on ``x``)."""
+def _breach(inp: ModelInputs, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Gordon–Loeb ``S`` as a function of ``x = alpha z`` (``x`` is overwritten; result in ``out``, default ``x``)."""
+    out = x if out is None else out
     if inp.kind == "I":
         x += 1.0
         if inp.beta != 1.0:
             np.power(x, inp.beta, out=x)
-        np.divide(inp.vulnerability, x, out=x)
-        return x
+        return np.divide(inp.vulnerability, x, out=out)
     x += 1.0
-    x *= math.log(inp.vulnerability)
-    np.exp(x, out=x)
-    return x
+    x *= math.log(inp.vulnerability) if inp.vulnerability > 0 else -np.inf
+    return np.exp(x, out=out)
 
 
 def _logistic_uptake(
@@ -739,76 +903,144 @@ def _logistic_uptake(
     return cand & (u < p)
 
 
+def _share_of_rest(inp: ModelInputs, lay: Layout, theta: np.ndarray, z_it: np.ndarray | None,
+                   z_share: np.ndarray | None) -> np.ndarray:
+    """``x = min(share, 1) / alpha_share`` of the establishments that cannot be eligible (D, r).
+
+    Fast path (every row has an imputed share, noise on): ``exp(sigma z + log(share0 / k) + log f - sigma²/2)``
+    in place on ``z_share``; otherwise as for the allowed establishments.
+    """
+    r = lay.rest.inp
+    sigma = inp.cyber_share_sigma
+    f_cy = _factor(inp, theta, "cyber_share_factor")
+    k = inp.alpha_share
+    if (z_share is not None and sigma > 0 and r.n and bool(r.imp_cyber.all())
+            and not lay.it_noise_rest.any()):
+        x = z_share
+        x *= sigma
+        x += lay.log_share_k_rest
+        x += (np.log(f_cy) - sigma * sigma / 2.0)[:, None]
+        np.exp(x, out=x)
+        np.minimum(x, 1.0 / k, out=x)
+        return x
+    share = _noisy(r.share0, r.imp_cyber, f_cy, z_share, sigma)
+    oc = lay.it_noise_rest
+    if oc.any():  # observed spend, imputed IT budget: the share moves against the budget
+        it_oc = _noisy(r.it0[oc], np.ones(int(oc.sum()), dtype=bool), _factor(inp, theta, "it_budget_factor"),
+                       z_it, inp.it_budget_sigma)
+        num = np.broadcast_to((r.share0 * r.it0)[oc], it_oc.shape)
+        share[:, oc] = np.divide(num, it_oc, out=np.zeros_like(it_oc), where=it_oc > 0)
+    np.minimum(share, 1.0, out=share)
+    share /= k
+    return share
+
+
+def _split(z: np.ndarray | None, m: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if z is None:
+        return None, None
+    return np.ascontiguousarray(z[:, :m[0]]), np.ascontiguousarray(z[:, m[0]:m[0] + m[1]])
+
+
 def evaluate(
     inp: ModelInputs,
     theta: np.ndarray,
     z_it: np.ndarray | None = None,
     z_share: np.ndarray | None = None,
     u_uptake: np.ndarray | None = None,
+    *,
+    layout: Layout | None = None,
 ) -> DrawOutputs:
     """Eligibility, uptake, allocation and expected risk for a batch of draws.
+
+    Only the establishments the scenario's filters allow (:class:`Layout`) go through uptake, eligibility and
+    the allocation; for the others only the cyber share and the risk are computed (they get no grant and their
+    share does not move).
 
     Parameters
     ----------
     inp : ModelInputs
     theta : ndarray (D, k)
         The common factors, columns in the order of ``inp.parameters``.
-    z_it, z_share : ndarray (D, m), optional
-        Standard normals for the imputed IT budgets / cyber shares (``m`` = number of imputed rows); None: no
-        idiosyncratic noise (the sensitivity analysis uses that).
-    u_uptake : ndarray (D, n), optional
+    z_it : ndarray (D, sum(layout.m_it)), optional
+        Standard normals of the IT-budget noise: first the imputed IT budgets of ``layout.allowed`` (in that
+        order), then the rows ``layout.it_noise_rest`` of ``layout.rest``. None: no idiosyncratic noise (the
+        sensitivity analysis uses that).
+    z_share : ndarray (D, sum(layout.m_cyber)), optional
+        Standard normals of the cyber-share noise: the imputed shares of ``layout.allowed``, then of
+        ``layout.rest``.
+    u_uptake : ndarray (D, len(layout.allowed.index)), optional
         Uniforms deciding logistic uptake; None: comply when the probability is at least 1/2.
+    layout : Layout, optional
+        ``make_layout(inp)`` (computed when not given).
 
     Returns
     -------
     DrawOutputs
     """
+    lay = make_layout(inp) if layout is None else layout
+    za_it, zr_it = _split(z_it, lay.m_it)
+    za_cy, zr_cy = _split(z_share, lay.m_cyber)
+    return _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u_uptake)
+
+
+def _evaluate(
+    inp: ModelInputs, lay: Layout, theta: np.ndarray, za_it: np.ndarray | None, zr_it: np.ndarray | None,
+    za_cy: np.ndarray | None, zr_cy: np.ndarray | None, u_uptake: np.ndarray | None,
+    breach_a: np.ndarray | None = None, breach_r: np.ndarray | None = None,
+) -> DrawOutputs:
+    """:func:`evaluate` on the noise of each group (contiguous arrays, overwritten: scratch space); the breach
+    probabilities after the policy go to ``breach_a`` / ``breach_r`` when given."""
+    a = lay.allowed.inp
     d = theta.shape[0]
-    it = _noisy(inp.it0, inp.imp_it, _factor(inp, theta, "it_budget_factor"), z_it, inp.it_budget_sigma)
-    share = _noisy(inp.share0, inp.imp_cyber, _factor(inp, theta, "cyber_share_factor"), z_share,
-                   inp.cyber_share_sigma)
-    observed_cyber = inp.imp_it & ~inp.imp_cyber
+    # the rest: share and risk only (s_before = s_after: no grant, no uptake)
+    s_rest = _breach(inp, _share_of_rest(inp, lay, theta, zr_it, zr_cy), out=breach_r)
+    loss_rest = s_rest @ lay.rest.inp.gl_loss
+    inc_rest = s_rest @ lay.rest.inp.threat
+
+    it = _noisy(a.it0, a.imp_it, _factor(inp, theta, "it_budget_factor"), za_it, inp.it_budget_sigma)
+    share = _noisy(a.share0, a.imp_cyber, _factor(inp, theta, "cyber_share_factor"), za_cy, inp.cyber_share_sigma)
+    observed_cyber = a.imp_it & ~a.imp_cyber
     if observed_cyber.any():  # observed spend, imputed IT budget: the share moves against the budget
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share[:, observed_cyber] = (inp.share0 * inp.it0)[observed_cyber] / it[:, observed_cyber]
+        share[:, observed_cyber] = (a.share0 * a.it0)[observed_cyber] / it[:, observed_cyber]  # allowed: it > 0
     np.minimum(share, 1.0, out=share)
     share_pre = share
     # uptake
-    below = inp.allowed & (share_pre < inp.min_share)
-    comply = below & inp.ose_bound
-    if inp.uptake_model == "full":
+    below = a.allowed & (share_pre < a.min_share)
+    comply = below & a.ose_bound
+    if a.uptake_model == "full":
         comply = below
-    elif inp.uptake_model == "logistic":
-        elig_pre = inp.allowed & (share_pre >= inp.min_share)
-        if inp.exclude_above_max:
-            elig_pre &= share_pre <= inp.max_share
+    elif a.uptake_model == "logistic":
+        elig_pre = a.allowed & (share_pre >= a.min_share)
+        if a.exclude_above_max:
+            elig_pre &= share_pre <= a.max_share
         u = np.full(share.shape, 0.5) if u_uptake is None else u_uptake
-        comply = comply | _logistic_uptake(inp, theta, elig_pre, below & ~comply, it, share_pre, u)
+        comply = comply | _logistic_uptake(a, theta, elig_pre, below & ~comply, it, share_pre, u)
     if comply.any():
-        share = np.where(comply, inp.min_share, share_pre)
-        induced = (np.where(comply, inp.min_share - share_pre, 0.0) * it).sum(axis=1) * inp.n_years
+        share = np.where(comply, a.min_share, share_pre)
+        induced = (np.where(comply, a.min_share - share_pre, 0.0) * it).sum(axis=1) * a.n_years
     else:
         induced = np.zeros(d)
-    elig = share >= inp.min_share
-    elig &= inp.allowed
-    if inp.exclude_above_max:
-        elig &= share <= inp.max_share
-    grants, allocated, unallocated = allocate_float(inp, elig, it, share)
+    elig = share >= a.min_share
+    elig &= a.allowed
+    if a.exclude_above_max:
+        elig &= share <= a.max_share
+    grants, allocated, unallocated = allocate_float(a, elig, it, share)
     # risk: x = alpha z = cyber share / alpha_share (+ additionality x annual grant / (alpha_share x IT))
-    k = inp.alpha_share
+    k = a.alpha_share
     f = _factor(inp, theta, "frequency_factor")
     m = _factor(inp, theta, "magnitude_factor")
-    s0 = _breach(inp, share_pre / k)
-    loss_before = (s0 @ inp.gl_loss) * f * m
+    gl_a = a.gl_loss
+    s0 = _breach(a, share_pre / k)
+    loss_before = (s0 @ gl_a + loss_rest) * f * m
     del s0
     x1 = np.zeros_like(grants)
     np.divide(grants, it, out=x1, where=grants > 0)  # grants > 0 only where the IT budget is > 0
-    x1 *= inp.additionality / inp.n_years
+    x1 *= a.additionality / a.n_years
     x1 += share if comply.any() else share_pre
     x1 /= k
-    s1 = _breach(inp, x1)
-    loss_after = (s1 @ inp.gl_loss) * f * m * inp.awareness
-    incidents = (s1 @ inp.threat) * f * inp.awareness
+    s1 = _breach(a, x1, out=breach_a)
+    loss_after = (s1 @ gl_a + loss_rest) * f * m * a.awareness
+    incidents = (s1 @ a.threat + inc_rest) * f * a.awareness
     per_draw = {
         "eligible": elig.sum(axis=1).astype(np.int64),
         "allocated_cents": allocated,
@@ -818,7 +1050,7 @@ def evaluate(
         "expected_loss_eur": loss_after,
         "expected_incidents": incidents,
     }
-    return DrawOutputs(per_draw, grants, elig, s1)
+    return DrawOutputs(per_draw, grants, elig, s1, s_rest, lay)
 
 
 # ------------------------------------------------------------------------------------------------ the blocks
@@ -829,9 +1061,9 @@ class _BlockResult:
     block: int
     start: int
     per_draw: dict[str, np.ndarray]
-    elig_count: np.ndarray
-    grant_sum: np.ndarray
-    grants: np.ndarray | None
+    elig_count: np.ndarray  # over layout.allowed
+    grant_sum: np.ndarray  # over layout.allowed
+    grants: np.ndarray | None  # (size, allowed) when quantiles are exact
     by_category: np.ndarray
     eligible_by_category: np.ndarray
 
@@ -839,47 +1071,68 @@ class _BlockResult:
 @dataclass
 class _ChunkResult:
     blocks: list[_BlockResult]
-    hist: np.ndarray | None
+    hist: np.ndarray | None  # (allowed, HIST_BINS)
+
+
+def _incident_candidates(
+    inp: ModelInputs, group: Group, breach: np.ndarray, rng: np.random.Generator, f: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Incidents of one group by thinning (see :func:`_sample_incidents`): draw index and column of each."""
+    d, n = breach.shape
+    v = float(inp.vulnerability)
+    counts = rng.poisson(f * (inp.awareness * v * group.threat_total))
+    tot = int(counts.sum())
+    u_pick = rng.random(tot)
+    u_keep = rng.random(tot)
+    if tot == 0 or n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    owner = np.repeat(np.arange(d, dtype=np.intp), counts)
+    u_pick *= n
+    j = u_pick.astype(np.intp)
+    u_pick -= j  # its fractional part, uniform on [0, 1)
+    np.minimum(j, n - 1, out=j)
+    col = np.where(u_pick < group.alias_prob[j], j, group.alias_index[j])
+    flat = owner * n
+    flat += col
+    u_keep *= v
+    keep = u_keep < breach.reshape(-1)[flat]
+    return owner[keep], col[keep]
 
 
 def _sample_incidents(
-    inp: ModelInputs, rng: np.random.Generator, out: DrawOutputs, f: np.ndarray, mfac: np.ndarray,
+    inp: ModelInputs, lay: Layout, rng: np.random.Generator, out: DrawOutputs, f: np.ndarray, mfac: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Realised incidents and sector loss per draw, drawn sparsely.
+    """Realised incidents and sector loss per draw, drawn sparsely by thinning.
 
     The expected incidents of establishment ``i`` in draw ``d`` are ``T_i f_d A S_after[d, i]`` (threat rate x
-    frequency factor x awareness factor x breach probability after the policy). Per draw: a Poisson count with
-    their sum, then which establishments are hit (one uniform each, inverted on the cumulative rates), then
-    whether each is ransomware (probability ``rho``, one uniform) and its lognormal loss (risk.py's magnitude
-    models, one normal) times the draw's magnitude factor. Equivalent to independent Poisson counts per
-    establishment, at the cost of a cumulative sum instead of one draw per establishment.
+    frequency factor x awareness factor x breach probability after the policy). The breach probability never
+    exceeds the vulnerability ``v`` (Gordon–Loeb with ``x >= 0``, ``beta > 0``, ``v`` in [0, 1]), so, for each
+    group of the layout (allowed, then rest) and draw: a Poisson count of candidates with mean
+    ``f_d A v sum(T)``; each candidate is an establishment picked with probability ``T_i / sum(T)`` (one
+    uniform, Walker's alias table of the threat rates, built once) and kept with probability
+    ``S_after[d, i] / v`` (one uniform). The candidates kept are exactly independent Poisson counts with the
+    rates above (thinning of a Poisson process). Then, for each incident kept (allowed group first), whether it
+    is ransomware (probability ``rho``, one uniform) and its lognormal loss (risk.py's magnitude models, one
+    normal) times the draw's magnitude factor.
     """
-    d, n = out.breach_after.shape
-    rate = out.breach_after * inp.threat
-    cum = np.cumsum(rate, axis=None)  # flattened, row after row
-    ends = cum[n - 1::n]
-    starts = np.concatenate(([0.0], ends[:-1]))
-    lam = (ends - starts) * f * inp.awareness
-    counts = rng.poisson(lam)
-    tot = int(counts.sum())
-    u_pick = rng.random(tot)
-    u_type = rng.random(tot)
-    z = rng.standard_normal(tot)
-    owner = np.repeat(np.arange(d), counts)
-    # rows occupy disjoint increasing ranges of ``cum``: sorting keeps each target in its draw and makes the
-    # search sequential (the uniforms of a draw are exchangeable, so this does not change the distribution)
-    target = np.sort(starts[owner] + u_pick * (ends - starts)[owner])
-    flat = np.minimum(np.searchsorted(cum, target, side="right"), owner * n + n - 1)
-    idx = flat - owner * n
-    ransom = u_type < inp.ransomware_share
-    logloss = np.where(ransom, inp.ransom_mu[idx] + inp.ransom_sigma * z, inp.other_mu[idx] + inp.other_sigma * z)
-    loss = np.exp(logloss) * mfac[owner]
+    d = f.shape[0]
+    own_a, col_a = _incident_candidates(inp, lay.allowed, out.breach_allowed, rng, f)
+    own_r, col_r = _incident_candidates(inp, lay.rest, out.breach_rest, rng, f)
+    owner = np.concatenate([own_a, own_r])
+    n_kept = owner.size
+    ransom = rng.random(n_kept) < inp.ransomware_share
+    loss = rng.standard_normal(n_kept)
+    loss *= np.where(ransom, inp.ransom_sigma, inp.other_sigma)
+    loss += np.where(ransom, np.concatenate([lay.allowed.inp.ransom_mu[col_a], lay.rest.inp.ransom_mu[col_r]]),
+                     np.concatenate([lay.allowed.inp.other_mu[col_a], lay.rest.inp.other_mu[col_r]]))
+    np.exp(loss, out=loss)
+    loss *= mfac[owner]
     sector = np.bincount(owner, weights=loss, minlength=d)
-    return sector, counts.astype(np.int64)
+    return sector, np.bincount(owner, minlength=d).astype(np.int64)
 
 
 def _hist_codes(grants: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Flat histogram cell ``establishment x HIST_BINS + bin`` of each positive grant of a sub-batch."""
+    """Flat histogram cell ``column x HIST_BINS + bin`` of each positive grant of a sub-batch."""
     rows, cols = np.nonzero(grants > 0)
     if rows.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -890,59 +1143,71 @@ def _hist_codes(grants: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return cols * HIST_BINS + b
 
 
-def _run_block(inp: ModelInputs, seed: int, block: int, start: int, size: int, exact: bool,
+def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int, size: int, exact: bool,
                hist: np.ndarray | None) -> _BlockResult:
     rng = block_rng(seed, block)
-    n = inp.n
+    na, nr = lay.allowed.index.size, lay.rest.index.size
     k = len(inp.parameters)
-    m_it = int(inp.imp_it.sum()) if inp.it_budget_sigma > 0 else 0
-    m_cy = int(inp.imp_cyber.sum()) if inp.cyber_share_sigma > 0 else 0
+    rows = min(SUB_BATCH, size)
+
+    def buffer(m: int, on: bool) -> np.ndarray | None:  # preallocated, reused by every sub-batch
+        return np.empty((rows, m)) if (on and m) else None
+
+    m_it, m_cy = lay.m_it, lay.m_cyber
+    bufs = (buffer(m_it[0], inp.it_budget_sigma > 0), buffer(m_it[1], inp.it_budget_sigma > 0),
+            buffer(m_cy[0], inp.cyber_share_sigma > 0), buffer(m_cy[1], inp.cyber_share_sigma > 0))
+    breach_a, breach_r = np.empty((rows, na)), np.empty((rows, nr))
     cols: dict[str, list[np.ndarray]] = {}
-    elig_count = np.zeros(n, dtype=np.int64)
-    grant_sum = np.zeros(n)
-    grants_all = np.empty((size, n)) if exact else None
-    codes: list[np.ndarray] = []
-    cats, cat_code = np.unique(inp.category, return_inverse=True)
-    onehot = np.zeros((n, len(cats)))
-    onehot[np.arange(n), cat_code] = 1.0
-    by_cat = np.zeros((size, len(cats)))
-    elig_cat = np.zeros((size, len(cats)), dtype=np.int64)
+    elig_count = np.zeros(na, dtype=np.int64)
+    grant_sum = np.zeros(na)
+    grants_all = np.empty((size, na)) if exact else None
+    n_cat = lay.categories.size
+    by_cat = np.zeros((size, n_cat))
+    elig_cat = np.zeros((size, n_cat), dtype=np.int64)
+    hist_flat = hist.reshape(-1) if hist is not None else None
+    pending: list[np.ndarray] = []  # histogram cells not yet counted
+    n_pending = 0
     for s0 in range(0, size, SUB_BATCH):
         d = min(SUB_BATCH, size - s0)
         u = rng.random((d, k))
         theta = np.column_stack([p.from_unit(u[:, j]) for j, p in enumerate(inp.parameters)]) if k else u
-        z_it = rng.standard_normal((d, m_it)) if m_it else None
-        z_cy = rng.standard_normal((d, m_cy)) if m_cy else None
-        u_up = rng.random((d, n)) if inp.uptake_model == "logistic" else None
-        out = evaluate(inp, theta, z_it, z_cy, u_up)
+        za_it, zr_it, za_cy, zr_cy = (None if b is None else rng.standard_normal(out=b[:d]) for b in bufs)
+        u_up = rng.random((d, na)) if inp.uptake_model == "logistic" else None
+        out = _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u_up, breach_a[:d], breach_r[:d])
         f = _factor(inp, theta, "frequency_factor")
         mfac = _factor(inp, theta, "magnitude_factor")
-        sector, n_inc = _sample_incidents(inp, rng, out, f, mfac)
+        sector, n_inc = _sample_incidents(inp, lay, rng, out, f, mfac)
         for j, p in enumerate(inp.parameters):
             cols.setdefault(p.name, []).append(theta[:, j])
         for key, val in out.per_draw.items():
             cols.setdefault(key, []).append(val)
         cols.setdefault("sector_loss_eur", []).append(sector)
         cols.setdefault("incidents", []).append(n_inc)
-        elig_u8 = out.eligible.view(np.uint8)
+        grants = out.grants_allowed
+        elig_u8 = out.eligible_allowed.view(np.uint8)
         elig_count += np.add.reduce(elig_u8, axis=0, dtype=np.int64)
-        grant_sum += out.grants.sum(axis=0)
+        grant_sum += grants.sum(axis=0)
         if grants_all is not None:
-            grants_all[s0:s0 + d] = out.grants
-        by_cat[s0:s0 + d] = out.grants @ onehot
-        elig_cat[s0:s0 + d] = np.rint(elig_u8.astype(np.float32) @ onehot.astype(np.float32)).astype(np.int64)
-        if hist is not None:
-            codes.append(_hist_codes(out.grants, inp.hist_scale))
-    if hist is not None and codes:
-        hist += np.bincount(np.concatenate(codes), minlength=hist.size).reshape(hist.shape).astype(hist.dtype)
+            grants_all[s0:s0 + d] = grants
+        if na:
+            by_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(grants, lay.runs, axis=1)
+            elig_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(elig_u8, lay.runs, axis=1, dtype=np.int64)
+        if hist_flat is not None:
+            pending.append(_hist_codes(grants, lay.allowed.inp.hist_scale))
+            n_pending += pending[-1].size
+            if n_pending >= hist_flat.size // 4 or s0 + d >= size:  # bounded memory, bincount amortised
+                hist_flat += np.bincount(np.concatenate(pending), minlength=hist_flat.size).astype(hist_flat.dtype)
+                pending, n_pending = [], 0
     per_draw = {key: np.concatenate(v) for key, v in cols.items()}
     return _BlockResult(block, start, per_draw, elig_count, grant_sum, grants_all, by_cat, elig_cat)
 
 
-def _run_chunk(inp: ModelInputs, seed: int, blocks: list[tuple[int, int, int]], exact: bool) -> _ChunkResult:
+def _run_chunk(inp: ModelInputs, seed: int, blocks: list[tuple[int, int, int]], exact: bool,
+               lay: Layout | None = None) -> _ChunkResult:
     """Run whole blocks (a memory chunk or one Dask task)."""
-    hist = None if exact else np.zeros((inp.n, HIST_BINS), dtype=np.int32)
-    results = [_run_block(inp, seed, b, start, size, exact, hist) for b, start, size in blocks]
+    lay = make_layout(inp) if lay is None else lay
+    hist = None if exact else np.zeros((lay.allowed.index.size, HIST_BINS), dtype=np.int32)
+    results = [_run_block(inp, lay, seed, b, start, size, exact, hist) for b, start, size in blocks]
     return _ChunkResult(results, hist)
 
 
@@ -1147,7 +1412,8 @@ def simulate(
         chunk_blocks = max(1, len(blocks) // (4 * max(n_workers, 1))) if client is not None else 1
     chunks = [blocks[i:i + chunk_blocks] for i in range(0, len(blocks), chunk_blocks)]
     results: list[_ChunkResult] = []
-    hist = None if exact else np.zeros((inp.n, HIST_BINS), dtype=np.int64)
+    lay = make_layout(inp)
+    hist = None if exact else np.zeros((lay.allowed.index.size, HIST_BINS), dtype=np.int64)
     done = 0
 
     def absorb(res: _ChunkResult) -> None:
@@ -1162,12 +1428,14 @@ def simulate(
 
     if client is None:
         for chunk in chunks:
-            absorb(_run_chunk(inp, seed, chunk, exact))
+            absorb(_run_chunk(inp, seed, chunk, exact, lay))
     else:
         from distributed import as_completed
 
         inp_future = client.scatter(inp, broadcast=True)
-        futures = [client.submit(_run_chunk, inp_future, seed, chunk, exact, pure=False) for chunk in chunks]
+        lay_future = client.scatter(lay, broadcast=True)
+        futures = [client.submit(_run_chunk, inp_future, seed, chunk, exact, lay_future, pure=False)
+                   for chunk in chunks]
         for fut in as_completed(futures):
             absorb(fut.result())
             fut.release()
@@ -1181,25 +1449,30 @@ def simulate(
                 "expected_loss_eur", "expected_incidents", "sector_loss_eur", "incidents"):
         df[key] = per_draw[key]
 
+    elig_count_a = np.zeros(lay.allowed.index.size, dtype=np.int64)
+    grant_sum_a = np.zeros(lay.allowed.index.size)
+    for b in block_results:  # block order: float sums identical whatever the chunking
+        elig_count_a += b.elig_count
+        grant_sum_a += b.grant_sum
     elig_count = np.zeros(inp.n, dtype=np.int64)
     grant_sum = np.zeros(inp.n)
-    for b in block_results:  # block order: float sums identical whatever the chunking
-        elig_count += b.elig_count
-        grant_sum += b.grant_sum
+    elig_count[lay.allowed.index] = elig_count_a
+    grant_sum[lay.allowed.index] = grant_sum_a
     qs = (0.05, 0.5, 0.95)
+    quant = np.zeros((inp.n, len(qs)))  # the establishments the filters exclude never get a grant
     if exact:
         allg = np.concatenate([b.grants for b in block_results], axis=0)
-        quant = np.quantile(allg, qs, axis=0).T
+        quant[lay.allowed.index] = np.quantile(allg, qs, axis=0).T
         del allg
     else:
         zeros = draws - hist.sum(axis=1)
-        quant = _hist_quantiles(hist, zeros, draws, qs) * inp.hist_scale[:, None]
+        quant[lay.allowed.index] = _hist_quantiles(hist, zeros, draws, qs) * lay.allowed.inp.hist_scale[:, None]
     est = pd.DataFrame({
         "finess": inp.finess, "category": inp.category, "status": inp.status, "region": inp.region,
         "p_eligible": elig_count / draws, "grant_mean_eur": grant_sum / draws,
         "grant_p5_eur": quant[:, 0], "grant_p50_eur": quant[:, 1], "grant_p95_eur": quant[:, 2],
     })
-    cats = np.unique(inp.category)
+    cats = lay.categories
     by_cat = pd.DataFrame(np.concatenate([b.by_category for b in block_results]), columns=cats)
     el_cat = pd.DataFrame(np.concatenate([b.eligible_by_category for b in block_results]), columns=cats)
     return MonteCarloResult(

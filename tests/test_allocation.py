@@ -113,12 +113,20 @@ def test_explain_shows_the_whole_computation() -> None:
         r.explain("999999999")
 
 
-def test_unknown_rule_and_optimal_hint() -> None:
+def test_optimal_is_reached_through_the_rule_registry_without_allocation_importing_the_risk_side() -> None:
+    import ast
+    import inspect
+
+    from cyberbudget import allocation
+
+    tree = ast.parse(inspect.getsource(allocation))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {"cyberbudget.risk", "cyberbudget.optimize"} & imported
+    assert "optimal" in registered_rules()
     s = load_scenario({"name": "x", "envelope": {"total_eur": 1}, "allocation": {"rule": "optimal"}})
-    if "optimal" in registered_rules():
-        pytest.skip("optimal registered by cyberbudget.optimize")
-    with pytest.raises(errors.ScenarioError, match="allocation.rule"):
-        allocate(make_table([{"it_budget_eur": 1, "cyber_spend_eur": 1}]), s)
+    r = allocate(make_table([{"it_budget_eur": 1000, "cyber_spend_eur": 60}]), s)
+    assert int(r.table["grant_cents"].sum()) + r.summary["unallocated_cents"] == 100
 
 
 def test_registered_rule_goes_through_the_common_rounding() -> None:
