@@ -103,8 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         naive_times = naive(sample, work / "naive", template, data)
         naive_total = sum(naive_times) * len(paths) / len(sample)
 
+        finished: list[float] = []
+
+        def on_event(kind: str, name: str | None, info: dict) -> None:
+            if kind in ("ok", "failed"):
+                finished.append(time.perf_counter())
+
         t0 = time.perf_counter()
-        result = run_batch(paths, data=data, out=work / "batch", jobs=args.jobs)
+        result = run_batch(paths, data=data, out=work / "batch", jobs=args.jobs, on_event=on_event)
         batch_total = time.perf_counter() - t0
         if not result.ok:
             failed = [(o.name, o.error) for o in result.outcomes if o.status != "ok"]
@@ -123,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"|{'-' * 42}|{'-' * 11}|{'-' * 18}|{'-' * 10}|------|")
         for name, total, per, speed, note in rows:
             print(f"| {name:<40} | {total:>9.1f} | {per:>16.2f} | {speed:>7.1f}× | {note} |")
+        if len(finished) > args.jobs:
+            # after the first `jobs` reports (worker and kernel start-up), one report every ... seconds
+            steady = (finished[-1] - finished[args.jobs - 1]) / (len(finished) - args.jobs)
+            print(f"| {'run_batch, steady state (after start-up)':<40} | {'':>9} | {steady:>16.2f} | "
+                  f"{naive_total / n / steady:>7.1f}× | start-up {finished[args.jobs - 1] - t0:.1f} s |")
         print("\nnaive: notebook + HTML only; batch: notebook + HTML + xlsx + csv + json + manifest + index.html")
         steps: dict[str, list[float]] = {}
         for o in result.outcomes:

@@ -1,12 +1,24 @@
 """Benchmark of cyberbudget.montecarlo.simulate against its anchor, measured side by side in the same run.
 
-Anchor: drawing one standard normal per establishment and draw, in the same fixed blocks of 1,024 draws
-(``block_rng(seed, b)``) and the same sub-batches of ``SUB_BATCH`` draws — the random-number floor of any
-simulation with per-establishment noise. Goal (issue 7): ``simulate`` on the default table with the
-medico-social layer (about 38,000 rows) at 10,000 draws within 3x the anchor, peak memory <= 1 GiB (peak RSS of
-this process, which includes the interpreter and libraries), and linear in draws and in establishments.
+Anchor: drawing one standard normal (float64) per establishment and draw, in the same fixed blocks of 1,024
+draws (``block_rng(seed, b)``) and the same sub-batches of ``SUB_BATCH`` draws — the random-number floor of any
+simulation with per-establishment noise. Both run on one thread (``simulate`` uses no threads and no BLAS call
+in its kernel). Goal (issue 7): ``simulate`` on the default table with the medico-social layer (about 38,000
+rows, baseline scenario) at 10,000 draws within 3x the anchor, peak memory <= 1 GiB, and linear in draws and in
+establishments.
 
-Run: ``.venv/bin/python benchmarks/bench_montecarlo.py [--draws 10000] [--quick]``. Prints a table.
+Timing on a shared machine: each case runs simulate and the anchor alternately ``--repeat`` times and keeps the
+fastest of each (the run least disturbed by other processes); ``ratio`` is wall-clock, ``cpu_ratio`` the same
+with the process CPU time. Memory: ``traced_peak_MiB`` is the peak of memory allocated during one ``simulate``
+call (tracemalloc, numpy arrays included); ``peak_rss_MiB`` is the peak RSS of this whole process (interpreter,
+libraries, the table) at the end of that case.
+
+Cases: the goal (baseline scenario); the same with the medico-social establishments eligible
+(``eligibility.medico_social: true``: every row goes through eligibility and the allocation and has two normals
+per draw, IT budget and cyber share) — shown for information, not the goal; linearity in draws and in
+establishments (baseline).
+
+Run: ``.venv/bin/python benchmarks/bench_montecarlo.py [--draws 10000] [--repeat 3] [--quick]``. Prints a table.
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ import argparse
 import resource
 import sys
 import time
+import tracemalloc
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,10 +50,31 @@ def anchor(n: int, draws: int, seed: int = 7) -> float:
     return time.perf_counter() - t0
 
 
-def run(table: pd.DataFrame, scenario: object, draws: int) -> float:
-    t0 = time.perf_counter()
-    montecarlo.simulate(table, scenario, draws=draws, seed=7)
-    return time.perf_counter() - t0
+def _timed(fn: Any) -> tuple[float, float]:
+    c0, w0 = time.process_time(), time.perf_counter()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def measure(table: pd.DataFrame, scenario: Any, draws: int, repeat: int) -> dict[str, float]:
+    """Fastest of ``repeat`` alternated runs of simulate and of the anchor (wall and CPU seconds)."""
+    sim, anc = [], []
+    for _ in range(repeat):
+        sim.append(_timed(lambda: montecarlo.simulate(table, scenario, draws=draws, seed=7)))
+        anc.append(_timed(lambda: anchor(len(table), draws)))
+    (ws, cs), (wa, ca) = min(sim), min(anc)
+    return {"establishments": len(table), "draws": draws, "simulate_s": ws, "anchor_s": wa, "ratio": ws / wa,
+            "cpu_ratio": cs / ca, "ns_per_cell": ws / (len(table) * draws) * 1e9}
+
+
+def traced_peak_mib(table: pd.DataFrame, scenario: Any, draws: int) -> float:
+    """Peak memory allocated during one simulate call (MiB, tracemalloc)."""
+    tracemalloc.start()
+    try:
+        montecarlo.simulate(table, scenario, draws=draws, seed=7)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
 
 
 def peak_rss_mib() -> float:
@@ -49,37 +84,36 @@ def peak_rss_mib() -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=10_000)
-    ap.add_argument("--quick", action="store_true", help="smaller linearity sizes")
+    ap.add_argument("--repeat", type=int, default=3, help="alternated runs per case; the fastest is kept")
+    ap.add_argument("--quick", action="store_true", help="smaller linearity sizes, one run per linearity case")
     args = ap.parse_args(argv)
     table = synthesize(medico_social=True)  # synthetic default table with the medico-social layer
-    scenario = load_scenario("scenarios/baseline.yaml")
-    n = len(table)
+    baseline = load_scenario("scenarios/baseline.yaml")
+    ms_eligible = load_scenario(baseline.to_dict() | {
+        "name": "baseline_medico_social_eligible",
+        "eligibility": baseline.to_dict()["eligibility"] | {"medico_social": True}})
     rows = []
-    rss0 = peak_rss_mib()
-    t_sim = run(table, scenario, args.draws)
-    rss = peak_rss_mib()
-    t_anchor = anchor(n, args.draws)
-    rows.append({"case": "simulate vs anchor", "establishments": n, "draws": args.draws,
-                 "simulate_s": t_sim, "anchor_s": t_anchor, "ratio": t_sim / t_anchor,
-                 "ns_per_cell": t_sim / (n * args.draws) * 1e9, "peak_rss_MiB": rss,
-                 "rss_before_MiB": rss0})
-    sizes_d = (512, 1024, 2048) if args.quick else (1024, 2048, 4096)
+    goal = measure(table, baseline, args.draws, args.repeat)
+    goal_mem = traced_peak_mib(table, baseline, args.draws)
+    rows.append({"case": "goal: simulate vs anchor", **goal, "traced_peak_MiB": goal_mem,
+                 "peak_rss_MiB": peak_rss_mib()})
+    variant = measure(table, ms_eligible, args.draws, 1)
+    rows.append({"case": "medico-social eligible (info)", **variant,
+                 "traced_peak_MiB": traced_peak_mib(table, ms_eligible, args.draws), "peak_rss_MiB": peak_rss_mib()})
+    sizes_d = (512, 1024, 2048) if args.quick else (2048, 4096, 8192)
+    rep = 1 if args.quick else 2
     for d in sizes_d:
-        t = run(table, scenario, d)
-        rows.append({"case": "linearity in draws", "establishments": n, "draws": d, "simulate_s": t,
-                     "anchor_s": anchor(n, d), "ratio": np.nan, "ns_per_cell": t / (n * d) * 1e9})
+        rows.append({"case": "linearity in draws", **measure(table, baseline, d, rep)})
     d = sizes_d[1]
     for frac in (0.25, 0.5, 1.0):
         sub = table.sample(frac=frac, random_state=1) if frac < 1 else table
-        t = run(sub, scenario, d)
-        rows.append({"case": "linearity in establishments", "establishments": len(sub), "draws": d,
-                     "simulate_s": t, "anchor_s": anchor(len(sub), d), "ratio": np.nan,
-                     "ns_per_cell": t / (len(sub) * d) * 1e9})
+        rows.append({"case": "linearity in establishments", **measure(sub, baseline, d, rep)})
     df = pd.DataFrame(rows)
-    df["ratio"] = df["simulate_s"] / df["anchor_s"]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.2f}".format):
-        print(df.to_string(index=False))
-    print(f"\ngoal: ratio <= 3 (measured {rows[0]['ratio']:.2f}); peak RSS <= 1024 MiB (measured {rss:,.0f} MiB)")
+    with pd.option_context("display.width", 220, "display.max_columns", 20, "display.float_format", "{:,.2f}".format):
+        print(df.to_string(index=False, na_rep=""))
+    print(f"\ngoal: ratio <= 3 (measured {goal['ratio']:.2f}, CPU time {goal['cpu_ratio']:.2f}); "
+          f"peak memory <= 1024 MiB (simulate {goal_mem:,.0f} MiB, whole process {rows[0]['peak_rss_MiB']:,.0f} MiB); "
+          f"linear: ns_per_cell constant down the linearity rows")
     return 0
 
 

@@ -126,6 +126,26 @@ class BatchResult:
         return [o for o in self.outcomes if o.status == status]
 
     @property
+    def n_ok(self) -> int:
+        """Scenarios whose report was written."""
+        return len(self.by_status("ok"))
+
+    @property
+    def n_failed(self) -> int:
+        """Scenarios that failed (bad file, failing notebook, ...)."""
+        return len(self.by_status("failed"))
+
+    @property
+    def n_skipped(self) -> int:
+        """Scenarios skipped by ``resume``."""
+        return len(self.by_status("skipped"))
+
+    @property
+    def n_interrupted(self) -> int:
+        """Scenarios that did not finish because of Ctrl-C."""
+        return len(self.by_status("interrupted"))
+
+    @property
     def ok(self) -> bool:
         """True when nothing failed and nothing was interrupted."""
         return not self.interrupted and not self.by_status("failed")

@@ -134,12 +134,13 @@ def batch(
 
     if data is not None:
         _existing_file(data, "establishment table")
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "interrupted": 0}
     progress = Progress(
         TextColumn("[bold]batch"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · skipped {task.fields[skipped]}"),
+        TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · skipped {task.fields[skipped]}"
+                   " · remaining {task.fields[remaining]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -148,25 +149,38 @@ def batch(
     )
 
     with progress:
-        task = progress.add_task("batch", total=len(scenarios), **counts)
+        task = progress.add_task("batch", total=len(scenarios), remaining=len(scenarios), **counts)
 
         def on_event(kind: str, name: str, info: dict[str, Any] | None = None) -> None:
             if kind in counts:
                 counts[kind] += 1
-                progress.update(task, advance=1, **counts)
+                remaining = len(scenarios) - sum(counts.values())
+                progress.update(task, advance=1, remaining=remaining, **counts)
                 if kind == "failed":
-                    progress.console.print(f"failed: {name}: {(info or {}).get('error', '')}")
+                    progress.console.print(f"failed: {name}: {_describe_failure((info or {}).get('error'))}",
+                                           markup=False)
 
         result = batch_mod.run_batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
             on_event=on_event,
         )
+    interrupted = f", {result.n_interrupted} interrupted" if result.n_interrupted else ""
     out.print(
-        f"batch: {result.n_ok} ok, {result.n_failed} failed, {result.n_skipped} skipped "
-        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'index.html'}"
+        f"batch: {result.n_ok} ok, {result.n_failed} failed, {result.n_skipped} skipped{interrupted} "
+        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'batch.json'}, {Path(out_dir) / 'index.html'}"
     )
-    if result.n_failed:
-        raise typer.Exit(1)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _describe_failure(error: Any) -> str:
+    """One line for a failed scenario: the failing cell and its error, or the error message."""
+    if not isinstance(error, dict):
+        return str(error or "")
+    if "cell_index" in error:
+        return f"cell {error['cell_index']}: {error.get('ename', '')}: {error.get('evalue', '')}"
+    first = str(error.get("message", "")).splitlines()
+    return f"{error.get('type', 'error')}: {' '.join(line.strip() for line in first[:3])}"
 
 
 @app.command()

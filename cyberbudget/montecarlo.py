@@ -22,13 +22,34 @@ Common factors, one value per draw, drawn from their range (uniform, or uniform 
 
 Idiosyncratic noise, one value per establishment and draw, on the imputed rows only: a multiplicative lognormal
 factor with mean 1, ``exp(sigma Z - sigma**2 / 2)``, of ``it_budget_sigma`` on the IT budget and
-``cyber_share_sigma`` on the cyber share (a share is never above 1). Incidents are drawn sparsely: per draw a
-Poisson count with the draw's expected number of incidents, then which establishments are hit (with probability
-proportional to their rate) and a lognormal loss for each.
+``cyber_share_sigma`` on the cyber share (a share is never above 1), the two independent. Incidents are random:
+given a draw, each establishment has a Poisson number of incidents with mean threat rate x frequency factor x
+awareness factor x breach probability after the policy, each with a lognormal loss (risk.py's magnitude models)
+times the magnitude factor; they are drawn sparsely (:func:`_sample_incidents`).
 
 Per draw, the corridor of DESIGN.md is applied to the drawn shares (float64, ``>= min_share``, ``it_budget = 0``
 never eligible, ``exclude_above_max``, ``statuses``, ``medico_social``), the behavioural uptake, the allocation
 rule and the risk model are recomputed.
+
+Work per establishment and draw
+-------------------------------
+Only the establishments that the scenario's filters allow (``it_budget > 0``, ``statuses``, ``medico_social``:
+``Layout.allowed``) can take up, be eligible or receive a grant; for the others (``Layout.rest``, e.g. the
+medico-social layer under ``eligibility.medico_social: false``) a draw only computes the cyber share and the risk
+(breach probability, expected loss and incidents), which do not depend on their IT budget. So the IT-budget noise
+is drawn only where it can change a result — imputed IT budgets of allowed establishments, and rows of the rest
+with an observed cyber spend over an imputed IT budget (their share moves against the budget) — and eligibility,
+uptake and the allocation run over the allowed establishments only. This is not an approximation: the outputs
+have exactly the distribution they would have with noise drawn on every imputed row. Sums over establishments
+(expected loss, incidents) are computed without BLAS (``numpy.einsum``): a multi-threaded BLAS call costs more
+in thread synchronisation than it saves on a shared machine.
+
+Incidents are drawn by thinning a Poisson process. The breach probability never exceeds the vulnerability
+``v`` (Gordon–Loeb with ``x >= 0``), so for each group (allowed, rest) and draw, a Poisson number of candidates
+with mean ``f A v sum(T)`` is drawn, each an establishment picked with probability ``T_i / sum(T)`` (Walker's
+alias table of the threat rates, built once: the base rates do not vary per draw), and kept with probability
+``S_after / v``. The candidates kept are exactly independent Poisson counts with the rates above; the cost is a
+few operations per candidate (about twice the number of incidents) instead of a pass over every establishment.
 
 Fast allocation path
 --------------------
@@ -46,10 +67,14 @@ Draws come in fixed blocks of ``config.MC_BLOCK_SIZE`` = 1,024 (the last block m
 uses the generator ``numpy.random.default_rng(numpy.random.SeedSequence(seed).spawn(n_blocks)[b])`` (built as
 ``SeedSequence(seed, spawn_key=(b,))``, which is the same sequence, :func:`block_rng`). Inside a block the draws
 are processed in fixed sub-batches of :data:`SUB_BATCH` = 128 draws, and each sub-batch takes, in this order:
-the common factors (``random((d, k))``), the IT-budget noise (``standard_normal((d, m_it))``, if
-``it_budget_sigma > 0``), the cyber-share noise (``standard_normal((d, m_cyber))``, if ``cyber_share_sigma >
-0``), the uptake uniforms (``random((d, n))``, logistic uptake only), then the incidents (``poisson`` counts,
-``random`` picks, ``standard_normal`` log-magnitudes). Memory chunks (``chunk_blocks``) and Dask tasks group
+the common factors (``random((d, k))``); if ``it_budget_sigma > 0`` the IT-budget noise
+(``standard_normal((d, m))`` for the imputed IT budgets of ``Layout.allowed``, then for the rows of
+``Layout.rest`` whose share depends on the IT budget); if ``cyber_share_sigma > 0`` the cyber-share noise (the
+imputed shares of ``Layout.allowed``, then of ``Layout.rest``); the uptake uniforms (``random((d, a))`` over
+``Layout.allowed``, logistic uptake only); then the incidents: for ``Layout.allowed`` then ``Layout.rest``,
+``poisson`` candidate counts, ``random`` picks and ``random`` acceptances; then for the incidents kept,
+``random`` types and ``standard_normal`` log-magnitudes. ``Layout.allowed`` is in category then finess order,
+``Layout.rest`` in finess order (a fixed rule of the table and scenario). Memory chunks (``chunk_blocks``) and Dask tasks group
 whole blocks and never split them, and per-establishment float sums are reduced block by block in block order,
 so results do not depend on the chunk size, the number of workers or the scheduling: only on ``seed`` and
 ``draws``.
@@ -57,7 +82,8 @@ so results do not depend on the chunk size, the number of workers or the schedul
 Per-establishment quantiles
 ---------------------------
 Grant P5/P50/P95 are exact (``numpy.quantile``, linear interpolation, over every draw) up to
-:data:`EXACT_QUANTILES_MAX` = 5,000 establishments. Above, a streaming approximation with bounded memory: a
+:data:`EXACT_QUANTILES_MAX` = 5,000 establishments. Establishments outside ``Layout.allowed`` never get a grant:
+their quantiles are exactly 0. Above, a streaming approximation with bounded memory: a
 fixed-bin histogram per establishment — a count of draws with no grant, then :data:`HIST_BINS` = 400 bins
 equally spaced in ``log2(grant / scale)`` over ``[-16, 16]`` where ``scale`` is the establishment's share of
 the envelope pro rata to its central IT budget (values outside are clamped to the end bins). A quantile is read
@@ -81,7 +107,7 @@ from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, Problem, ScenarioError
 
 #: Draws per sub-batch inside a block (fixed: part of the seeding contract).
-SUB_BATCH: int = 32
+SUB_BATCH: int = 128
 #: Exact per-establishment quantiles up to this many establishments; a histogram approximation above.
 EXACT_QUANTILES_MAX: int = 5_000
 #: Histogram approximation: number of bins and range of ``log2(grant / scale)``.
@@ -356,10 +382,12 @@ def _imputed_flags(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if "imputed" not in table.columns:
         z = np.zeros(len(table), dtype=bool)
         return z, z.copy()
-    tokens = table["imputed"].fillna("").astype(str).str.split()
-    imp_it = tokens.map(lambda t: "it_budget_eur" in t).to_numpy(dtype=bool)
-    imp_cy = tokens.map(lambda t: "cyber_spend_eur" in t).to_numpy(dtype=bool)
-    return imp_it, imp_cy
+    text = table["imputed"].fillna("").astype(str)  # space-separated column names
+
+    def names(column: str) -> np.ndarray:
+        return text.str.contains(rf"(?:^|\s){column}(?:\s|$)", regex=True).to_numpy(dtype=bool)
+
+    return names("it_budget_eur"), names("cyber_spend_eur")
 
 
 def _tier_membership(table: pd.DataFrame, tiers: Sequence[str]) -> np.ndarray:
@@ -508,7 +536,7 @@ def _waterfill(
     Parameters
     ----------
     w : ndarray (D, n)
-        Weights, 0 where not eligible.
+        Weights, 0 where not eligible (may be overwritten).
     elig : ndarray of bool (D, n)
     cap : ndarray (D, n) or float
         Upper bound per establishment (``inf``: none).
@@ -531,7 +559,7 @@ def _waterfill(
         wsum = w.sum(axis=1)
         free_money = total - floor * n_elig
         lam = np.divide(free_money, wsum, out=np.zeros_like(wsum), where=wsum > 0)
-        g = w * lam[:, None]
+        g = np.multiply(w, lam[:, None], out=w)  # w is a scratch array of the caller
         if floor:
             g += floor * elig
         return g, wsum <= 0
@@ -590,7 +618,7 @@ def allocate_float(
             base = share * it
         else:
             base = np.broadcast_to(inp.base0, it.shape)
-        w = np.where(elig, base, 0.0)
+        w = np.multiply(base, elig)  # 0 where not eligible (bases are finite)
         g, saturated = _waterfill(w, elig, inp.cap_eur, inp.floor_eur, total)
     elif inp.rule in ("matching", "gap"):
         amount = np.where(elig, _rule_amounts(inp, it, share, "demand" if inp.rule == "matching" else "need"), 0.0)
@@ -935,6 +963,12 @@ def _share_of_rest(inp: ModelInputs, lay: Layout, theta: np.ndarray, z_it: np.nd
     return share
 
 
+def _rowdot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x @ w`` (one value per row) without BLAS: ``numpy.einsum``'s own loop, single-threaded. A
+    multi-threaded BLAS call costs more in thread synchronisation than it saves on a shared machine."""
+    return np.einsum("ij,j->i", x, w)
+
+
 def _split(z: np.ndarray | None, m: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray | None]:
     if z is None:
         return None, None
@@ -994,8 +1028,8 @@ def _evaluate(
     d = theta.shape[0]
     # the rest: share and risk only (s_before = s_after: no grant, no uptake)
     s_rest = _breach(inp, _share_of_rest(inp, lay, theta, zr_it, zr_cy), out=breach_r)
-    loss_rest = s_rest @ lay.rest.inp.gl_loss
-    inc_rest = s_rest @ lay.rest.inp.threat
+    loss_rest = _rowdot(s_rest, lay.rest.inp.gl_loss)
+    inc_rest = _rowdot(s_rest, lay.rest.inp.threat)
 
     it = _noisy(a.it0, a.imp_it, _factor(inp, theta, "it_budget_factor"), za_it, inp.it_budget_sigma)
     share = _noisy(a.share0, a.imp_cyber, _factor(inp, theta, "cyber_share_factor"), za_cy, inp.cyber_share_sigma)
@@ -1004,8 +1038,8 @@ def _evaluate(
         share[:, observed_cyber] = (a.share0 * a.it0)[observed_cyber] / it[:, observed_cyber]  # allowed: it > 0
     np.minimum(share, 1.0, out=share)
     share_pre = share
-    # uptake
-    below = a.allowed & (share_pre < a.min_share)
+    # uptake (every establishment of the group is allowed)
+    below = share_pre < a.min_share
     comply = below & a.ose_bound
     if a.uptake_model == "full":
         comply = below
@@ -1021,7 +1055,6 @@ def _evaluate(
     else:
         induced = np.zeros(d)
     elig = share >= a.min_share
-    elig &= a.allowed
     if a.exclude_above_max:
         elig &= share <= a.max_share
     grants, allocated, unallocated = allocate_float(a, elig, it, share)
@@ -1031,16 +1064,14 @@ def _evaluate(
     m = _factor(inp, theta, "magnitude_factor")
     gl_a = a.gl_loss
     s0 = _breach(a, share_pre / k)
-    loss_before = (s0 @ gl_a + loss_rest) * f * m
-    del s0
-    x1 = np.zeros_like(grants)
-    np.divide(grants, it, out=x1, where=grants > 0)  # grants > 0 only where the IT budget is > 0
+    loss_before = (_rowdot(s0, gl_a) + loss_rest) * f * m
+    x1 = np.divide(grants, it, out=s0)  # allowed establishments have an IT budget > 0
     x1 *= a.additionality / a.n_years
-    x1 += share if comply.any() else share_pre
+    x1 += share
     x1 /= k
     s1 = _breach(a, x1, out=breach_a)
-    loss_after = (s1 @ gl_a + loss_rest) * f * m * a.awareness
-    incidents = (s1 @ a.threat + inc_rest) * f * a.awareness
+    loss_after = (_rowdot(s1, gl_a) + loss_rest) * f * m * a.awareness
+    incidents = (_rowdot(s1, a.threat) + inc_rest) * f * a.awareness
     per_draw = {
         "eligible": elig.sum(axis=1).astype(np.int64),
         "allocated_cents": allocated,
@@ -1131,16 +1162,25 @@ def _sample_incidents(
     return sector, np.bincount(owner, minlength=d).astype(np.int64)
 
 
-def _hist_codes(grants: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Flat histogram cell ``column x HIST_BINS + bin`` of each positive grant of a sub-batch."""
-    rows, cols = np.nonzero(grants > 0)
-    if rows.size == 0:
-        return np.zeros(0, dtype=np.int64)
+def _hist_codes(grants: np.ndarray, inv_scale: np.ndarray) -> np.ndarray:
+    """Flat histogram cell ``column x HIST_BINS + bin`` of each positive grant of a sub-batch.
+
+    The bin is computed in float32 (``log2`` to about 1e-7, far below the bin width of 0.08).
+    """
+    n = grants.shape[1]
+    flat = np.flatnonzero(grants > 0)
+    cols = flat % n
+    pos = grants.reshape(-1).take(flat)
+    pos *= inv_scale.take(cols)
+    x = pos.astype(np.float32)
+    np.log2(x, out=x)
     lo, hi = HIST_LOG2_RANGE
-    pos = np.log2(grants[rows, cols] / scale[cols])
-    b = ((pos - lo) * (HIST_BINS / (hi - lo))).astype(np.int64)
-    np.clip(b, 0, HIST_BINS - 1, out=b)
-    return cols * HIST_BINS + b
+    x -= np.float32(lo)
+    x *= np.float32(HIST_BINS / (hi - lo))
+    np.clip(x, 0, HIST_BINS - 1, out=x)
+    cols *= HIST_BINS
+    cols += x.astype(np.int64)
+    return cols
 
 
 def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int, size: int, exact: bool,
@@ -1165,8 +1205,8 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
     by_cat = np.zeros((size, n_cat))
     elig_cat = np.zeros((size, n_cat), dtype=np.int64)
     hist_flat = hist.reshape(-1) if hist is not None else None
-    pending: list[np.ndarray] = []  # histogram cells not yet counted
-    n_pending = 0
+    scale = lay.allowed.inp.hist_scale
+    inv_scale = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)  # 0: empty envelope, no grant
     for s0 in range(0, size, SUB_BATCH):
         d = min(SUB_BATCH, size - s0)
         u = rng.random((d, k))
@@ -1191,22 +1231,21 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
             grants_all[s0:s0 + d] = grants
         if na:
             by_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(grants, lay.runs, axis=1)
-            elig_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(elig_u8, lay.runs, axis=1, dtype=np.int64)
+            for code, lo, hi in zip(lay.run_codes, lay.runs, np.r_[lay.runs[1:], na], strict=True):
+                elig_cat[s0:s0 + d, code] = np.count_nonzero(out.eligible_allowed[:, lo:hi], axis=1)
         if hist_flat is not None:
-            pending.append(_hist_codes(grants, lay.allowed.inp.hist_scale))
-            n_pending += pending[-1].size
-            if n_pending >= hist_flat.size // 4 or s0 + d >= size:  # bounded memory, bincount amortised
-                hist_flat += np.bincount(np.concatenate(pending), minlength=hist_flat.size).astype(hist_flat.dtype)
-                pending, n_pending = [], 0
+            np.add.at(hist_flat, _hist_codes(grants, inv_scale), 1)
     per_draw = {key: np.concatenate(v) for key, v in cols.items()}
     return _BlockResult(block, start, per_draw, elig_count, grant_sum, grants_all, by_cat, elig_cat)
 
 
 def _run_chunk(inp: ModelInputs, seed: int, blocks: list[tuple[int, int, int]], exact: bool,
-               lay: Layout | None = None) -> _ChunkResult:
-    """Run whole blocks (a memory chunk or one Dask task)."""
+               lay: Layout | None = None, hist: np.ndarray | None = None) -> _ChunkResult:
+    """Run whole blocks (a memory chunk or one Dask task); histogram counts are added to ``hist`` (int64, a new
+    one if None)."""
     lay = make_layout(inp) if lay is None else lay
-    hist = None if exact else np.zeros((lay.allowed.index.size, HIST_BINS), dtype=np.int32)
+    if hist is None and not exact:
+        hist = np.zeros((lay.allowed.index.size, HIST_BINS), dtype=np.int64)
     results = [_run_block(inp, lay, seed, b, start, size, exact, hist) for b, start, size in blocks]
     return _ChunkResult(results, hist)
 
@@ -1418,7 +1457,7 @@ def simulate(
 
     def absorb(res: _ChunkResult) -> None:
         nonlocal done
-        if hist is not None and res.hist is not None:
+        if hist is not None and res.hist is not None and res.hist is not hist:
             np.add(hist, res.hist, out=hist)
             res.hist = None
         results.append(res)
@@ -1428,7 +1467,7 @@ def simulate(
 
     if client is None:
         for chunk in chunks:
-            absorb(_run_chunk(inp, seed, chunk, exact, lay))
+            absorb(_run_chunk(inp, seed, chunk, exact, lay, hist))  # counts added in place
     else:
         from distributed import as_completed
 

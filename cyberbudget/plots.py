@@ -390,15 +390,26 @@ def allocation_by(
     by : str
         ``region``, ``status``, ``category`` or ``ght``.
     top : int, optional
-        Keep the largest ``top`` groups (suppressed groups are always listed last).
+        Keep the largest ``top`` groups; suppressed groups are then counted in the subtitle rather than listed
+        (without ``top`` they are listed last, marked "not disclosed").
     """
     lang = _lang(lang)
     df = breakdown.copy()
     df["grant_eur"] = pd.to_numeric(df["grant_eur"], errors="coerce")
     shown = df[df["grant_eur"].notna()].sort_values("grant_eur", ascending=False)
     hidden = df[df["grant_eur"].isna()]
+    subtitle = "Grants over the whole envelope, M€" if lang == "en" else "Subventions sur toute l'enveloppe, M€"
     if top is not None:
+        n_not_shown = len(shown) - min(top, len(shown))
         shown = shown.head(top)
+        if len(hidden) or n_not_shown:
+            extra = (f"; {len(hidden)} groups not disclosed (< {config.MIN_CELL_SIZE} establishments)"
+                     if lang == "en" else
+                     f" ; {len(hidden)} groupes non diffusés (< {config.MIN_CELL_SIZE} établissements)")
+            subtitle += (extra if len(hidden) else "") + (
+                f"; {n_not_shown} smaller groups not shown" if n_not_shown and lang == "en" else
+                f" ; {n_not_shown} groupes plus petits non affichés" if n_not_shown else "")
+        hidden = hidden.iloc[0:0]
     labels = _group_labels(by, shown[by].tolist(), lang)
     fig = go.Figure()
     fig.add_bar(
@@ -425,7 +436,7 @@ def allocation_by(
                  f"{labels[0]} reçoit la plus grande part de l'enveloppe ({fmt_pct(lead_share, lang, 0)})")
     house_layout(fig, title or f"Allocation by {by}", lang=lang,
                  height=max(320, 28 * (len(shown) + len(hidden)) + 160),
-                 subtitle="Grants over the whole envelope, M€")
+                 subtitle=subtitle)
     fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
     fig.update_xaxes(title="M€", showgrid=True, gridcolor="#E5E5E5")
     fig.update_layout(showlegend=len(hidden) > 0, barmode="overlay")

@@ -640,6 +640,34 @@ def declared_parameters(template: Path) -> set[str]:
     return names
 
 
+_SOCKET_DIR: str | None = None
+
+
+def local_kernel_manager_class() -> Any:
+    """A kernel manager whose kernel talks over IPC sockets in a private temporary folder.
+
+    Nothing listens on the network (ipykernel warns about unencrypted TCP otherwise), and the socket files
+    never land in the report folder.
+    """
+    global _SOCKET_DIR
+    import atexit
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    if _SOCKET_DIR is None:
+        _SOCKET_DIR = tempfile.mkdtemp(prefix="cyberbudget-kernels-")
+        atexit.register(shutil.rmtree, _SOCKET_DIR, True)
+    socket_dir = _SOCKET_DIR
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(tempfile.mkdtemp(dir=socket_dir), "kernel"))
+            super().__init__(**kwargs)
+
+    return LocalKernelManager
+
+
 def execute_notebook(
     template: str | Path,
     out_path: str | Path,
@@ -685,6 +713,8 @@ def execute_notebook(
     }
     if engine is not None:
         kwargs["engine_name"] = engine
+    if kernel_manager_class is None and engine is None and kernel is None:
+        kernel_manager_class = local_kernel_manager_class()
     if kernel_manager_class is not None:
         kwargs["kernel_manager_class"] = kernel_manager_class
     kwargs.update(engine_kwargs)

@@ -90,6 +90,7 @@ def test_a_bad_scenario_file_fails_alone_and_the_others_finish(real_batch):
 
     assert [(o.name, o.status) for o in result.outcomes] == [("alpha", "ok"), ("broken", "failed"), ("beta", "ok")]
     assert result.exit_code == 1
+    assert (result.n_ok, result.n_failed, result.n_skipped, result.n_interrupted) == (2, 1, 0, 0)
     broken = result.outcomes[1]
     assert "unknown_key" in broken.error["message"] and "broken.yaml" in broken.error["message"]
     assert broken.error["type"] == "ScenarioError"

@@ -5,15 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cyberbudget import config
 from cyberbudget.allocation import allocate
 from cyberbudget.errors import OptionError, ScenarioError
 from cyberbudget.montecarlo import (
     MonteCarloResult,
+    _alias_table,
+    _share_of_rest,
     block_rng,
     block_seed_sequence,
     evaluate,
+    make_layout,
     plan_blocks,
     prepare_inputs,
     simulate,
@@ -76,9 +81,13 @@ def table() -> pd.DataFrame:
     return make_table()
 
 
+#: Private for-profit establishments excluded: some rows only go through the risk path (Layout.rest).
+PARTIAL = {"eligibility": {"statuses": ["public", "private_nonprofit"]}}
+
+
 @pytest.fixture(scope="module")
 def reference_run(table) -> MonteCarloResult:
-    return simulate(table, scenario(), draws=2100, seed=5)
+    return simulate(table, scenario(**PARTIAL), draws=2100, seed=5)
 
 
 def test_one_row_per_draw_and_one_per_establishment(reference_run, table):
@@ -95,11 +104,15 @@ def test_one_row_per_draw_and_one_per_establishment(reference_run, table):
     est = mc.establishments
     assert ((est["p_eligible"] >= 0) & (est["p_eligible"] <= 1)).all()
     assert (est["grant_p5_eur"] <= est["grant_p50_eur"]).all() and (est["grant_p50_eur"] <= est["grant_p95_eur"]).all()
+    excluded = est["status"] == "private_forprofit"  # outside the scenario's statuses: never eligible, no grant
+    assert 0 < excluded.sum() < len(est)
+    assert (est.loc[excluded, ["p_eligible", "grant_mean_eur", "grant_p95_eur"]] == 0).all().all()
+    assert (est.loc[~excluded, "p_eligible"] > 0).any()
 
 
 @pytest.mark.parametrize("chunk_blocks", [1, 2, 3])
 def test_results_do_not_depend_on_chunk_size(table, reference_run, chunk_blocks):
-    other = simulate(table, scenario(), draws=2100, seed=5, chunk_blocks=chunk_blocks)
+    other = simulate(table, scenario(**PARTIAL), draws=2100, seed=5, chunk_blocks=chunk_blocks)
     pd.testing.assert_frame_equal(other.draws, reference_run.draws, check_exact=True)
     pd.testing.assert_frame_equal(other.establishments, reference_run.establishments, check_exact=True)
 
@@ -108,7 +121,7 @@ def test_results_identical_on_a_dask_cluster(table, reference_run):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
             distributed.Client(cl) as client:
-        other = simulate(table, scenario(), draws=2100, seed=5, client=client, chunk_blocks=1)
+        other = simulate(table, scenario(**PARTIAL), draws=2100, seed=5, client=client, chunk_blocks=1)
     pd.testing.assert_frame_equal(other.draws, reference_run.draws, check_exact=True)
     pd.testing.assert_frame_equal(other.establishments, reference_run.establishments, check_exact=True)
 
@@ -142,6 +155,7 @@ RULES = [
     {"eligibility": {"exclude_above_max": True, "statuses": ["public", "private_nonprofit"]}},
     {"uptake": {"model": "full"}},
     {"ose": {"obligation": "min_share"}, "allocation": {"rule": "gap"}},
+    {"eligibility": {"medico_social": False}},  # with make_table's medico-social rows (see the test)
 ]
 
 
@@ -149,6 +163,7 @@ RULES = [
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fast_path_totals_equal_the_cent_exact_allocator(sections, seed):
     t = make_table(150, seed)
+    t["medico_social"] = np.arange(len(t)) % 4 == 0  # a medico-social layer, excluded by default
     s = scenario(**sections)
     exact = allocate(t, s)
     out = evaluate(prepare_inputs(t, s), np.ones((1, len(prepare_inputs(t, s).parameters))))
@@ -175,6 +190,78 @@ def test_optimal_rule_and_bad_options_are_rejected(table):
     with pytest.raises(OptionError) as err:
         simulate(table, scenario(), draws=0, seed=-1, chunk_blocks=0)
     assert len(err.value.problems) == 3
+
+
+# ---------------------------------------------------------------------- sparse incidents, cheap noise
+
+
+def test_alias_table_by_hand():
+    # weights 1, 3 (n = 2): scaled 0.5, 1.5; column 0 keeps itself with 0.5 and sends the rest to 1
+    prob, alias = _alias_table(np.array([1.0, 3.0]))
+    assert prob.tolist() == [0.5, 1.0] and alias.tolist() == [1, 1]
+    prob, alias = _alias_table(np.array([0.0, 2.0, 2.0]))  # a zero weight is never picked
+    assert prob[0] == 0.0 and alias[0] in (1, 2)
+
+
+def _alias_probabilities(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """Exact probability of each index under the alias method (column j with 1/n, kept or sent to alias)."""
+    n = len(prob)
+    p = prob / n
+    np.add.at(p, alias, (1.0 - prob) / n)
+    return p
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 1e6, allow_nan=False), min_size=1, max_size=60).filter(lambda w: sum(w) > 0))
+def test_alias_table_picks_each_index_with_its_weight(weights):
+    w = np.array(weights)
+    prob, alias = _alias_table(w)
+    assert ((prob >= 0) & (prob <= 1)).all() and ((alias >= 0) & (alias < len(w))).all()
+    np.testing.assert_allclose(_alias_probabilities(prob, alias), w / w.sum(), atol=1e-12)
+
+
+def test_rest_shares_fast_path_is_the_noise_formula():
+    t = make_table(200, 6)
+    s = scenario(**PARTIAL)
+    inp = prepare_inputs(t, s)
+    lay = make_layout(inp)
+    rest = lay.rest.inp
+    assert rest.n > 0 and rest.imp_cyber.all()
+    rng = np.random.default_rng(3)
+    theta = np.ones((5, len(inp.parameters)))
+    theta[:, inp.theta_index("cyber_share_factor")] = [0.7, 0.9, 1.0, 1.2, 1.3]
+    z = rng.standard_normal((5, rest.n))
+    z[0, :3] = 20.0  # shares far above 1: clipped at 1
+    sigma = inp.cyber_share_sigma
+    share = rest.share0 * theta[:, [inp.theta_index("cyber_share_factor")]] * np.exp(sigma * z - sigma**2 / 2)
+    expected = np.minimum(share, 1.0) / inp.alpha_share
+    np.testing.assert_allclose(_share_of_rest(inp, lay, theta, None, z.copy()), expected, rtol=1e-12)
+    assert (expected == 1.0 / inp.alpha_share).any()
+
+
+def test_noise_only_on_allowed_rows_for_it_and_layout_splits_the_table():
+    t = make_table(100, 7)
+    inp = prepare_inputs(t, scenario(**PARTIAL))
+    lay = make_layout(inp)
+    assert sorted(np.concatenate([lay.allowed.index, lay.rest.index]).tolist()) == list(range(100))
+    assert inp.allowed[lay.allowed.index].all() and not inp.allowed[lay.rest.index].any()
+    # every imputed cyber share has its noise; the IT budget only where it can change a result
+    assert sum(lay.m_cyber) == inp.imp_cyber.sum()
+    assert lay.m_it == (int(inp.imp_it[lay.allowed.index].sum()), 0)
+
+
+def test_realised_losses_converge_to_expected_losses_with_grants():
+    # with grants the breach probability differs between establishments: thinning must weight the picks by it
+    t = make_table(60, 4)
+    s = scenario(envelope={"total_eur": 50_000_000}, uncertainty=FIXED, **PARTIAL)
+    mc = simulate(t, s, draws=4000, seed=9)
+    expected = mc.draws["expected_loss_eur"].to_numpy()
+    assert np.ptp(expected) == 0 and mc.draws["avoided_loss_eur"].iloc[0] > 0
+    x = mc.draws["sector_loss_eur"].to_numpy()
+    assert abs(x.mean() - expected[0]) < 4 * x.std(ddof=1) / np.sqrt(len(x))
+    lam = float(mc.draws["expected_incidents"].iloc[0])
+    k = mc.draws["incidents"].to_numpy()
+    assert abs(k.mean() - lam) < 4 * np.sqrt(lam / len(k))
 
 
 # ------------------------------------------------------------------------------------------- convergence
