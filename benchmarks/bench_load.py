@@ -38,7 +38,10 @@ from cyberbudget.registry import load_establishments
 t1 = time.perf_counter()
 table = load_establishments(sys.argv[1])
 t2 = time.perf_counter()
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is the peak resident size of this process image (ru_maxrss would carry the parent's peak across exec).
+with open("/proc/self/status") as f:
+    hwm = [line for line in f if line.startswith("VmHWM:")]
+peak_kib = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"rows": len(table), "seconds": t2 - t1, "import_seconds": t1 - t0, "peak_mib": peak_kib / 1024}))
 """
 

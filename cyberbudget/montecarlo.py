@@ -702,7 +702,8 @@ class Group:
     threat_total : float
         Sum of the group's threat rates.
     alias_prob, alias_index : ndarray
-        Walker alias table of the group's threat rates (:func:`_alias_table`).
+        Walker alias table of the group's threat rates (:func:`_alias_table`; empty when the layout was made
+        without incidents).
     """
 
     index: np.ndarray
@@ -712,10 +713,10 @@ class Group:
     alias_index: np.ndarray
 
     @classmethod
-    def of(cls, inp: ModelInputs, index: np.ndarray) -> Group:
-        """The group ``index`` of ``inp``."""
+    def of(cls, inp: ModelInputs, index: np.ndarray, incidents: bool = True) -> Group:
+        """The group ``index`` of ``inp`` (with its alias table when ``incidents``)."""
         sub = _subset(inp, index)
-        prob, alias = _alias_table(sub.threat)
+        prob, alias = _alias_table(sub.threat) if incidents else (np.zeros(0), np.zeros(0, dtype=np.intp))
         return cls(index, sub, float(sub.threat.sum()), prob, alias)
 
 
@@ -758,12 +759,14 @@ class Layout:
         return int(self.allowed.inp.imp_cyber.sum()), int(self.rest.inp.imp_cyber.sum())
 
 
-def make_layout(inp: ModelInputs) -> Layout:
+def make_layout(inp: ModelInputs, incidents: bool = True) -> Layout:
     """Split the establishments of ``inp`` into those that may be eligible and the rest (see :class:`Layout`).
 
     Parameters
     ----------
     inp : ModelInputs
+    incidents : bool
+        Build the alias tables that the incident sampler needs (not needed by :func:`evaluate` alone).
 
     Returns
     -------
@@ -775,7 +778,7 @@ def make_layout(inp: ModelInputs) -> Layout:
     rest = np.flatnonzero(~inp.allowed)
     ca = code[a]
     runs = np.flatnonzero(np.r_[True, ca[1:] != ca[:-1]]) if a.size else np.zeros(0, dtype=np.intp)
-    g_a, g_r = Group.of(inp, a), Group.of(inp, rest)
+    g_a, g_r = Group.of(inp, a, incidents), Group.of(inp, rest, incidents)
     with np.errstate(divide="ignore"):
         log_share_k = np.log(g_r.inp.share0 / inp.alpha_share)
     return Layout(
@@ -1005,13 +1008,13 @@ def evaluate(
     u_uptake : ndarray (D, len(layout.allowed.index)), optional
         Uniforms deciding logistic uptake; None: comply when the probability is at least 1/2.
     layout : Layout, optional
-        ``make_layout(inp)`` (computed when not given).
+        ``make_layout(inp)`` (computed, without alias tables, when not given).
 
     Returns
     -------
     DrawOutputs
     """
-    lay = make_layout(inp) if layout is None else layout
+    lay = make_layout(inp, incidents=False) if layout is None else layout
     za_it, zr_it = _split(z_it, lay.m_it)
     za_cy, zr_cy = _split(z_share, lay.m_cyber)
     return _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u_uptake)
@@ -1550,8 +1553,8 @@ def report_markdown(mc: MonteCarloResult, lang: str = "en") -> str:
 
 
 __all__ = [
-    "EXACT_QUANTILES_MAX", "OUTPUTS", "PARAMETER_NAMES", "SUB_BATCH", "DrawOutputs", "ModelInputs",
-    "MonteCarloResult", "UncertainParameter", "allocate_float", "block_rng", "block_seed_sequence",
-    "default_uncertainty", "evaluate", "plan_blocks", "prepare_inputs", "report_markdown", "simulate",
-    "uncertain_parameters",
+    "EXACT_QUANTILES_MAX", "OUTPUTS", "PARAMETER_NAMES", "SUB_BATCH", "DrawOutputs", "Group", "Layout",
+    "ModelInputs", "MonteCarloResult", "UncertainParameter", "allocate_float", "block_rng", "block_seed_sequence",
+    "default_uncertainty", "evaluate", "make_layout", "plan_blocks", "prepare_inputs", "report_markdown",
+    "simulate", "uncertain_parameters",
 ]
