@@ -25,7 +25,7 @@ Sections beyond DESIGN.md (documented additions):
   expressed with ``allocation.rule: tiered`` and ``ose`` first in ``tiers``.
 - ``uptake:`` additional keys ``damping``, ``tolerance``, ``max_iterations`` (fixed point, see
   :mod:`cyberbudget.eligibility`).
-- ``risk:``, ``awareness:``, ``uncertainty:`` — owned by the risk and Monte Carlo modules, which extend the
+- ``risk:``, ``awareness:``, ``uncertainty:`` — parameters of the risk and Monte Carlo modules, defined by the
   three classes :class:`Risk`, :class:`Awareness`, :class:`Uncertainty` below.
 
 Examples
@@ -451,7 +451,7 @@ class Ose(_Section):
     obligation: Literal["none", "min_share"] = "none"
 
 
-# ============================== BEGIN class Risk (owned by the risk engineer) ==============================
+# --- risk: section read by risk.py --------------------
 class Risk(_Section):
     """``risk:`` — parameters of the risk model (:mod:`cyberbudget.risk`).
 
@@ -493,10 +493,9 @@ class Risk(_Section):
         return v
 
 
-# ============================== END class Risk ==============================================================
 
 
-# ============================== BEGIN class Awareness (owned by the risk engineer) =========================
+# --- awareness: section read by risk.py --------------------
 class Awareness(_Section):
     """``awareness:`` — cyber awareness training (the strategy puts it in every health curriculum).
 
@@ -511,10 +510,9 @@ class Awareness(_Section):
         default=None, description="reduction of human-initiated incidents among trained staff; null: reference (0.4)")
 
 
-# ============================== END class Awareness =========================================================
 
 
-# ============================== BEGIN class Uncertainty (owned by the Monte Carlo engineer) ================
+# --- uncertainty: section read by montecarlo.py and sensitivity.py --------------------
 def _uncertainty_default(name: str) -> Any:
     """Default of an ``uncertainty:`` key from ``data/reference/uncertainty.yaml`` (single source of truth)."""
     from cyberbudget.reference import load_reference
@@ -579,7 +577,6 @@ class Uncertainty(_Section):
                                      description="log-sd of the per-establishment noise on imputed cyber shares")
 
 
-# ============================== END class Uncertainty =======================================================
 
 
 class Scenario(_Section):
