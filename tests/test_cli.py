@@ -95,3 +95,30 @@ def test_missing_arguments_or_folders_exit_2(args):
     proc = cyberbudget(*args)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+BAD_SCENARIOS = {
+    "unknown key": ("name: s\nenvelope:\n  total_eur: 1000\nallocation:\n  rul: gap\n", "allocation.rul"),
+    "share as a percent": ("name: s\nenvelope:\n  total_eur: 1000\neligibility:\n  max_share: 10\n",
+                           "eligibility.max_share"),
+    "min above max": ("name: s\nenvelope:\n  total_eur: 1000\neligibility:\n  min_share: 0.2\n  max_share: 0.1\n",
+                      "min_share"),
+    "negative envelope": ("name: s\nenvelope:\n  total_eur: -1\n", "envelope.total_eur"),
+    "three decimals": ("name: s\nenvelope:\n  total_eur: 1000.005\n", "envelope.total_eur"),
+    "schedule not summing to one": (
+        "name: s\nenvelope:\n  total_eur: 1000\n  years: [2021, 2022]\n  schedule: {2021: 0.5, 2022: 0.49}\n",
+        "envelope.schedule"),
+    "name escaping the output folder": ("name: ../escape\nenvelope:\n  total_eur: 1000\n", "name"),
+    "missing envelope": ("name: s\n", "envelope"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
+def test_every_class_of_bad_scenario_exits_2_with_its_key_path_and_writes_nothing(tmp_path, case):
+    text, key = BAD_SCENARIOS[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    proc = cyberbudget("run", path, "--out", out)
+    assert_clean_input_error(proc, "bad.yaml", key)
+    assert not out.exists() or not any(out.iterdir())
