@@ -104,7 +104,7 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget import config
-from cyberbudget.errors import InputError, OptionError, Problem, ScenarioError
+from cyberbudget.errors import OptionError, Problem, ScenarioError
 
 #: Draws per sub-batch inside a block (fixed: part of the seeding contract).
 SUB_BATCH: int = 128
@@ -438,14 +438,10 @@ def prepare_inputs(table: pd.DataFrame, scenario: Any) -> ModelInputs:
     """
     from cyberbudget import risk as risk_mod
 
-    required = ("finess", "status", "category", "beds", "places", "it_budget_eur", "cyber_spend_eur")
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"<table>: missing column(s) {', '.join(missing)} needed by the Monte Carlo simulation",
-            [Problem(f"<table>: column {c}", "expected, not found") for c in missing],
-            source="<table>",
-        )
+    risk_mod.require_columns(
+        table, ("finess", "status", "category", "beds", "places", "it_budget_eur", "cyber_spend_eur"),
+        "the Monte Carlo simulation",
+    )
     t = table.sort_values("finess", kind="stable").reset_index(drop=True)
     el, al, up = _get(scenario, "eligibility"), _get(scenario, "allocation"), _get(scenario, "uptake")
     rule = str(_get(al, "rule", "proportional"))

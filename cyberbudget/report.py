@@ -1060,8 +1060,10 @@ def verify(path: str | Path) -> VerifyResult:
         located.setdefault(entry["role"], p)
         now = manifest.sha256_file(p)
         if now != entry["sha256"]:
-            differences.append(f"input changed since the run: {entry['role']} {p} "
-                               f"(sha256 {entry['sha256'][:12]}… recorded, {now[:12]}… now)")
+            message = (f"input changed since the run: {entry['role']} {p} "
+                       f"(sha256 {entry['sha256'][:12]}… recorded, {now[:12]}… now)")
+            # The template shapes the report, not allocation.csv / summary.json: a warning, not a difference.
+            (warnings if entry["role"] == "template" else differences).append(message)
     if missing:
         raise InputError(f"{folder}: inputs recorded in the manifest are missing", missing, source=str(folder))
     now_versions = manifest.package_versions(man["packages"].keys() - {"python"})

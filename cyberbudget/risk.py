@@ -574,7 +574,8 @@ def _col(table: pd.DataFrame, name: str, default: Any) -> np.ndarray:
     return np.full(len(table), default)
 
 
-def _required(table: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+def require_columns(table: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    """Raise one :class:`InputError` naming every column of ``columns`` that ``table`` lacks (``what`` needs them)."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(
@@ -663,7 +664,7 @@ def establishment_risk(table: pd.DataFrame, scenario: Any = None) -> pd.DataFram
         ``investment_eur`` (current cyber spend), ``gl_optimum_eur`` (the Gordon–Loeb optimal investment
         ``z*``, euros a year) and ``marginal_value`` (expected loss avoided by one more euro of investment).
     """
-    _required(table, ("finess", "beds", "places", "it_budget_eur", "cyber_spend_eur"), "establishment_risk")
+    require_columns(table, ("finess", "beds", "places", "it_budget_eur", "cyber_spend_eur"), "establishment_risk")
     p = risk_parameters(scenario)
     spend = table["cyber_spend_eur"].to_numpy(dtype=float)
     m = _model(table, spend, p)
@@ -769,7 +770,7 @@ def grant_benefit(table: pd.DataFrame, scenario: Any = None, spend_column: str =
     ``spend_column`` is the annual security spend before the grant (after uptake when the table comes from
     eligibility or allocation).
     """
-    _required(table, ("beds", "places", "it_budget_eur", spend_column), "grant_benefit")
+    require_columns(table, ("beds", "places", "it_budget_eur", spend_column), "grant_benefit")
     p = risk_parameters(scenario)
     spend = table[spend_column].to_numpy(dtype=float)
     m = _model(table, spend, p)
@@ -865,7 +866,7 @@ def assess(allocation_result: Any, scenario: Any = None) -> RiskResult:
     table = allocation_result.table if hasattr(allocation_result, "table") else allocation_result
     if scenario is None:
         scenario = getattr(allocation_result, "scenario", None)
-    _required(table, ("finess", "eligible", "grant_cents", "beds", "places", "it_budget_eur", "cyber_spend_eur"),
+    require_columns(table, ("finess", "eligible", "grant_cents", "beds", "places", "it_budget_eur", "cyber_spend_eur"),
               "assess")
     p = risk_parameters(scenario)
     table = table.sort_values("finess", kind="stable").reset_index(drop=True)
