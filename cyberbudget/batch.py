@@ -36,6 +36,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -44,11 +45,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, ReportError
-from cyberbudget.kernels import ENGINE_NAME, KernelPool, WarmKernel, use_kernel
+
+if TYPE_CHECKING:  # imported lazily (papermill), after a --jobs worker has set up its imports
+    from cyberbudget.kernels import KernelPool, WarmKernel
 
 #: Outcome statuses recorded in ``batch.json``.
 STATUSES: tuple[str, ...] = ("ok", "failed", "skipped", "interrupted")
@@ -257,6 +260,7 @@ def _call_report_run(scenario: Path, data: str | None, out: Path, template: str)
     The kernel is the one made current in this thread by :func:`cyberbudget.kernels.use_kernel`.
     """
     from cyberbudget import report
+    from cyberbudget.kernels import ENGINE_NAME
 
     return Path(report.run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
                            exporter=_worker_exporter()))
@@ -272,6 +276,8 @@ def _run_one(
     runner: Callable[..., Path] | None = None,
 ) -> Outcome:
     """Run one scenario in ``kernel``; any exception becomes a ``failed`` outcome (KeyboardInterrupt passes)."""
+    from cyberbudget.kernels import use_kernel
+
     start = time.perf_counter()
     try:
         with use_kernel(kernel):
@@ -294,6 +300,8 @@ def _worker_pool() -> KernelPool:
     global _WORKER_POOL
     with _WORKER_LOCK:
         if _WORKER_POOL is None:
+            from cyberbudget.kernels import KernelPool
+
             _WORKER_POOL = KernelPool()
             # multiprocessing children skip atexit: stop the kernels when the worker process ends
             multiprocessing.util.Finalize(_WORKER_POOL, _WORKER_POOL.shutdown, exitpriority=10)
@@ -310,14 +318,28 @@ def _worker_exporter() -> Any:
         return _WORKER_EXPORTER
 
 
-def _warm_up_worker() -> None:
-    """Process-pool initializer: start the worker's kernel and exporter before the first scenario arrives.
+def _warm_up_worker(data: str | None = None) -> None:
+    """Process-pool initializer: get the worker ready before its first scenario arrives.
 
-    The kernel process is launched first and imports its libraries while this process imports nbconvert and
-    builds the exporter.
+    The kernel process is launched first; while it starts and imports its libraries, this process imports
+    what :func:`cyberbudget.report.run` needs (pandas, openpyxl, nbconvert), builds the HTML exporter and reads
+    the table once (first-call costs: parquet reader, schema), instead of doing all that after the kernel is
+    ready, at the first scenario.
     """
+    if "jsonschema" not in sys.modules:
+        # jsonschema's *optional* `iri` format checker imports rfc3987_syntax, which compiles a grammar at import
+        # (~0.9 s). nbformat validates notebooks without format checking, and this process only runs scenarios
+        # (it is our own spawned worker), so it goes without that checker.
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     kernel = _worker_pool().get(wait=False)
     _worker_exporter()
+    try:
+        from cyberbudget import excel  # noqa: F401 - import openpyxl now rather than in the first scenario
+        from cyberbudget.registry import load_establishments
+
+        load_establishments(_data_path(data))
+    except Exception:  # a bad table is each scenario's failure, reported with the scenario
+        pass
     kernel.start()
 
 
@@ -559,6 +581,7 @@ def _run_local(
         executor = cf.ProcessPoolExecutor(
             max_workers=min(jobs, len(to_run)), mp_context=multiprocessing.get_context("spawn"),
             initializer=_warm_up_worker if runner is None else None,
+            initargs=(data,) if runner is None else (),
         )
         futures = {executor.submit(_process_task, job, data, out, template, runner): job for job in to_run}
     try:

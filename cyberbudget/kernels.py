@@ -129,8 +129,12 @@ def _reset_code(cwd: Path, renderer: str, template: str, baseline: Iterable[str]
         f"_cb_pio.templates.default = {template!r}\n"
         "del _cb_os, _cb_pio\n"
         "get_ipython().execution_count = 1\n"
-        f"_cb_names = sorted(n for n in globals() if not n.startswith('_') and n not in {sorted(baseline)!r})\n"
     )
+
+
+def _names_expression(baseline: Iterable[str]) -> str:
+    """Public names of the user namespace beyond a fresh kernel's (evaluated as a user expression)."""
+    return f"sorted(n for n in globals() if not n.startswith('_') and n not in {sorted(baseline)!r})"
 
 
 class WarmKernel:
@@ -355,12 +359,11 @@ class WarmKernel:
         if self._needs_restart or self.km is None:
             self.restart() if self.km is not None else self.start()
         folder = Path(cwd) if cwd is not None else Path.cwd()
+        # One round trip: the names left are a user expression, evaluated after the reset and stored nowhere.
         reply = self.run_code(
             _reset_code(folder.resolve(), self._state["renderer"], self._state["template"], self._baseline),
-            user_expressions={"names": "_cb_names"},
+            user_expressions={"names": _names_expression(self._baseline)},
         )
-        # Leave `_cb_names` out of the namespace the notebook sees.
-        self.run_code("del _cb_names")
         names = _user_expression(reply, "names")
         return list(names) if isinstance(names, list) else []
 

@@ -8,7 +8,9 @@
 3. :func:`write_outputs` writes ``allocation.csv``, ``summary.json`` (byte-deterministic) and
    ``allocation.xlsx`` (published: aggregated, see :mod:`cyberbudget.disclosure`);
 4. :func:`execute_notebook` executes the template with papermill in the current environment's ``python3``
-   kernel — the notebook recomputes the allocation through the library and checks it against step 2;
+   kernel — templates that declare ``results_path`` receive step 2's results through a private temporary
+   file (:func:`save_results`, removed after the run; run by hand they recompute them), and every template
+   checks the allocated cents against step 2;
 5. :func:`export_html` writes a self-contained ``report.html`` (plotly.js inlined once, no CDN, code hidden);
 6. ``manifest.json`` (:mod:`cyberbudget.manifest`) records input hashes, parameters, versions and timings.
 
@@ -208,6 +210,62 @@ def check_expected(computed: Computed, expected_allocated_cents: int) -> None:
             f"the notebook allocated {got} cents but `run` computed {expected_allocated_cents}: "
             "inputs changed during the run or the computation is not deterministic"
         )
+
+
+def save_results(computed: Computed, pub: Published, path: str | Path) -> Path:
+    """Pickle what :func:`run` computed (``computed``, ``pub``) for the notebook (parameter ``results_path``).
+
+    The file is private to the run (a temporary folder outside the report folder, deleted after the notebook
+    ran): the executed notebook then shows the run's own figures without recomputing them. A rule's
+    per-establishment ``explain`` closure cannot be pickled and is left out (``result.explain`` then gives the
+    common lines only; the templates do not use it).
+    """
+    import dataclasses
+    import pickle
+
+    result = computed.result
+    rule_output = getattr(result, "rule_output", None)
+    if dataclasses.is_dataclass(result) and getattr(rule_output, "explain", None) is not None:
+        result = dataclasses.replace(result, rule_output=dataclasses.replace(rule_output, explain=None))
+        computed = dataclasses.replace(computed, result=result)
+    path = Path(path)
+    with path.open("wb") as fh:
+        pickle.dump({"format": 1, "computed": computed, "published": pub}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def load_results(path: str | Path) -> tuple[Computed, Published]:
+    """Read what :func:`save_results` wrote (only ever a file written by this run, never user input).
+
+    Raises
+    ------
+    ReportError
+        The file is not a results file of this version.
+    """
+    import pickle
+
+    with Path(path).open("rb") as fh:
+        data = pickle.load(fh)  # noqa: S301 - our own private temporary file, written by `run`
+    if not isinstance(data, dict) or data.get("format") != 1:
+        raise ReportError(f"{path}: expected a results file written by cyberbudget.report.run (format 1)")
+    return data["computed"], data["published"]
+
+
+def notebook_context(scenario_path: str | Path, data: str | Path | None = None,
+                     results_path: str | Path | None = None) -> tuple[Computed, Published]:
+    """What a report notebook shows: the run's own results when it hands them over, else computed here.
+
+    Parameters
+    ----------
+    scenario_path, data : path
+        Used when ``results_path`` is empty (a template run by hand): load, allocate and publish.
+    results_path : path, optional
+        The file :func:`run` wrote with :func:`save_results`.
+    """
+    if results_path:
+        return load_results(results_path)
+    computed = compute(scenario_path, data)
+    return computed, publish(computed)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -938,8 +996,14 @@ def run(
         if declared:  # pass only what the template declares (papermill warns about the rest)
             params = {k: v for k, v in params.items() if k in declared}
         t0 = time.perf_counter()
+        private = None
         try:
-            nb = execute_notebook(template_path, tmp / NOTEBOOK_NAME, params, engine=engine,
+            run_params = dict(params)
+            if "results_path" in declared:
+                # hand the computed results to the notebook through a private file outside the report folder
+                private = Path(tempfile.mkdtemp(prefix="cyberbudget-results-"))
+                run_params["results_path"] = str(save_results(computed, pub, private / "results.pickle"))
+            nb = execute_notebook(template_path, tmp / NOTEBOOK_NAME, run_params, engine=engine,
                                   kernel_manager_class=kernel_manager_class, cwd=tmp, kernel=kernel)
         except ReportError:
             failed = out / f"{name}.failed"
@@ -949,6 +1013,9 @@ def run(
             _publishable_permissions(keep)
             _replace_dir(keep, failed)
             raise
+        finally:
+            if private is not None:
+                shutil.rmtree(private, ignore_errors=True)
         t1 = time.perf_counter()
         export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=f"cyberbudget — {name}")
         t2 = time.perf_counter()

@@ -17,7 +17,7 @@ from cyberbudget import config
 TEMPLATES = sorted(config.TEMPLATES_DIR.glob("*.ipynb"))
 EXPECTED_PARAMETERS = {
     "allocation_report": {"scenario_path": "str", "data_path": "str", "lang": "str",
-                          "expected_allocated_cents": "int"},
+                          "expected_allocated_cents": "int", "results_path": "str"},
     "scenario_comparison": {"scenario_paths": "list", "data_path": "str", "lang": "str"},
 }
 

@@ -104,6 +104,37 @@ def test_notebook_was_really_executed_with_the_run_parameters(folder, table_path
     assert len(plots) >= 8
 
 
+def test_run_hands_its_results_to_the_notebook_through_a_private_file_it_removes(folder, out):
+    nb = nbformat.read(folder / "report.ipynb", as_version=4)
+    given = Path(nb.metadata["papermill"]["parameters"]["results_path"])
+    # outside the report folder (and its parent), and gone once the run is over
+    assert out not in given.parents and not given.exists() and not given.parent.exists()
+    # the manifest records the run's inputs, not that throw-away path
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert "results_path" not in manifest["notebook_parameters"]
+
+
+def test_results_file_round_trip_gives_the_same_figures(tmp_path, table_path):
+    computed = report.compute(BASELINE, table_path)
+    pub = report.publish(computed)
+    ctx, pub2 = report.load_results(report.save_results(computed, pub, tmp_path / "r.pickle"))
+    assert ctx.result.table.equals(computed.result.table)
+    assert ctx.result.summary == computed.result.summary
+    assert pub2.key == pub.key
+    report.check_expected(ctx, int(computed.result.table["grant_cents"].sum()))
+    with pytest.raises(ReportError):
+        report.check_expected(ctx, int(computed.result.table["grant_cents"].sum()) + 1)
+
+
+def test_results_file_of_another_kind_is_refused(tmp_path):
+    import pickle
+
+    bad = tmp_path / "r.pickle"
+    bad.write_bytes(pickle.dumps({"format": 99}))
+    with pytest.raises(ReportError, match="format 1"):
+        report.load_results(bad)
+
+
 def test_html_is_self_contained_small_and_code_free(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert len(html.encode("utf-8")) < 10 * 1024 * 1024
