@@ -304,3 +304,14 @@ def test_verify_bad_folder_is_an_input_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="manifest"):
         report.verify(tmp_path / "empty")
+
+
+def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
+    copy = _copy(folder, tmp_path)
+    man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(e for e in man["inputs"] if e["role"] == "template")
+    entry["sha256"] = "0" * 64  # as if the template had been edited since the run
+    (copy / "manifest.json").write_text(json.dumps(man), encoding="utf-8")
+    result = report.verify(copy)
+    assert result.ok
+    assert any(w.startswith("input changed since the run: template") for w in result.warnings)
