@@ -199,6 +199,10 @@ def diff(
     a: Annotated[Path, typer.Argument(help="First scenario YAML.")],
     b: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
     data: DataOpt = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the scenario_comparison notebook and HTML under this folder."),
+    ] = None,
 ) -> None:
     """Parameter differences between two scenarios, then the differences in their results."""
     from cyberbudget import compare, registry
@@ -207,6 +211,12 @@ def diff(
     sa, sb = load_scenario(_existing_file(a, "scenario")), load_scenario(_existing_file(b, "scenario"))
     table = registry.load_establishments(data)
     out.print(compare.diff(sa, sb, table).to_text())
+    if report_dir is not None:
+        from cyberbudget import report
+
+        with err.status("writing the comparison report …"):
+            folder = report.compare([a, b], data=data, out=report_dir)
+        out.print(f"\nwrote {folder / 'report.html'}")
 
 
 @app.command()

@@ -625,7 +625,9 @@ def compare_groups(
     lang = _lang(lang)
     scenarios = list(dict.fromkeys(long["scenario"]))
     baseline = baseline or scenarios[0]
-    wide = long.pivot_table(index=by, columns="scenario", values="grant_eur", aggfunc="sum", dropna=False)
+    # pivot, not pivot_table(aggfunc="sum"): a suppressed (missing) cell must stay missing, not become 0
+    wide = long.assign(grant_eur=pd.to_numeric(long["grant_eur"], errors="coerce")).pivot(
+        index=by, columns="scenario", values="grant_eur")
     wide = wide.reindex(columns=scenarios)
     fig = go.Figure()
     others = [s for s in scenarios if s != baseline]
@@ -638,8 +640,10 @@ def compare_groups(
         delta = (wide[others[0]] - wide[baseline]).dropna()
         if len(delta):
             gain, loss = delta.idxmax(), delta.idxmin()
-            title = (f"{others[0]} vs {baseline}: {label(by, str(gain), lang)} gains most, "
-                     f"{label(by, str(loss), lang)} loses most")
+            top = "gains most" if delta.max() > 0 else "loses least"
+            bottom = "loses most" if delta.min() < 0 else "gains least"
+            title = (f"{others[0]} vs {baseline}: {label(by, str(gain), lang)} {top}, "
+                     f"{label(by, str(loss), lang)} {bottom}")
     house_layout(fig, title or f"Change in grant by {by}", lang=lang,
                  subtitle=f"Difference with scenario '{baseline}', M€; missing bars are not disclosed (< 5 establishments)")
     fig.add_hline(y=0, line={"color": "#222222", "width": 1})
@@ -677,9 +681,13 @@ def compare_eligibility(totals: pd.DataFrame, *, lang: str = "en", title: str | 
                            textposition="outside"))
     if title is None:
         lo, hi = totals["n_eligible"].min(), totals["n_eligible"].max()
-        title = (f"Between {fmt_int(lo, lang)} and {fmt_int(hi, lang)} establishments qualify, depending on the rule"
-                 if lang == "en" else
-                 f"Entre {fmt_int(lo, lang)} et {fmt_int(hi, lang)} établissements éligibles selon la règle")
+        if lo == hi:
+            title = (f"{fmt_int(lo, lang)} establishments qualify in every scenario" if lang == "en" else
+                     f"{fmt_int(lo, lang)} établissements éligibles dans chaque scénario")
+        else:
+            title = (f"Between {fmt_int(lo, lang)} and {fmt_int(hi, lang)} establishments qualify, depending on the "
+                     "scenario" if lang == "en" else
+                     f"Entre {fmt_int(lo, lang)} et {fmt_int(hi, lang)} établissements éligibles selon le scénario")
     house_layout(fig, title, lang=lang, subtitle="Eligible establishments (share of all)")
     fig.update_yaxes(title="eligible establishments")
     return fig

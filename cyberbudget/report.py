@@ -1230,3 +1230,62 @@ def comparison_tables(scenario_paths: Sequence[str | Path] | Iterable[str | Path
             diff_text = compare.diff(computed[0].scenario, computed[1].scenario, computed[0].table).to_text()
     return Comparison(names=names, groups=groups, totals=pd.DataFrame(totals), parameters=params,
                       diff_text=diff_text)
+
+
+def compare(
+    scenario_paths: Sequence[str | Path],
+    data: str | Path | None = None,
+    out: str | Path = "reports",
+    *,
+    lang: str = "en",
+    exporter: Any = None,
+) -> Path:
+    """Execute the ``scenario_comparison`` template for several scenarios and write its report.
+
+    Writes ``out/compare-<a>-vs-<b>…/`` with ``report.ipynb`` (really executed) and ``report.html``
+    (self-contained, aggregated under the confidentiality rules), through a temporary folder renamed at the end.
+
+    Parameters
+    ----------
+    scenario_paths : sequence of path
+        Two or more scenario files; the first is the reference.
+    data : path, optional
+        Establishment table (default: the committed table).
+    out : path
+        Parent folder of the comparison folder.
+
+    Returns
+    -------
+    Path
+        The comparison folder.
+
+    Raises
+    ------
+    InputError
+        Fewer than two scenarios, a bad scenario or a bad table: raised before anything is written.
+    ReportError
+        The notebook failed.
+    """
+    from cyberbudget.scenario import load_scenario
+
+    if len(scenario_paths) < 2:
+        raise OptionError(f"compare: expected at least two scenarios, found {len(scenario_paths)}")
+    spaths = [resolve_scenario_path(p) for p in scenario_paths]
+    names = [load_scenario(p).name for p in spaths]
+    template = resolve_template("scenario_comparison")
+    _, _, _, dpath = load_inputs(scenario_paths[0], data)  # validates the table before anything is written
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / ("compare-" + "-vs-".join(names))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=out))
+    try:
+        params = {"scenario_paths": [str(Path(p).absolute()) for p in spaths],
+                  "data_path": str(dpath), "lang": lang}
+        nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
+        export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}")
+        _publishable_permissions(tmp)
+        _replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,26 @@ def test_every_class_of_bad_scenario_exits_2_with_its_key_path_and_writes_nothin
     proc = cyberbudget("run", path, "--out", out)
     assert_clean_input_error(proc, "bad.yaml", key)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_diff_with_report_writes_the_comparison_notebook_and_a_self_contained_html(tmp_path):
+    base, other = config.SCENARIOS_DIR / "baseline.yaml", config.SCENARIOS_DIR / "matching.yaml"
+    proc = cyberbudget("diff", base, other, "--report", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Parameters" in proc.stdout and "allocation.rule" in proc.stdout
+    folder = tmp_path / "compare-baseline-vs-matching"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no temporary folder left
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "matching" in html and "unspent" in html
+    assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", html, re.I)  # nothing fetched when opened
+    assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html, re.I)
+    assert "Établissement synthétique" not in html  # aggregated: no establishment named
+
+
+def test_diff_with_report_rejects_a_bad_scenario_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nenvelope:\n  total_eur: -3\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = cyberbudget("diff", config.SCENARIOS_DIR / "baseline.yaml", bad, "--report", out)
+    assert_clean_input_error(proc, "bad.yaml", "envelope.total_eur")
+    assert not out.exists()
