@@ -82,6 +82,7 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget import config
+from cyberbudget import scenario as scenario_mod
 from cyberbudget.errors import AllocationError, Problem, ScenarioError
 from cyberbudget.scenario import Scenario, envelope_cents, euros_to_cents
 
@@ -451,6 +452,7 @@ def register_rule(name: str, func: RuleFunc, expected: ExpectedFunc | None = Non
     if name in _RULES and _RULES[name] is not func and not replace:
         raise ValueError(f"rule {name!r} is already registered")
     _RULES[name] = func
+    scenario_mod.KNOWN_RULES.add(name)
     if expected is not None:
         _EXPECTED[name] = expected
 
@@ -610,7 +612,7 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
         raise AllocationError(
             f"the floors exceed the envelope: {n_el} eligible establishments × "
             f"{format_eur(floor[0])} = {format_eur(n_el * floor[0])} > envelope {format_eur(env)}",
-            [Problem("allocation.floor_eur", f"expected floors totalling at most the envelope "
+            [Problem(f"{scenario.source or '<scenario>'}: allocation.floor_eur", f"expected floors totalling at most the envelope "
                      f"({format_eur(env)}), found {n_el} × {format_eur(floor[0])}")],
         )
     wf = waterfill(floor * p, weight, cap, float(env), p)

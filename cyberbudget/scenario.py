@@ -365,9 +365,11 @@ class Allocation(_Section):
     @field_validator("rule")
     @classmethod
     def _rule_known(cls, v: str) -> str:
-        known = ("proportional", "matching", "gap", "tiered", "optimal")
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", v):
-            raise ValueError(f"expected one of {', '.join(known)} (or a registered rule name), found {v!r}")
+        known = sorted(KNOWN_RULES)
+        if v not in KNOWN_RULES:
+            close = difflib.get_close_matches(v, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"expected one of {', '.join(known)} (or a registered rule name){hint}, found {v!r}")
         return v
 
     @field_validator("tiers")
@@ -410,6 +412,11 @@ class Allocation(_Section):
 
 
 TIER_GROUPS: tuple[str, ...] = ("ose", "ght_support", *config.STATUSES, *config.CATEGORIES)
+
+#: Rule names a scenario may use: the built-in rules, the plugins of ``config.RULE_PLUGINS`` and every name
+#: registered with :func:`cyberbudget.allocation.register_rule` (which adds it here). Checked at load time, so an
+#: unknown rule is rejected with the other problems, before anything runs.
+KNOWN_RULES: set[str] = {"proportional", "matching", "gap", "tiered", *config.RULE_PLUGINS}
 
 
 class Uptake(_Section):
