@@ -762,10 +762,9 @@ def _raw_with_extends(
         )
     files.append(str(base_path))
     base_raw = _raw_with_extends(_read_yaml(base_path), base_path, str(base_path), [*chain, str(base_path)], files)
-    merged = deep_merge(base_raw, data)
-    if "name" not in data:
-        merged.pop("name", None)  # a derived scenario needs its own name (output folders must not collide)
-    return merged
+    # A literal deep merge: a derived file without `name` keeps the base's name (and so its output folder;
+    # `batch` reports two scenarios with the same name). Give derived scenarios their own name.
+    return deep_merge(base_raw, data)
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:

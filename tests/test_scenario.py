@@ -85,9 +85,10 @@ def test_extends_cycle_and_missing_base(tmp_path: Path) -> None:
                for p in problems_of(write(tmp_path, "z.yaml", "extends: nowhere\nname: z\n")))
 
 
-def test_derived_scenario_needs_its_own_name(tmp_path: Path) -> None:
-    p = write(tmp_path, "n.yaml", "extends: baseline\n")
-    assert any("name" in x and "required" in x for x in problems_of(p))
+def test_derived_scenario_without_a_name_keeps_the_base_name_by_deep_merge(tmp_path: Path) -> None:
+    p = write(tmp_path, "n.yaml", "extends: baseline\neligibility:\n  min_share: 0.06\n")
+    s = load_scenario(p)
+    assert (s.name, s.eligibility.min_share, s.envelope.total_eur) == ("baseline", 0.06, 350_000_000)
 
 
 def test_every_problem_is_reported_at_once_with_file_and_key_path(tmp_path: Path) -> None:
