@@ -162,18 +162,13 @@ class Computed:
 
 
 def _assess_audits(table: pd.DataFrame, result: Any, scenario: Any) -> tuple[Any, str]:
-    try:
-        from cyberbudget import audits
-    except ImportError:  # pragma: no cover - the policy engine ships audits.py
-        return None, "the audits module is not installed"
-    assess = getattr(audits, "assess", None)
-    if assess is None:  # pragma: no cover
-        return None, "cyberbudget.audits has no assess()"
-    settings = getattr(scenario, "audits", None)
-    if settings is not None and getattr(settings, "unit_cost_eur", None) is None:
-        return None, ("the scenario does not set audits.unit_cost_eur (an assumption that must be given): "
-                      "the audit measure is not simulated")
-    return assess(result.table if hasattr(result, "table") else table, scenario), ""
+    """Plan the 25 M€ audit envelope (:func:`cyberbudget.audits.plan_audits`); costs left ``null`` in the
+    scenario take the named assumptions of ``data/reference/policy.yaml``."""
+    from cyberbudget import audits
+
+    if getattr(getattr(scenario, "audits", None), "envelope_eur", 0) in (0, None):
+        return None, "the scenario sets no audit envelope (audits.envelope_eur = 0)"
+    return audits.plan_audits(table, scenario), ""
 
 
 def compute_from(scenario: Any, table: pd.DataFrame, scenario_path: Path, data_path: Path) -> Computed:
@@ -336,11 +331,15 @@ def _audits_tables(computed: Computed) -> dict[str, Any]:
     a = computed.audits
     if a is None:
         return {"note": computed.audits_note}
-    out: dict[str, Any] = {"note": "", "summary": dict(getattr(a, "summary", {}) or {})}
-    for attr in ("by_region", "by_status"):
-        frame = getattr(a, attr, None)
-        if isinstance(frame, pd.DataFrame):
-            out[attr] = frame
+    summary = dict(getattr(a, "summary", {}) or {})
+    out: dict[str, Any] = {"note": "", "summary": summary}
+    for by in ("region", "status"):
+        groups = summary.get(f"by_{by}") or {}
+        out[f"by_{by}"] = pd.DataFrame(
+            [{by: key, "n_establishments": int(v["n_establishments"]), "n_audited": int(v["n_audited"])}
+             for key, v in groups.items()],
+            columns=[by, "n_establishments", "n_audited"],
+        )
     return out
 
 
@@ -454,15 +453,33 @@ def audits_markdown(computed: Computed, pub: Published, lang: str = "en") -> str
             "establishments and the national cyber-surveillance service (ANS, ANSSI).") if env else ""
     if a.get("note"):
         return f"{head}\n\n*{a['note']}.*"
-    rows = []
-    for key, value in sorted((a.get("summary") or {}).items()):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            text = plots.fmt_eur(value, lang) if key.endswith("_eur") else (
-                plots.fmt_pct(value, lang) if key.endswith(("_share", "coverage")) else plots.fmt_number(
-                    value, 0 if float(value).is_integer() else 2, lang))
-            rows.append(f"| {key.replace('_', ' ')} | {text} |")
-    table = "\n".join(["| Audits | Value |", "|---|---:|", *rows]) if rows else ""
-    return f"{head}\n\n{table}"
+    sm = a.get("summary") or {}
+
+    def eur(cents: Any) -> str:
+        return plots.fmt_eur(None if cents is None else cents / 100, lang)
+
+    assumptions = sm.get("assumptions") or {}
+
+    def origin(key: str) -> str:
+        src = (assumptions.get(key) or {}).get("source", "")
+        return " (assumption)" if src == "assumption" else ""
+
+    rows = [
+        ("National cyber-surveillance service" + origin("surveillance_eur"), eur(sm.get("surveillance_cents"))),
+        ("Left for audits", eur(sm.get("audit_budget_cents"))),
+        ("Cost of one audit" + origin("unit_cost_eur"), eur(sm.get("unit_cost_cents"))),
+        ("Audits funded", plots.fmt_number(sm.get("n_audits"), 0, lang)),
+        ("Operators of essential services audited",
+         f"{plots.fmt_number(sm.get('n_ose_audited'), 0, lang)} of {plots.fmt_number(sm.get('n_ose'), 0, lang)}"),
+        ("Unspent", eur(sm.get("unspent_cents"))),
+    ]
+    table = "\n".join(["| Audits and surveillance | Value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in rows]])
+    n, n_est = sm.get("n_audits") or 0, sm.get("n_establishments") or 0
+    text = (f"Audits go first to the operators of essential services (GHT support establishments), then by "
+            f"{sm.get('priority', 'size')}: {plots.fmt_number(n, 0, lang)} of {plots.fmt_number(n_est, 0, lang)} "
+            "establishments are audited. Costs marked *assumption* are not published; they are set in "
+            "`data/reference/policy.yaml` or the scenario's `audits:` keys.")
+    return f"{head}\n\n{table}\n\n{text}"
 
 
 def audits_figures(pub: Published, lang: str = "en", min_cell: int = config.MIN_CELL_SIZE) -> list[Any]:

@@ -315,3 +315,15 @@ def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
     result = report.verify(copy)
     assert result.ok
     assert any(w.startswith("input changed since the run: template") for w in result.warnings)
+
+
+def test_report_shows_what_the_audit_envelope_buys(folder):
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    for fragment in ("Audits funded", "Left for audits", "Cost of one audit (assumption)",
+                     "Operators of essential services audited"):
+        assert fragment in html, fragment
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    audits = summary["audits"]
+    assert audits["surveillance_cents"] + audits["audit_spend_cents"] + audits["unspent_cents"] == \
+        audits["envelope_cents"]
+    assert audits["n_audits"] * audits["unit_cost_cents"] == audits["audit_spend_cents"]
