@@ -441,7 +441,10 @@ def assumptions_frame() -> pd.DataFrame:
     from cyberbudget.reference import provenance
 
     prov = provenance()
-    return prov[prov["assumption"]][["file", "key", "value", "unit", "note"]].reset_index(drop=True)
+    out = prov[prov["assumption"]][["file", "key", "value", "unit", "note"]].reset_index(drop=True)
+    for col in ("unit", "note"):  # folded YAML text ends with a newline
+        out[col] = out[col].map(lambda x: " ".join(str(x).split()) if isinstance(x, str) else x)
+    return out
 
 
 def audits_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:
@@ -809,6 +812,7 @@ body.jp-Notebook { max-width: 1100px; margin: 0 auto; }
 .cb-banner { position: sticky; top: 0; z-index: 10; }
 .cb-table { border-collapse: collapse; font-size: 12px; }
 .cb-table td, .cb-table th { border-bottom: 1px solid #ddd; padding: 2px 8px; }
+.jp-RenderedHTMLCommon .cb-table td, .jp-RenderedHTMLCommon .cb-table th { text-align: left !important; vertical-align: top; }
 .jp-RenderedHTMLCommon table { font-size: 13px; }
 @media print {
   body.jp-Notebook { max-width: none; font-size: 11pt; color: black; }
