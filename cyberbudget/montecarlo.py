@@ -97,7 +97,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -105,6 +104,7 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.errors import OptionError, Problem, ScenarioError
+from cyberbudget.scenario import euros_to_cents
 
 #: Draws per sub-batch inside a block (fixed: part of the seeding contract).
 SUB_BATCH: int = 128
@@ -478,7 +478,7 @@ def prepare_inputs(table: pd.DataFrame, scenario: Any) -> ModelInputs:
         raise ScenarioError(f"{src}: allocation.tier_amount: cap needs allocation.cap_eur", source=src)
     years = _get(_get(scenario, "envelope"), "years") or (2021, 2022, 2023, 2024, 2025)
     total = _get(_get(scenario, "envelope"), "total_eur")
-    env_cents = int(Decimal(str(total)) * 100)
+    env_cents = euros_to_cents(total)
 
     unc = _get(scenario, "uncertainty")
     dflt = default_uncertainty()

@@ -78,6 +78,11 @@ def _raise(problems: list[Problem], what: str) -> None:
         raise InputError(f"{what}: {len(problems)} invalid argument(s)", problems, source=_SOURCE)
 
 
+def _floats(*xs: Any) -> tuple[np.ndarray, ...]:
+    """The arguments as float64 arrays (scalars become 0-d arrays; :func:`_out` turns results back)."""
+    return tuple(np.asarray(x, dtype=float) for x in xs)
+
+
 def breach_probability(
     z: Any, v: Any, alpha: Any, beta: Any = 1.0, kind: str = "I"
 ) -> float | np.ndarray:
@@ -109,10 +114,7 @@ def breach_probability(
     0.25
     """
     _raise(_check_gl(v, alpha, beta, kind), "breach_probability")
-    z = np.asarray(z, dtype=float)
-    v = np.asarray(v, dtype=float)
-    alpha = np.asarray(alpha, dtype=float)
-    beta = np.asarray(beta, dtype=float)
+    z, v, alpha, beta = _floats(z, v, alpha, beta)
     if kind == "I":
         return _out(v / (alpha * z + 1.0) ** beta)
     return _out(v ** (alpha * z + 1.0))
@@ -129,10 +131,7 @@ def breach_marginal(z: Any, v: Any, alpha: Any, beta: Any = 1.0, kind: str = "I"
     0.5
     """
     _raise(_check_gl(v, alpha, beta, kind), "breach_marginal")
-    z = np.asarray(z, dtype=float)
-    v = np.asarray(v, dtype=float)
-    alpha = np.asarray(alpha, dtype=float)
-    beta = np.asarray(beta, dtype=float)
+    z, v, alpha, beta = _floats(z, v, alpha, beta)
     if kind == "I":
         return _out(alpha * beta * v * (alpha * z + 1.0) ** (-beta - 1.0))
     with np.errstate(divide="ignore", invalid="ignore"):

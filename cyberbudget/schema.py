@@ -403,20 +403,13 @@ def _money(x: float) -> str:
 
 def _cross_checks(parsed: pd.DataFrame, problems: _Collector) -> None:
     cols = parsed.columns
-    if {"it_budget_eur", "operating_budget_eur"} <= set(cols):
-        it = parsed["it_budget_eur"].to_numpy()
-        op = parsed["operating_budget_eur"].to_numpy()
-        mask = it > op
-        problems.cells_from_mask(
-            "it_budget_eur", mask,
-            lambda p: f"expected at most operating_budget_eur ({_money(op[p])}), found {_money(it[p])}")
-    if {"cyber_spend_eur", "it_budget_eur"} <= set(cols):
-        it = parsed["it_budget_eur"].to_numpy()
-        cy = parsed["cyber_spend_eur"].to_numpy()
-        mask = cy > it
-        problems.cells_from_mask(
-            "cyber_spend_eur", mask,
-            lambda p: f"expected at most it_budget_eur ({_money(it[p])}), found {_money(cy[p])}")
+    for column, ceiling in (("it_budget_eur", "operating_budget_eur"), ("cyber_spend_eur", "it_budget_eur")):
+        if {column, ceiling} <= set(cols):
+            value, limit = parsed[column].to_numpy(), parsed[ceiling].to_numpy()
+            problems.cells_from_mask(
+                column, value > limit,
+                lambda p, value=value, limit=limit, ceiling=ceiling:
+                    f"expected at most {ceiling} ({_money(limit[p])}), found {_money(value[p])}")
     if {"ght", "status"} <= set(cols):
         ght = parsed["ght"].to_numpy(dtype=str)
         status = parsed["status"].to_numpy(dtype=str)

@@ -28,12 +28,13 @@ DEFAULT_ROW = {
 }
 
 
-def make_table(rows: list[dict]) -> pd.DataFrame:
-    """A DESIGN.md establishment table from partial rows (neutral defaults for the other columns)."""
+def make_table(rows: list[dict], first_finess: int = 10_000_000) -> pd.DataFrame:
+    """A DESIGN.md establishment table from partial rows (neutral defaults for the other columns); finess
+    numbered from ``first_finess`` unless a row gives its own."""
     out = []
     for i, r in enumerate(rows):
         row = dict(DEFAULT_ROW)
-        row["finess"] = f"{10_000_000 + i:09d}"
+        row["finess"] = f"{first_finess + i:09d}"
         row.update(r)
         out.append(row)
     df = pd.DataFrame(out)

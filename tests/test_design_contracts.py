@@ -17,29 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_allocation import make_table
 
 from cyberbudget import config
 from cyberbudget.allocation import allocate
 from cyberbudget.errors import ScenarioError
 from cyberbudget.scenario import deep_merge, envelope_cents, load_scenario
 
-DEFAULT_ROW = {
-    "name": "Établissement", "region": "11", "department": "75", "status": "public", "category": "ch",
-    "ght": "", "ght_support": False, "ose": False, "beds": 100, "places": 10,
-    "operating_budget_eur": 1e9, "imputed": "", "had_places": 0, "medico_social": False,
-}
-
 
 def table_of(rows: list[dict]) -> pd.DataFrame:
-    """A DESIGN.md establishment table from partial rows (finess 01000000i unless given)."""
-    out = []
-    for i, r in enumerate(rows):
-        row = {**DEFAULT_ROW, "finess": f"{10_000_001 + i:09d}", **r}
-        out.append(row)
-    df = pd.DataFrame(out)
-    for c in ("it_budget_eur", "cyber_spend_eur", "operating_budget_eur"):
-        df[c] = df[c].astype(np.float64)
-    return df
+    """A DESIGN.md establishment table from partial rows (finess 01000000i, i from 1, unless given)."""
+    return make_table(rows, first_finess=10_000_001)
 
 
 def run(rows: list[dict], spec: dict):
