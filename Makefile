@@ -22,6 +22,7 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check cyberbudget tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -33,7 +34,7 @@ bench: $(STAMP)
 # Regenerate the lock file from pyproject.toml (needs the registry).
 lock:
 	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==0.13.8")
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra duckdb --python-version 3.11 --quiet -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Benchmark: allocation speed (DESIGN.md issue 3 goals: ≤ 20 ms median on ~3,000 rows, ≤ 2 s on 1,000,000).
 
 Run ``.venv/bin/python benchmarks/bench_allocation.py [--quick]``. Prints a table comparing, in the same run,
-:func:`cyberbudget.allocation.allocate` (eligibility + rule + Hamilton + year split + summary) with a naive
+:func:`cyberbudget.policy.allocation.allocate` (eligibility + rule + Hamilton + year split + summary) with a naive
 pandas implementation of the same rule (proportional with a cap: iterative water-filling with ``groupby`` /
 ``apply`` and a largest-remainder rounding by ``sort_values``), then a scaling check (time / (n log n)).
 
@@ -22,8 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cyberbudget.allocation import allocate  # noqa: E402
-from cyberbudget.scenario import load_scenario  # noqa: E402
+from cyberbudget.policy.allocation import allocate  # noqa: E402
+from cyberbudget.policy.scenario import load_scenario  # noqa: E402
 
 SEED = 20210218
 

@@ -6,7 +6,7 @@ the same environment, in the same run:
 - **naive**: for each scenario, ``papermill TEMPLATE out.ipynb -p scenario_path S -p data_path D`` then
   ``jupyter nbconvert --to html out.ipynb`` (the CLIs of ``.venv/bin``): a fresh kernel, fresh imports and a
   fresh exporter per scenario. It writes no workbook, CSV or manifest — less work than the batch does;
-- **batch**: :func:`cyberbudget.batch.run_batch` with ``--jobs`` warm kernels: every notebook is really
+- **batch**: :func:`cyberbudget.reports.batch.run_batch` with ``--jobs`` warm kernels: every notebook is really
   executed (its outputs come from running its cells, in a kernel), plus ``allocation.csv``, ``summary.json``,
   ``allocation.xlsx``, ``report.html``, ``manifest.json``, ``batch.json`` and ``index.html``.
 
@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from cyberbudget import config
-from cyberbudget.batch import run_batch
+from cyberbudget.reports.batch import run_batch
 
 VENV_BIN = Path(sys.executable).parent
 

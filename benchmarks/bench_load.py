@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cyberbudget import config  # noqa: E402
-from cyberbudget.registry import load_establishments, write_table  # noqa: E402
+from cyberbudget.data.registry import load_establishments, write_table  # noqa: E402
 
 _CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from cyberbudget.registry import load_establishments
+from cyberbudget.data.registry import load_establishments
 t1 = time.perf_counter()
 table = load_establishments(sys.argv[1])
 t2 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Benchmark of cyberbudget.montecarlo.simulate against its anchor, measured side by side in the same run.
+"""Benchmark of cyberbudget.uncertainty.montecarlo.simulate against its anchor, measured side by side in the same run.
 
 Anchor: drawing one standard normal (float64) per establishment and draw, in the same fixed blocks of 1,024
 draws (``block_rng(seed, b)``) and the same sub-batches of ``SUB_BATCH`` draws — the random-number floor of any
@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cyberbudget import montecarlo
-from cyberbudget.registry import synthesize
-from cyberbudget.scenario import load_scenario
+from cyberbudget.data.registry import synthesize
+from cyberbudget.policy.scenario import load_scenario
+from cyberbudget.uncertainty import montecarlo
 
 
 def anchor(n: int, draws: int, seed: int = 7) -> float:

@@ -3,8 +3,8 @@
 Run ``.venv/bin/python benchmarks/bench_optimize.py [--quick]``. On the committed default table and the baseline
 scenario with ``rule: optimal``, it measures in the same run:
 
-- **kkt** — :func:`cyberbudget.optimize.solve_optimal` on every eligible establishment (exact optimum);
-- **allocate** — the whole :func:`cyberbudget.allocation.allocate` with ``rule: optimal`` (eligibility, rule,
+- **kkt** — :func:`cyberbudget.risk.optimal.solve_optimal` on every eligible establishment (exact optimum);
+- **allocate** — the whole :func:`cyberbudget.policy.allocation.allocate` with ``rule: optimal`` (eligibility, rule,
   Hamilton rounding, year split, summary, the proportional comparison);
 - **slsqp** — ``scipy.optimize.minimize(method="SLSQP")`` on the same objective, with analytic gradients, on the
   first ``m`` eligible establishments (the envelope scaled to their share of IT budgets) — and the KKT solver on
@@ -31,11 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy.optimize import minimize  # noqa: E402
 
-from cyberbudget import eligibility, optimize  # noqa: E402
-from cyberbudget.allocation import allocate  # noqa: E402
-from cyberbudget.registry import load_establishments  # noqa: E402
-from cyberbudget.risk import GrantBenefit, grant_benefit  # noqa: E402
-from cyberbudget.scenario import load_scenario  # noqa: E402
+from cyberbudget.data.registry import load_establishments  # noqa: E402
+from cyberbudget.policy import eligibility
+from cyberbudget.policy.allocation import allocate  # noqa: E402
+from cyberbudget.policy.scenario import load_scenario  # noqa: E402
+from cyberbudget.risk import optimal as optimize  # noqa: E402
+from cyberbudget.risk.model import GrantBenefit, grant_benefit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

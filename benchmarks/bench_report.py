@@ -2,7 +2,7 @@
 
 Measured in the same run, on the same table and template (``allocation_report``):
 
-- **run**: :func:`cyberbudget.report.run`, broken down from its manifest timings — load and validate, allocate
+- **run**: :func:`cyberbudget.reports.report.run`, broken down from its manifest timings — load and validate, allocate
   (compute), ``allocation.csv``/``summary.json``, workbook, papermill (fresh kernel), HTML export;
 - **naive**: ``papermill TEMPLATE out.ipynb -p scenario_path S -p data_path D`` then
   ``jupyter nbconvert --to html out.ipynb`` (the CLIs of ``.venv/bin``). It writes less (no CSV, workbook or
@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cyberbudget import config, report
+from cyberbudget import config
+from cyberbudget.reports import report
 
 VENV_BIN = Path(sys.executable).parent
 STEPS = [("load", "load + validate"), ("allocate", "compute (allocate)"), ("csv_json", "allocation.csv + summary.json"),

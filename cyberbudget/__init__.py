@@ -26,15 +26,15 @@ __all__ = ["__version__", "allocate", "load_establishments", "load_scenario"]
 
 def __getattr__(name: str):  # noqa: ANN202 - lazy re-exports keep `import cyberbudget` light
     if name == "load_establishments":
-        from cyberbudget.registry import load_establishments
+        from cyberbudget.data.registry import load_establishments
 
         return load_establishments
     if name == "load_scenario":
-        from cyberbudget.scenario import load_scenario
+        from cyberbudget.policy.scenario import load_scenario
 
         return load_scenario
     if name == "allocate":
-        from cyberbudget.allocation import allocate
+        from cyberbudget.policy.allocation import allocate
 
         return allocate
     raise AttributeError(f"module 'cyberbudget' has no attribute {name!r}")

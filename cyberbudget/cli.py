@@ -96,7 +96,7 @@ def run(
     dask: DaskOpt = None,
 ) -> None:
     """Run one scenario: allocation.csv, summary.json, report.ipynb/html, allocation.xlsx, manifest.json."""
-    from cyberbudget import report
+    from cyberbudget.reports import report
 
     _existing_file(scenario, "scenario")
     if data is not None:
@@ -130,7 +130,7 @@ def batch(
         TimeRemainingColumn,
     )
 
-    from cyberbudget import batch as batch_mod
+    from cyberbudget.reports import batch as batch_mod
 
     if data is not None:
         _existing_file(data, "establishment table")
@@ -187,7 +187,7 @@ def _describe_failure(error: Any) -> str:
 @handle_errors
 def validate(table: Annotated[Path, typer.Argument(help="Establishment table (CSV, Parquet, Excel).")]) -> None:
     """Check an establishment table against the schema; list every problem (exit 2) or print one OK line."""
-    from cyberbudget import registry
+    from cyberbudget.data import registry
 
     df = registry.load_establishments(table)
     out.print(f"OK {table}: {registry.summarize_table(df)}")
@@ -205,14 +205,15 @@ def diff(
     ] = None,
 ) -> None:
     """Parameter differences between two scenarios, then the differences in their results."""
-    from cyberbudget import compare, registry
-    from cyberbudget.scenario import load_scenario
+    from cyberbudget.data import registry
+    from cyberbudget.policy import diff as compare
+    from cyberbudget.policy.scenario import load_scenario
 
     sa, sb = load_scenario(_existing_file(a, "scenario")), load_scenario(_existing_file(b, "scenario"))
     table = registry.load_establishments(data)
     out.print(compare.diff(sa, sb, table).to_text())
     if report_dir is not None:
-        from cyberbudget import report
+        from cyberbudget.reports import report
 
         with err.status("writing the comparison report …"):
             folder = report.compare([a, b], data=data, out=report_dir)
@@ -223,7 +224,7 @@ def diff(
 @handle_errors
 def verify(folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME written by `run`.")]) -> None:
     """Re-run a report from its manifest: exit 0 if allocation.csv and summary.json are identical, 1 if not."""
-    from cyberbudget import report
+    from cyberbudget.reports import report
 
     result = report.verify(folder)
     for warning in result.warnings:
@@ -252,7 +253,7 @@ def import_sae(
     ),
 ) -> None:
     """Build the real registry from the SAE files; budgets are imputed (flagged in `imputed`)."""
-    from cyberbudget import registry
+    from cyberbudget.data import registry
 
     if not sae_dir.is_dir():
         raise OptionError(f"{sae_dir}: SAE folder not found")
@@ -277,7 +278,7 @@ def synthesize(
     ),
 ) -> None:
     """Generate a synthetic establishment table with the marginals of the real registry."""
-    from cyberbudget import registry
+    from cyberbudget.data import registry
 
     with err.status("generating …"):
         df = registry.synthesize(seed=seed, medico_social=medico_social)

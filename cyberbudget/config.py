@@ -44,4 +44,4 @@ CATEGORIES: tuple[str, ...] = (
 
 #: Allocation rules provided by higher layers, loaded on first use through the rule registry so that
 #: ``allocation.py`` never imports the risk side (DESIGN.md, "Layout").
-RULE_PLUGINS: dict[str, str] = {"optimal": "cyberbudget.optimize"}
+RULE_PLUGINS: dict[str, str] = {"optimal": "cyberbudget.risk.optimal"}

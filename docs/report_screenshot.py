@@ -17,7 +17,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from cyberbudget import config, report
+from cyberbudget import config
+from cyberbudget.reports import report
 
 OUT = Path(__file__).resolve().parent / "report-screenshot.png"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]

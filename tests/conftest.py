@@ -63,7 +63,7 @@ def _frame() -> pd.DataFrame:
 @pytest.fixture
 def small_table() -> pd.DataFrame:
     """30 valid establishments, normalised (typed columns, sorted by finess)."""
-    from cyberbudget.schema import validate_table
+    from cyberbudget.data.schema import validate_table
 
     return validate_table(_frame(), source="small_table")
 
@@ -94,6 +94,6 @@ def sae_dir():
 @pytest.fixture(scope="session")
 def sae_table(sae_dir):
     """The SAE 2023 import (budgets imputed with the default seed), computed once per session."""
-    from cyberbudget.registry import import_sae
+    from cyberbudget.data.registry import import_sae
 
     return import_sae(sae_dir)

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from cyberbudget import errors
-from cyberbudget.allocation import allocate, hamilton, register_rule, registered_rules, split_years
-from cyberbudget.scenario import deep_merge, load_scenario
+from cyberbudget.policy.allocation import allocate, hamilton, register_rule, registered_rules, split_years
+from cyberbudget.policy.scenario import deep_merge, load_scenario
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 
@@ -118,12 +118,12 @@ def test_optimal_is_reached_through_the_rule_registry_without_allocation_importi
     import ast
     import inspect
 
-    from cyberbudget import allocation
+    from cyberbudget.policy import allocation
 
     tree = ast.parse(inspect.getsource(allocation))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert not {"cyberbudget.risk", "cyberbudget.optimize"} & imported
+    assert not {"cyberbudget.risk.model", "cyberbudget.risk.optimal"} & imported
     assert "optimal" in registered_rules()
     s = load_scenario({"name": "x", "envelope": {"total_eur": 1}, "allocation": {"rule": "optimal"}})
     r = allocate(make_table([{"it_budget_eur": 1000, "cyber_spend_eur": 60}]), s)
@@ -132,7 +132,7 @@ def test_optimal_is_reached_through_the_rule_registry_without_allocation_importi
 
 def test_registered_rule_goes_through_the_common_rounding() -> None:
     def thirds(table, eligible, scenario, envelope_cents, n_years):
-        from cyberbudget.allocation import RuleOutput
+        from cyberbudget.policy.allocation import RuleOutput
 
         exact = np.where(eligible, envelope_cents / eligible.sum(), 0.0)
         return RuleOutput(exact, np.full(len(table), np.inf), {"kind": "equal"})

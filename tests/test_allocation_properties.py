@@ -6,7 +6,7 @@ nothing, a grant does not depend on the row order, no grant exceeds the cap, the
 (:func:`waterfill_exact` + :func:`hamilton_exact`), and raising the envelope never lowers an exact amount.
 
 Values are whole euros and small tables so that distinct exact remainders differ by far more than the rounding
-tolerance (see the module docstring of cyberbudget.allocation).
+tolerance (see the module docstring of cyberbudget.policy.allocation).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pandas as pd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cyberbudget.allocation import allocate, hamilton_exact, waterfill_exact
 from cyberbudget.errors import AllocationError
-from cyberbudget.scenario import load_scenario
+from cyberbudget.policy.allocation import allocate, hamilton_exact, waterfill_exact
+from cyberbudget.policy.scenario import load_scenario
 
 STATUSES = ["public", "private_nonprofit", "private_forprofit"]
 

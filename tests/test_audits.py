@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cyberbudget.audits import audit_assumptions, plan_audits
-from cyberbudget.scenario import load_scenario
+from cyberbudget.policy.audits import audit_assumptions, plan_audits
+from cyberbudget.policy.scenario import load_scenario
 
 
 def table() -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from cyberbudget import config
-from cyberbudget.batch import EXIT_INTERRUPTED, read_batch_json, run_batch
+from cyberbudget.reports.batch import EXIT_INTERRUPTED, read_batch_json, run_batch
 
 # A tiny template: the parameters `report.run` injects, one cell that prints, one that fails for scenarios whose
 # file name contains "boom" (index 3 once papermill has inserted the injected-parameters cell after cell 0).

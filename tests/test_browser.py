@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cyberbudget import config, report
+from cyberbudget import config
+from cyberbudget.reports import report
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +36,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def html(tmp_path_factory) -> Path:
-    from cyberbudget.registry import synthesize, write_table
+    from cyberbudget.data.registry import synthesize, write_table
 
     folder = tmp_path_factory.mktemp("browser")
     table = write_table(synthesize().groupby("region", sort=True).head(8), folder / "table.csv")

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 
-from cyberbudget.compare import diff, parameter_differences
-from cyberbudget.scenario import load_scenario
+from cyberbudget.policy.diff import diff, parameter_differences
+from cyberbudget.policy.scenario import load_scenario
 
 
 def table() -> pd.DataFrame:

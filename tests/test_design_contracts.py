@@ -20,9 +20,9 @@ import pytest
 from test_allocation import make_table
 
 from cyberbudget import config
-from cyberbudget.allocation import allocate
 from cyberbudget.errors import ScenarioError
-from cyberbudget.scenario import deep_merge, envelope_cents, load_scenario
+from cyberbudget.policy.allocation import allocate
+from cyberbudget.policy.scenario import deep_merge, envelope_cents, load_scenario
 
 
 def table_of(rows: list[dict]) -> pd.DataFrame:
@@ -175,7 +175,7 @@ def test_the_design_snippet_runs_from_outside_the_repository(tmp_path: Path) -> 
     code = textwrap.dedent(f"""
         import json
         from cyberbudget import load_establishments, load_scenario, allocate
-        from cyberbudget.risk import gordon_loeb_optimum
+        from cyberbudget.risk.model import gordon_loeb_optimum
         table = load_establishments()
         result = allocate(table, load_scenario({str(config.SCENARIOS_DIR / "baseline.yaml")!r}))
         z = gordon_loeb_optimum(v=0.5, loss=2e6, alpha=1e-5, beta=1.0, kind="I")
@@ -193,7 +193,7 @@ def test_the_design_snippet_runs_from_outside_the_repository(tmp_path: Path) -> 
 
 def test_monte_carlo_block_seeding_makes_fewer_draws_a_prefix_of_more() -> None:
     """Block b depends only on (seed, b): the first 1,024 draws of 2,100 are the 1,024 draws of a shorter run."""
-    from cyberbudget.montecarlo import simulate
+    from cyberbudget.uncertainty.montecarlo import simulate
 
     rng = np.random.default_rng(3)
     n = 40
@@ -224,7 +224,7 @@ def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def small_csv(tmp_path_factory) -> Path:
-    from cyberbudget.registry import synthesize, write_table
+    from cyberbudget.data.registry import synthesize, write_table
 
     df = synthesize().groupby("region", sort=True).head(6)  # synthetic (labelled by the generator)
     return write_table(df, tmp_path_factory.mktemp("table") / "table.csv")

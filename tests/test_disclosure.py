@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cyberbudget import config, disclosure
+from cyberbudget import config
+from cyberbudget.reports import disclosure
 
 K = config.MIN_CELL_SIZE
 
@@ -137,8 +138,8 @@ def test_marking_only_under_establishment_disclosure():
 
 
 def test_small_table_breakdowns_never_show_a_group_of_fewer_than_five(small_table):
-    from cyberbudget.allocation import allocate
-    from cyberbudget.scenario import load_scenario
+    from cyberbudget.policy.allocation import allocate
+    from cyberbudget.policy.scenario import load_scenario
 
     result = allocate(small_table, load_scenario(config.SCENARIOS_DIR / "baseline.yaml"))
     for by in ("region", "status", "category", "ght"):

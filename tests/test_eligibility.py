@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cyberbudget.eligibility import assess, corridor, raised_spend
 from cyberbudget.errors import ConvergenceError, ScenarioError
-from cyberbudget.scenario import load_scenario
+from cyberbudget.policy.eligibility import assess, corridor, raised_spend
+from cyberbudget.policy.scenario import load_scenario
 
 
 def scen(**sections) -> object:
@@ -115,7 +115,7 @@ def test_non_convergence_is_reported() -> None:
 
 
 def test_logistic_needs_a_rule_with_expected_grants() -> None:
-    from cyberbudget.allocation import RuleOutput, register_rule
+    from cyberbudget.policy.allocation import RuleOutput, register_rule
 
     register_rule("flat_test", lambda t, e, s, env, n: RuleOutput(np.zeros(len(t)), np.zeros(len(t))), replace=True)
     s = scen(uptake={"model": "logistic", "slope": 1.0}, allocation={"rule": "flat_test"})

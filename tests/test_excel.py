@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from cyberbudget import config, excel, report
+from cyberbudget import config
+from cyberbudget.reports import excel, report
 
 SHEETS = ["summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance"]
 
@@ -18,7 +19,7 @@ SHEETS = ["summary", "by_region", "by_status", "by_category", "by_ght", "by_year
 @pytest.fixture(scope="module")
 def table_path(tmp_path_factory) -> Path:
     """A small synthetic table: 8 establishments per region (labelled synthetic by the generator)."""
-    from cyberbudget.registry import synthesize, write_table
+    from cyberbudget.data.registry import synthesize, write_table
 
     df = synthesize().groupby("region", sort=True).head(8)
     return write_table(df, tmp_path_factory.mktemp("table") / "table.csv")

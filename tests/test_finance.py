@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cyberbudget import reference
+from cyberbudget.data import reference
+from cyberbudget.data.finance import apply_overrides, impute_budgets
+from cyberbudget.data.schema import validate_table
 from cyberbudget.errors import TableError
-from cyberbudget.finance import apply_overrides, impute_budgets
-from cyberbudget.schema import validate_table
 
 CAPACITY_COLUMNS = ["finess", "name", "region", "department", "status", "category", "ght", "ght_support", "ose",
                     "beds", "places", "had_places", "medico_social", "imputed"]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from cyberbudget.errors import InputError
-from cyberbudget.risk import (
+from cyberbudget.risk.model import (
     breach_marginal,
     breach_probability,
     gordon_loeb_optimum,

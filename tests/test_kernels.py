@@ -12,7 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from papermill.exceptions import PapermillExecutionError
 
-from cyberbudget.kernels import ENGINE_NAME, KernelPool, WarmKernel
+from cyberbudget.reports.kernels import ENGINE_NAME, KernelPool, WarmKernel
 
 
 def make_notebook(path: Path, *cells: str, parameters: str = "x = 1  # a parameter") -> Path:

@@ -1,4 +1,4 @@
-"""Monte Carlo simulation (cyberbudget.montecarlo): seeding contract, exactness of the fast path, convergence."""
+"""Monte Carlo simulation (cyberbudget.uncertainty.montecarlo): seeding contract, exactness of the fast path, convergence."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cyberbudget import config
-from cyberbudget.allocation import allocate
 from cyberbudget.errors import OptionError, ScenarioError
-from cyberbudget.montecarlo import (
+from cyberbudget.policy.allocation import allocate
+from cyberbudget.policy.scenario import load_scenario
+from cyberbudget.risk.model import establishment_risk
+from cyberbudget.uncertainty.montecarlo import (
     MonteCarloResult,
     _alias_table,
     _share_of_rest,
@@ -23,8 +25,6 @@ from cyberbudget.montecarlo import (
     prepare_inputs,
     simulate,
 )
-from cyberbudget.risk import establishment_risk
-from cyberbudget.scenario import load_scenario
 
 IMPUTED = "operating_budget_eur it_budget_eur cyber_spend_eur"
 

@@ -25,7 +25,7 @@ EXPECTED_PARAMETERS = {
 @pytest.fixture(scope="module")
 def table_path(tmp_path_factory) -> Path:
     """A small synthetic table: 8 establishments per region (labelled synthetic by the generator)."""
-    from cyberbudget.registry import synthesize, write_table
+    from cyberbudget.data.registry import synthesize, write_table
 
     df = synthesize().groupby("region", sort=True).head(8)
     return write_table(df, tmp_path_factory.mktemp("table") / "table.csv")

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cyberbudget.optimize as opt
-from cyberbudget import allocation, config
+import cyberbudget.risk.optimal as opt
+from cyberbudget import config
 from cyberbudget.errors import AllocationError
-from cyberbudget.risk import GrantBenefit, grant_benefit
-from cyberbudget.scenario import load_scenario
+from cyberbudget.policy import allocation
+from cyberbudget.policy.scenario import load_scenario
+from cyberbudget.risk.model import GrantBenefit, grant_benefit
 
 
 def two_hospitals(**kw) -> GrantBenefit:
@@ -143,7 +144,7 @@ def test_no_feasible_allocation_avoids_more(problem, seed):
 
 @pytest.fixture(scope="module")
 def default_table() -> pd.DataFrame:
-    from cyberbudget.registry import load_establishments
+    from cyberbudget.data.registry import load_establishments
 
     if not config.DEFAULT_TABLE.exists():
         pytest.skip("default table not generated yet")
@@ -218,7 +219,7 @@ def test_small_case_beats_proportional_and_rounds_to_the_cent(total):
 
 
 def test_expected_grants_with_everyone_taking_part_equal_the_rule(default_table):
-    from cyberbudget import eligibility
+    from cyberbudget.policy import eligibility
 
     sc = scenario()
     el = eligibility.assess(default_table, sc)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from cyberbudget import config
+from cyberbudget.data.registry import load_establishments, read_table, summarize_table, write_table
 from cyberbudget.errors import TableError
-from cyberbudget.registry import load_establishments, read_table, summarize_table, write_table
 
 
 def write_csv(df: pd.DataFrame, path, sep=",", encoding="utf-8"):

@@ -12,8 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cyberbudget import config, report
+from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, ReportError, ScenarioError
+from cyberbudget.reports import report
 
 BASELINE = config.SCENARIOS_DIR / "baseline.yaml"
 
@@ -21,7 +22,7 @@ BASELINE = config.SCENARIOS_DIR / "baseline.yaml"
 @pytest.fixture(scope="module")
 def table_path(tmp_path_factory) -> Path:
     """A small synthetic table: 8 establishments per region (labelled synthetic by the generator)."""
-    from cyberbudget.registry import synthesize, write_table
+    from cyberbudget.data.registry import synthesize, write_table
 
     df = synthesize().groupby("region", sort=True).head(8)
     return write_table(df, tmp_path_factory.mktemp("table") / "table.csv")
@@ -160,7 +161,7 @@ def test_html_has_no_establishment_level_figure_by_default(folder):
 
 
 def test_manifest_records_inputs_parameters_versions_and_timings(folder, table_path):
-    from cyberbudget.manifest import sha256_file
+    from cyberbudget.reports.manifest import sha256_file
 
     man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     roles = {e["role"]: e for e in man["inputs"]}

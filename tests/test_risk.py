@@ -12,9 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cyberbudget import config, reference
+from cyberbudget import config
+from cyberbudget.data import reference
 from cyberbudget.errors import InputError, ScenarioError
-from cyberbudget.risk import (
+from cyberbudget.policy.scenario import load_scenario
+from cyberbudget.reports.risk_tables import published_breakdown
+from cyberbudget.risk.model import (
     LognormalMagnitude,
     PoissonFrequency,
     annual_loss_draws,
@@ -22,10 +25,8 @@ from cyberbudget.risk import (
     establishment_risk,
     expected_incidents,
     grant_benefit,
-    published_breakdown,
     risk_parameters,
 )
-from cyberbudget.scenario import load_scenario
 
 IT_SHARE = 0.017
 EUR_PER_BED = 288_000
@@ -190,7 +191,7 @@ def _assert_in_observatory_ranges(table: pd.DataFrame) -> None:
 
 
 def test_default_table_lands_in_the_observatory_ranges():
-    registry = pytest.importorskip("cyberbudget.registry")
+    registry = pytest.importorskip("cyberbudget.data.registry")
     if not config.DEFAULT_TABLE.exists():
         pytest.skip("default table not generated yet")
     _assert_in_observatory_ranges(registry.load_establishments())
@@ -198,7 +199,7 @@ def test_default_table_lands_in_the_observatory_ranges():
 
 @pytest.mark.skipif(not config.SAE_DIR.exists(), reason="SAE 2023 files absent")
 def test_sae_registry_lands_in_the_observatory_ranges():
-    registry = pytest.importorskip("cyberbudget.registry")
+    registry = pytest.importorskip("cyberbudget.data.registry")
     table = registry.import_sae(config.SAE_DIR)
     assert len(table) >= 2_900
     _assert_in_observatory_ranges(table)
@@ -284,7 +285,7 @@ def test_more_money_never_raises_expected_loss(grants, share, coverage, kind):
 
 
 def test_published_breakdown_suppresses_small_cells_and_figures_build():
-    from cyberbudget import plots
+    from cyberbudget.reports import plots
 
     # 7 public, 3 for-profit, 3 non-profit: the two small groups are suppressed (together 6 >= 5: no secondary)
     t = _allocation([300_000.0] * 13, [0.05] * 13, [150] * 7 + [40] * 6)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cyberbudget.data.registry import import_sae, normalize_name, sae_registry
 from cyberbudget.errors import TableError
-from cyberbudget.registry import import_sae, normalize_name, sae_registry
 
 
 def test_counts_and_capacities_match_the_published_totals(sae_table):

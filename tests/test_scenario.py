@@ -9,7 +9,7 @@ import pytest
 
 from cyberbudget import config
 from cyberbudget.errors import InputError, ScenarioError
-from cyberbudget.scenario import envelope_cents, euros_to_cents, load_scenario
+from cyberbudget.policy.scenario import envelope_cents, euros_to_cents, load_scenario
 
 MINIMAL = {"name": "m", "envelope": {"total_eur": 350_000_000}}
 
@@ -148,7 +148,7 @@ seed: "x"
     ({"uptake": {"midpoint": 0}}, "uptake.midpoint", "> 0"),
 ])
 def test_each_bad_scenario_class(spec: dict, where: str, what: str) -> None:
-    from cyberbudget.scenario import deep_merge
+    from cyberbudget.policy.scenario import deep_merge
 
     probs = problems_of(deep_merge(MINIMAL, spec))
     assert any(f"<dict>: {where}" in p and what in p for p in probs), probs

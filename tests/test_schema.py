@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cyberbudget import config
+from cyberbudget.data.schema import MAX_PROBLEMS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_table
 from cyberbudget.errors import TableError
-from cyberbudget.schema import MAX_PROBLEMS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_table
 
 
 def problems_of(df: pd.DataFrame, source: str = "t.csv") -> list[str]:

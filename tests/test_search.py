@@ -1,4 +1,4 @@
-"""Parameter search (cyberbudget.search): the grid finds the known optimum of a small constructed case."""
+"""Parameter search (cyberbudget.uncertainty.search): the grid finds the known optimum of a small constructed case."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cyberbudget.allocation import allocate
 from cyberbudget.errors import OptionError
-from cyberbudget.risk import assess
-from cyberbudget.scenario import load_scenario
-from cyberbudget.search import grid_search, pareto_front
+from cyberbudget.policy.allocation import allocate
+from cyberbudget.policy.scenario import load_scenario
+from cyberbudget.risk.model import assess
+from cyberbudget.uncertainty.search import grid_search, pareto_front
 
 
 def three_establishments() -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Sensitivity analysis (cyberbudget.sensitivity): Sobol wiring on Ishigami, tornado on a constructed case."""
+"""Sensitivity analysis (cyberbudget.uncertainty.sensitivity): Sobol wiring on Ishigami, tornado on a constructed case."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from test_montecarlo import FIXED, make_table, scenario
 
 from cyberbudget.errors import OptionError
-from cyberbudget.sensitivity import ishigami, sobol, sobol_indices, tornado
+from cyberbudget.uncertainty.sensitivity import ishigami, sobol, sobol_indices, tornado
 
 
 def test_sobol_wiring_recovers_the_ishigami_indices():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cyberbudget import config, reference
-from cyberbudget.registry import load_establishments, read_table, synthesize, write_table
+from cyberbudget import config
+from cyberbudget.data import reference
+from cyberbudget.data.registry import load_establishments, read_table, synthesize, write_table
 
 
 @pytest.fixture(scope="module")

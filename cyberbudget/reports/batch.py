@@ -1,19 +1,19 @@
 """``cyberbudget batch``: many scenarios, every report, an index comparing them, and what failed.
 
-:func:`run_batch` runs :func:`cyberbudget.report.run` for each scenario file, in ``jobs`` threads that each own
-a warm kernel (:mod:`cyberbudget.kernels`), or on an existing Dask distributed cluster (``dask=ADDRESS``). It
+:func:`run_batch` runs :func:`cyberbudget.reports.report.run` for each scenario file, in ``jobs`` threads that each own
+a warm kernel (:mod:`cyberbudget.reports.kernels`), or on an existing Dask distributed cluster (``dask=ADDRESS``). It
 writes, next to the reports:
 
 - ``DIR/batch.json`` — each scenario's outcome (``ok``, ``failed`` with the failing cell and its error,
   ``skipped`` by ``resume``, ``interrupted`` by Ctrl-C) and duration;
 - ``DIR/index.html`` — self-contained, aggregated under the confidentiality rules
-  (:mod:`cyberbudget.batch_index`), linking every report.
+  (:mod:`cyberbudget.reports.batch_index`), linking every report.
 
 Guarantees
 ----------
 - A failing scenario never stops the others. A scenario file that cannot be read or validated is that
   scenario's failure, recorded with its message. A notebook that fails keeps its executed notebook in
-  ``DIR/<name>.failed/`` (written by :mod:`cyberbudget.report`).
+  ``DIR/<name>.failed/`` (written by :mod:`cyberbudget.reports.report`).
 - Ctrl-C (``KeyboardInterrupt``) stops cleanly: scenarios not started are not started, running notebooks are
   interrupted, reports already finished stay, no half-written report folder remains, and ``batch.json`` marks
   the scenarios that did not finish as ``interrupted``.
@@ -51,7 +51,7 @@ from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, ReportError
 
 if TYPE_CHECKING:  # imported lazily (papermill), after a --jobs worker has set up its imports
-    from cyberbudget.kernels import KernelPool, WarmKernel
+    from cyberbudget.reports.kernels import KernelPool, WarmKernel
 
 #: Outcome statuses recorded in ``batch.json``.
 STATUSES: tuple[str, ...] = ("ok", "failed", "skipped", "interrupted")
@@ -191,7 +191,7 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 
 def _prepare(paths: Sequence[str | os.PathLike[str]]) -> list[_Job]:
-    from cyberbudget.scenario import load_scenario
+    from cyberbudget.policy.scenario import load_scenario
 
     jobs: list[_Job] = []
     used: dict[str, str] = {}
@@ -226,7 +226,7 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -
     scenarios, template, reference files) with the files as they are now, and checks every output the manifest
     lists is present with its recorded SHA-256.
     """
-    from cyberbudget import manifest as mf
+    from cyberbudget.reports import manifest as mf
 
     try:
         recorded = mf.read_manifest(folder)
@@ -257,10 +257,10 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -
 def _call_report_run(scenario: Path, data: str | None, out: Path, template: str) -> Path:
     """``report.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
 
-    The kernel is the one made current in this thread by :func:`cyberbudget.kernels.use_kernel`.
+    The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`.
     """
-    from cyberbudget import report
-    from cyberbudget.kernels import ENGINE_NAME
+    from cyberbudget.reports import report
+    from cyberbudget.reports.kernels import ENGINE_NAME
 
     return Path(report.run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
                            exporter=_worker_exporter()))
@@ -276,7 +276,7 @@ def _run_one(
     runner: Callable[..., Path] | None = None,
 ) -> Outcome:
     """Run one scenario in ``kernel``; any exception becomes a ``failed`` outcome (KeyboardInterrupt passes)."""
-    from cyberbudget.kernels import use_kernel
+    from cyberbudget.reports.kernels import use_kernel
 
     start = time.perf_counter()
     try:
@@ -300,7 +300,7 @@ def _worker_pool() -> KernelPool:
     global _WORKER_POOL
     with _WORKER_LOCK:
         if _WORKER_POOL is None:
-            from cyberbudget.kernels import KernelPool
+            from cyberbudget.reports.kernels import KernelPool
 
             _WORKER_POOL = KernelPool()
             # multiprocessing children skip atexit: stop the kernels when the worker process ends
@@ -312,7 +312,7 @@ def _worker_exporter() -> Any:
     global _WORKER_EXPORTER
     with _WORKER_LOCK:
         if _WORKER_EXPORTER is None:
-            from cyberbudget import report
+            from cyberbudget.reports import report
 
             _WORKER_EXPORTER = report.html_exporter()
         return _WORKER_EXPORTER
@@ -322,7 +322,7 @@ def _warm_up_worker(data: str | None = None) -> None:
     """Process-pool initializer: get the worker ready before its first scenario arrives.
 
     The kernel process is launched first; while it starts and imports its libraries, this process imports
-    what :func:`cyberbudget.report.run` needs (pandas, openpyxl, nbconvert), builds the HTML exporter and reads
+    what :func:`cyberbudget.reports.report.run` needs (pandas, openpyxl, nbconvert), builds the HTML exporter and reads
     the table once (first-call costs: parquet reader, schema), instead of doing all that after the kernel is
     ready, at the first scenario.
     """
@@ -334,8 +334,8 @@ def _warm_up_worker(data: str | None = None) -> None:
     kernel = _worker_pool().get(wait=False)
     _worker_exporter()
     try:
-        from cyberbudget import excel  # noqa: F401 - import openpyxl now rather than in the first scenario
-        from cyberbudget.registry import load_establishments
+        from cyberbudget.data.registry import load_establishments
+        from cyberbudget.reports import excel  # noqa: F401 - import openpyxl now rather than in the first scenario
 
         load_establishments(_data_path(data))
     except Exception:  # a bad table is each scenario's failure, reported with the scenario
@@ -459,7 +459,7 @@ def run_batch(
         clean-up (anything else).
     runner : callable, optional
         ``runner(scenario_path, data, out, template, kernel) -> report folder``; default
-        :func:`cyberbudget.report.run` in the thread's warm kernel. For tests and other report kinds.
+        :func:`cyberbudget.reports.report.run` in the thread's warm kernel. For tests and other report kinds.
 
     Returns
     -------
@@ -475,7 +475,7 @@ def run_batch(
         raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
     if not paths:
         raise OptionError("batch: expected at least one SCENARIO.yaml, found none")
-    from cyberbudget.report import resolve_template
+    from cyberbudget.reports.report import resolve_template
 
     tpl = resolve_template(template)
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
@@ -532,7 +532,7 @@ def run_batch(
                          interrupted=interrupted)
     result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
                                          data=str(_data_path(data)), dask=dask)
-    from cyberbudget.batch_index import write_index
+    from cyberbudget.reports.batch_index import write_index
 
     result.index_html = write_index(out_dir, ordered, data=_data_path(data))
     if pending_error is not None:

@@ -1,7 +1,7 @@
 """``DIR/index.html`` of a batch: every scenario's outcome, key figures, and grants by region and status.
 
 The index is a published output (DESIGN.md, "Confidentiality"): whatever each scenario's ``disclosure``, it
-shows only scenario-level aggregates built by :mod:`cyberbudget.disclosure` from each report's
+shows only scenario-level aggregates built by :mod:`cyberbudget.reports.disclosure` from each report's
 ``allocation.csv`` — per-group cells built from fewer than ``config.MIN_CELL_SIZE`` establishments are
 suppressed, with secondary suppression so that no total reveals them, and national grant totals are hidden
 when fewer than that many establishments receive a grant. No establishment appears.
@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cyberbudget import config, disclosure
+from cyberbudget import config
+from cyberbudget.reports import disclosure
 
 INDEX_NAME: str = "index.html"
 NOT_DISCLOSED: str = "n.d."
@@ -220,7 +221,7 @@ def write_index(
     ----------
     out : path
         The batch folder ``DIR``.
-    outcomes : sequence of :class:`cyberbudget.batch.Outcome`
+    outcomes : sequence of :class:`cyberbudget.reports.batch.Outcome`
         In the order to list them.
     min_cell : int
         Smallest number of establishments a published cell may be built from.

@@ -7,7 +7,7 @@ House rules
   pass its own;
 - numbers can be formatted the French way (``350 000 000 €``, ``5,0 %``) or the English way
   (``€350,000,000``, ``5.0%``): every function takes ``lang="en" | "fr"``;
-- figures draw *aggregated, disclosure-checked* data (see :mod:`cyberbudget.disclosure`): a suppressed cell
+- figures draw *aggregated, disclosure-checked* data (see :mod:`cyberbudget.reports.disclosure`): a suppressed cell
   arrives as a missing value and is drawn as "not disclosed", never as zero.
 
 Reports embed plotly.js once and fetch nothing from the network: :func:`register_renderer` installs the
@@ -20,7 +20,6 @@ Other modules append their figures (risk, uncertainty) at the end of this file, 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,15 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from cyberbudget import config
+from cyberbudget.formatting import (
+    check_lang,
+    fmt_eur,
+    fmt_eur_compact,
+    fmt_int,
+    fmt_number,
+    fmt_pct,
+    tick_format,
+)
 
 # --------------------------------------------------------------------------------------------------------------
 # Palette, fonts, labels
@@ -86,13 +94,8 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-_NNBSP = "\u202f"  # narrow no-break space: the French thousands separator (and before % and €)
-
-
 def _lang(lang: str) -> str:
-    if lang not in ("en", "fr"):
-        raise ValueError(f"lang: expected 'en' or 'fr', found {lang!r}")
-    return lang
+    return check_lang(lang)
 
 
 def label(kind: str, code: str, lang: str = "en") -> str:
@@ -113,118 +116,6 @@ def label(kind: str, code: str, lang: str = "en") -> str:
     if kind == "region":
         return config.REGION_NAMES.get(code, code)
     return str(code)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Number formatting
-# --------------------------------------------------------------------------------------------------------------
-
-
-def fmt_number(x: float | int | None, decimals: int = 0, lang: str = "en") -> str:
-    """Format a number with thousands separators, the French or English way.
-
-    A missing value (None or NaN) prints as an en dash.
-
-    Examples
-    --------
-    >>> fmt_number(1234567.891, 2, "fr") == "1\u202f234\u202f567,89"
-    True
-    >>> fmt_number(1234567.891, 2, "en")
-    '1,234,567.89'
-    >>> fmt_number(float("nan"))
-    '–'
-    """
-    lang = _lang(lang)
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    text = f"{x:,.{decimals}f}"
-    if lang == "fr":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", _NNBSP)
-    return text
-
-
-def fmt_eur(x: float | int | None, lang: str = "fr", decimals: int = 0) -> str:
-    """Format an amount in euros.
-
-    Examples
-    --------
-    >>> fmt_eur(350_000_000) == "350\u202f000\u202f000\u202f€"
-    True
-    >>> fmt_eur(1234.5, "en", 2)
-    '€1,234.50'
-    """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if _lang(lang) == "fr":
-        return f"{fmt_number(x, decimals, 'fr')}{_NNBSP}€"
-    sign = "-" if x < 0 else ""
-    return f"{sign}€{fmt_number(abs(x), decimals, 'en')}"
-
-
-def fmt_cents(cents: int | None, lang: str = "fr") -> str:
-    """Format integer cents as euros with two decimals, exactly (no float rounding).
-
-    Examples
-    --------
-    >>> fmt_cents(123456789, "en")
-    '€1,234,567.89'
-    """
-    if cents is None or (isinstance(cents, float) and math.isnan(cents)):
-        return "–"
-    cents = int(cents)
-    whole, rest = divmod(abs(cents), 100)
-    sign = "-" if cents < 0 else ""
-    if _lang(lang) == "fr":
-        return f"{sign}{fmt_number(whole, 0, 'fr')},{rest:02d}{_NNBSP}€"
-    return f"{sign}€{fmt_number(whole, 0, 'en')}.{rest:02d}"
-
-
-def fmt_eur_compact(x: float | int | None, lang: str = "fr") -> str:
-    """Format a large amount in euros compactly: ``350 M€`` / ``€350M``, ``1,2 k€`` / ``€1.2k``.
-
-    Examples
-    --------
-    >>> fmt_eur_compact(350_000_000, "en")
-    '€350M'
-    >>> fmt_eur_compact(25_400_000, "fr") == "25,4\u202fM€"
-    True
-    """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    lang = _lang(lang)
-    for factor, suffix in ((1e9, "G" if lang == "fr" else "bn"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= factor:
-            value = x / factor
-            decimals = 0 if abs(value) >= 100 or float(value).is_integer() else 1
-            number = fmt_number(value, decimals, lang)
-            return f"{number}{_NNBSP}{suffix}€" if lang == "fr" else f"€{number}{suffix}"
-    return fmt_eur(x, lang)
-
-
-def fmt_pct(x: float | None, lang: str = "fr", decimals: int = 1) -> str:
-    """Format a share (0.05) as a percentage (``5,0 %`` / ``5.0%``).
-
-    Examples
-    --------
-    >>> fmt_pct(0.05, "en")
-    '5.0%'
-    >>> fmt_pct(0.1234, "fr", 2) == "12,34\u202f%"
-    True
-    """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    number = fmt_number(100 * x, decimals, lang)
-    return f"{number}{_NNBSP}%" if _lang(lang) == "fr" else f"{number}%"
-
-
-def fmt_int(x: int | None, lang: str = "fr") -> str:
-    """Format a count with thousands separators."""
-    return fmt_number(x, 0, lang)
-
-
-def tick_format(lang: str = "fr") -> dict[str, str]:
-    """Plotly ``separators`` for a language: decimal mark then thousands separator."""
-    return {"separators": ", " if _lang(lang) == "fr" else ".,"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -304,7 +195,7 @@ def register_renderer() -> str:
     """Install a fresh :class:`EmbeddedRenderer` as ``pio.renderers["cyberbudget"]``.
 
     Call it once at the top of every notebook: a fresh renderer embeds plotly.js again in the notebook's first
-    figure, even in a kernel that already rendered another notebook (warm kernels, :mod:`cyberbudget.kernels`).
+    figure, even in a kernel that already rendered another notebook (warm kernels, :mod:`cyberbudget.reports.kernels`).
 
     Returns
     -------
@@ -316,7 +207,7 @@ def register_renderer() -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Allocation report figures (inputs come from cyberbudget.disclosure, already aggregated)
+# Allocation report figures (inputs come from cyberbudget.reports.disclosure, already aggregated)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -333,7 +224,7 @@ def share_distribution(
     Parameters
     ----------
     bins : DataFrame
-        From :func:`cyberbudget.disclosure.share_histogram`: ``left, right, n`` (``n`` missing when suppressed).
+        From :func:`cyberbudget.reports.disclosure.share_histogram`: ``left, right, n`` (``n`` missing when suppressed).
     min_share, max_share : float
         The scenario's corridor (e.g. 0.05 and 0.10), drawn as vertical lines.
     n_below, n_total : int, optional
@@ -385,7 +276,7 @@ def allocation_by(
     Parameters
     ----------
     breakdown : DataFrame
-        From :func:`cyberbudget.disclosure.breakdown` (rows only): the group column ``by``, ``n_establishments``,
+        From :func:`cyberbudget.reports.disclosure.breakdown` (rows only): the group column ``by``, ``n_establishments``,
         ``n_eligible``, ``grant_eur`` (missing when suppressed).
     by : str
         ``region``, ``status``, ``category`` or ``ght``.
@@ -456,7 +347,7 @@ def flow_sankey(
     Parameters
     ----------
     cells : DataFrame
-        From :func:`cyberbudget.disclosure.crosstab` in long form: ``status, region, grant_cents`` with
+        From :func:`cyberbudget.reports.disclosure.crosstab` in long form: ``status, region, grant_cents`` with
         ``grant_cents`` missing for suppressed cells; suppressed cells of a status are drawn together as one
         flow to a "small cells" node (secondary suppression guarantees that sum is itself publishable).
     envelope_cents, unallocated_cents : int
@@ -530,7 +421,7 @@ def lorenz_curve(points: pd.DataFrame, gini: float | None, *, lang: str = "en", 
     Parameters
     ----------
     points : DataFrame
-        From :func:`cyberbudget.disclosure.lorenz_points`: ``population_share, value_share`` (each step
+        From :func:`cyberbudget.reports.disclosure.lorenz_points`: ``population_share, value_share`` (each step
         aggregates at least 5 establishments).
     gini : float or None
         Gini coefficient (None when not disclosed).
@@ -554,7 +445,7 @@ def lorenz_curve(points: pd.DataFrame, gini: float | None, *, lang: str = "en", 
 
 
 def per_bed_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
-    """Bars: grant per bed (€) by group, from a :func:`cyberbudget.disclosure.breakdown`."""
+    """Bars: grant per bed (€) by group, from a :func:`cyberbudget.reports.disclosure.breakdown`."""
     lang = _lang(lang)
     df = breakdown.copy()
     df["grant_per_bed_eur"] = pd.to_numeric(df["grant_per_bed_eur"], errors="coerce")
@@ -618,7 +509,7 @@ def compare_groups(
     ----------
     long : DataFrame
         ``scenario, <by>, grant_eur`` (``grant_eur`` missing when suppressed), e.g. from
-        :func:`cyberbudget.report.comparison_tables`.
+        :func:`cyberbudget.reports.report.comparison_tables`.
     baseline : str, optional
         Scenario the others are compared with (default: the first one).
     """
@@ -709,8 +600,8 @@ def figure_kinds() -> Mapping[str, Any]:
 
 
 # --- risk figures ---
-# Figures of the risk report (cyberbudget.risk, cyberbudget.optimize); inputs are aggregated and
-# disclosure-checked (risk.published_breakdown), never establishment-level.
+# Figures of the risk report (cyberbudget.risk.model, cyberbudget.risk.optimal); inputs are aggregated and
+# disclosure-checked (reports.risk_tables.published_breakdown), never establishment-level.
 
 
 def risk_losses_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
@@ -719,7 +610,7 @@ def risk_losses_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title:
     Parameters
     ----------
     breakdown : DataFrame
-        From :func:`cyberbudget.risk.published_breakdown`: ``by``, ``expected_loss_before_eur``,
+        From :func:`cyberbudget.reports.risk_tables.published_breakdown`: ``by``, ``expected_loss_before_eur``,
         ``expected_loss_after_eur`` (NaN when suppressed).
     by : str
         ``region``, ``status`` or ``category``.
@@ -847,8 +738,8 @@ def risk_figure_kinds() -> Mapping[str, Any]:
 
 
 # --- uncertainty figures ---
-# Figures of the uncertainty and sensitivity reports (cyberbudget.montecarlo, cyberbudget.sensitivity,
-# cyberbudget.search); inputs are sector totals or groups of at least config.MIN_CELL_SIZE establishments.
+# Figures of the uncertainty and sensitivity reports (cyberbudget.uncertainty.montecarlo, cyberbudget.uncertainty.sensitivity,
+# cyberbudget.uncertainty.search); inputs are sector totals or groups of at least config.MIN_CELL_SIZE establishments.
 
 
 def mc_fan_by(per_draw: pd.DataFrame, by: str = "category", *, scale: float = 1e6, unit: str = "M€",

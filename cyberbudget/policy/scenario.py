@@ -24,7 +24,7 @@ Sections beyond DESIGN.md (documented additions):
   are therefore eligible; an OSE that cannot comply (no IT budget) loses eligibility. Priority for OSE is
   expressed with ``allocation.rule: tiered`` and ``ose`` first in ``tiers``.
 - ``uptake:`` additional keys ``damping``, ``tolerance``, ``max_iterations`` (fixed point, see
-  :mod:`cyberbudget.eligibility`).
+  :mod:`cyberbudget.policy.eligibility`).
 - ``risk:``, ``awareness:``, ``uncertainty:`` — parameters of the risk and Monte Carlo modules, defined by the
   three classes :class:`Risk`, :class:`Awareness`, :class:`Uncertainty` below.
 
@@ -66,7 +66,7 @@ from pydantic import (
     model_validator,
 )
 
-from cyberbudget import config
+from cyberbudget import config, money
 from cyberbudget.errors import Problem, ScenarioError
 
 __all__ = [
@@ -414,7 +414,7 @@ class Allocation(_Section):
 TIER_GROUPS: tuple[str, ...] = ("ose", "ght_support", *config.STATUSES, *config.CATEGORIES)
 
 #: Rule names a scenario may use: the built-in rules, the plugins of ``config.RULE_PLUGINS`` and every name
-#: registered with :func:`cyberbudget.allocation.register_rule` (which adds it here). Checked at load time, so an
+#: registered with :func:`cyberbudget.policy.allocation.register_rule` (which adds it here). Checked at load time, so an
 #: unknown rule is rejected with the other problems, before anything runs.
 KNOWN_RULES: set[str] = {"proportional", "matching", "gap", "tiered", *config.RULE_PLUGINS}
 
@@ -460,10 +460,10 @@ class Ose(_Section):
 
 # --- risk: section read by risk.py --------------------
 class Risk(_Section):
-    """``risk:`` — parameters of the risk model (:mod:`cyberbudget.risk`).
+    """``risk:`` — parameters of the risk model (:mod:`cyberbudget.risk.model`).
 
     A key left ``null`` (the default) takes its value from ``data/reference/risk.yaml``, where every figure has
-    its source; see :func:`cyberbudget.risk.risk_parameters`.
+    its source; see :func:`cyberbudget.risk.model.risk_parameters`.
     """
 
     breach_function: Literal["I", "II"] = Field(
@@ -522,7 +522,7 @@ class Awareness(_Section):
 # --- uncertainty: section read by montecarlo.py and sensitivity.py --------------------
 def _uncertainty_default(name: str) -> Any:
     """Default of an ``uncertainty:`` key from ``data/reference/uncertainty.yaml`` (single source of truth)."""
-    from cyberbudget.reference import load_reference
+    from cyberbudget.data.reference import load_reference
 
     ref = load_reference("uncertainty")
     if name in ref.get("factors", {}):
@@ -651,7 +651,7 @@ class Scenario(_Section):
 
 
 def euros_to_cents(x: Any) -> int:
-    """Exact cents of a euro amount: ``Decimal(str(x)) * 100``.
+    """Exact cents of a scenario's euro amount (the YAML text when known; :func:`cyberbudget.money.euros_to_cents`).
 
     Raises
     ------
@@ -665,13 +665,7 @@ def euros_to_cents(x: Any) -> int:
     """
     if isinstance(x, bool):
         raise ValueError(f"expected an amount in euros, found {x!r}")
-    dec = _decimal_of(x) if not isinstance(x, str) else Decimal(x)
-    if not dec.is_finite():
-        raise ValueError(f"expected a finite amount in euros, found {x!r}")
-    cents = dec * 100
-    if cents != cents.to_integral_value():
-        raise ValueError(f"expected at most 2 decimals, found {x!r}")
-    return int(cents)
+    return money.euros_to_cents(_decimal_of(x) if not isinstance(x, str) else x)
 
 
 def envelope_cents(s: Scenario) -> int:
@@ -683,7 +677,7 @@ def schedule_shares(s: Scenario) -> list[Decimal]:
     """Share of the envelope for each year of ``s.envelope.years`` as exact decimals (equal when null).
 
     Equal shares are returned as ``Decimal(1) / n`` only for display; exact computations should use
-    :class:`fractions.Fraction` (``1/n``) as :mod:`cyberbudget.allocation` does.
+    :class:`fractions.Fraction` (``1/n``) as :mod:`cyberbudget.policy.allocation` does.
     """
     years = s.envelope.years
     if s.envelope.schedule is None:

@@ -13,7 +13,7 @@ Who is audited first: the operators of essential services (column ``ose``: the G
 designated in 2021), then everybody else, each group ordered by
 
 - ``size`` (default): ``beds + places + had_places``, largest first;
-- ``risk``: a risk score given by the caller (e.g. expected loss from :mod:`cyberbudget.risk`; this module does
+- ``risk``: a risk score given by the caller (e.g. expected loss from :mod:`cyberbudget.risk.model`; this module does
   not import the risk side), highest first. Without a score, the documented proxy
   ``size × max(0, 1 − cyber_share / max_share)`` is used (larger and less protected first).
 
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget import config
-from cyberbudget.reference import load_reference
-from cyberbudget.scenario import Scenario, euros_to_cents
+from cyberbudget.data.reference import load_reference
+from cyberbudget.policy.scenario import Scenario, euros_to_cents
 
 __all__ = ["AuditPlan", "audit_assumptions", "plan_audits"]
 

@@ -3,7 +3,7 @@
 - :func:`load_establishments` reads and validates a table (the committed synthetic default when no path);
 - :func:`import_sae` builds the real registry from the DREES SAE 2023 open-data files (one row per
   establishment with beds, places or HAD places), its GHT membership and support establishments, and imputes
-  the budgets (:mod:`cyberbudget.finance`);
+  the budgets (:mod:`cyberbudget.data.finance`);
 - :func:`synthesize` generates the committed default table from the SAE aggregates of
   ``data/reference/sae2023_marginals.yaml`` (written by :func:`sae_marginals`): same counts by region x
   status x category, same capacity distribution per category, the 135 GHT and their support establishments,
@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cyberbudget import config, finance, reference
+from cyberbudget import config
+from cyberbudget.data import finance, reference
+from cyberbudget.data.schema import MONEY_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_table
+from cyberbudget.data.tableio import read_table, write_csv
 from cyberbudget.errors import Problem, TableError
-from cyberbudget.schema import MONEY_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, validate_table
-from cyberbudget.tableio import read_table, write_csv
 
 __all__ = [
     "import_sae", "load_establishments", "read_table", "sae_marginals", "summarize_table", "synthesize",
@@ -61,7 +62,7 @@ def load_establishments(path: str | os.PathLike[str] | None = None) -> pd.DataFr
     Returns
     -------
     DataFrame
-        The normalised table (see :func:`cyberbudget.schema.validate_table`), sorted by ``finess``.
+        The normalised table (see :func:`cyberbudget.data.schema.validate_table`), sorted by ``finess``.
 
     Raises
     ------
@@ -445,7 +446,7 @@ def import_sae(sae_dir: str | os.PathLike[str], ght_membership: str | os.PathLik
         Table with columns ``finess, ght`` (e.g. from the official DGOS list): when given it *is* the
         membership (declarations and top-up are not used); an empty ``ght`` cell means no GHT.
     overrides : path, optional
-        Real budgets for some establishments (see :func:`cyberbudget.finance.apply_overrides`).
+        Real budgets for some establishments (see :func:`cyberbudget.data.finance.apply_overrides`).
     seed : int
         Seed of the budget imputation.
 
@@ -547,10 +548,10 @@ def write_marginals(sae_dir: str | os.PathLike[str] = config.SAE_DIR, path: str 
     data = sae_marginals(sae_dir)
     header = {
         "kind": "aggregates",
-        "description": "Aggregates of the DREES SAE 2023 registry (cyberbudget.registry.import_sae) from which "
+        "description": "Aggregates of the DREES SAE 2023 registry (cyberbudget.data.registry.import_sae) from which "
                        "the synthetic default table is drawn. No FINESS and no name: counts, capacity totals "
                        "and quantiles, GHT short codes and member counts. Regenerate with "
-                       "`python -c 'from cyberbudget.registry import write_marginals; write_marginals()'`.",
+                       "`python -c 'from cyberbudget.data.registry import write_marginals; write_marginals()'`.",
         "source": "DREES, SAE 2023 bases statistiques (ID, MCO, PSY, SSR, USLD, HAD, GHT, ORG files), Licence Ouverte",
         "year": 2023,
     }

@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from cyberbudget import plots
+from cyberbudget import formatting
+from cyberbudget.reports import plots
 
 
 def _largest(rows: pd.DataFrame, by: str) -> tuple[str, float] | None:
@@ -40,9 +41,9 @@ def paragraph(
     Parameters
     ----------
     key : mapping
-        Key figures as returned by :func:`cyberbudget.report.key_figures` (suppressed values are None).
+        Key figures as returned by :func:`cyberbudget.reports.report.key_figures` (suppressed values are None).
     by_status, by_region : DataFrame
-        :attr:`cyberbudget.disclosure.Breakdown.rows`.
+        :attr:`cyberbudget.reports.disclosure.Breakdown.rows`.
 
     Examples
     --------
@@ -55,7 +56,7 @@ def paragraph(
     >>> "10 of 40 establishments (25%)" in text and "€2,000 (20.0% of the envelope) is left unallocated" in text
     True
     """
-    f = plots
+    f = formatting
     parts: list[str] = []
     env = key["envelope_cents"] / 100
     n, n_el = key["n_establishments"], key.get("n_eligible")

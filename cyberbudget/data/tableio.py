@@ -4,7 +4,7 @@ This is the lowest layer of the establishment table: it turns a file into a Data
 of the file's own types (Parquet) without interpreting any column, and writes a validated table as a
 deterministic CSV. Any problem with the file itself (missing, empty, binary, unreadable, wrong delimiter)
 raises :class:`TableError` with a message naming the file; cell-level problems are left to
-:func:`cyberbudget.schema.validate_table`. :mod:`cyberbudget.registry` re-exports :func:`read_table` and
+:func:`cyberbudget.data.schema.validate_table`. :mod:`cyberbudget.data.registry` re-exports :func:`read_table` and
 :func:`write_table`.
 """
 

@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cyberbudget import config, reference
+from cyberbudget import config
+from cyberbudget.data import reference
+from cyberbudget.data.schema import MAX_PROBLEMS, MONEY_COLUMNS, REQUIRED_COLUMNS, validate_table
+from cyberbudget.data.tableio import read_table
 from cyberbudget.errors import Problem, TableError
-from cyberbudget.schema import MAX_PROBLEMS, MONEY_COLUMNS, REQUIRED_COLUMNS, validate_table
-from cyberbudget.tableio import read_table
 
 #: Columns :func:`impute_budgets` may fill, in dependency order.
 BUDGET_COLUMNS: tuple[str, ...] = MONEY_COLUMNS

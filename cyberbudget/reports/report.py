@@ -6,19 +6,19 @@
    :class:`~cyberbudget.errors.InputError` stops everything before a file is written or a kernel starts;
 2. :func:`compute_from` allocates in-process (:class:`Computed`);
 3. :func:`write_outputs` writes ``allocation.csv``, ``summary.json`` (byte-deterministic) and
-   ``allocation.xlsx`` (published: aggregated, see :mod:`cyberbudget.disclosure`);
+   ``allocation.xlsx`` (published: aggregated, see :mod:`cyberbudget.reports.disclosure`);
 4. :func:`execute_notebook` executes the template with papermill in the current environment's ``python3``
    kernel — templates that declare ``results_path`` receive step 2's results through a private temporary
    file (:func:`save_results`, removed after the run; run by hand they recompute them), and every template
    checks the allocated cents against step 2;
 5. :func:`export_html` writes a self-contained ``report.html`` (plotly.js inlined once, no CDN, code hidden);
-6. ``manifest.json`` (:mod:`cyberbudget.manifest`) records input hashes, parameters, versions and timings.
+6. ``manifest.json`` (:mod:`cyberbudget.reports.manifest`) records input hashes, parameters, versions and timings.
 
 Everything is written into ``DIR/.<name>.tmp-XXXX`` and renamed to ``DIR/<name>`` at the end: an error or
 Ctrl-C leaves no half report. A failing notebook is kept in ``DIR/<name>.failed/`` and raises
 :class:`~cyberbudget.errors.ReportError`.
 
-The steps are public so that :mod:`cyberbudget.batch` can reuse them (one exporter, warm kernels).
+The steps are public so that :mod:`cyberbudget.reports.batch` can reuse them (one exporter, warm kernels).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cyberbudget import config, disclosure, manifest, plots
+from cyberbudget import config, formatting
 from cyberbudget.errors import InputError, OptionError, Problem, ReportError
+from cyberbudget.reports import disclosure, manifest, plots
 
 CSV_NAME = "allocation.csv"
 SUMMARY_NAME = "summary.json"
@@ -106,8 +107,8 @@ def load_inputs(scenario_path: str | Path, data: str | Path | None = None) -> tu
     InputError
         The scenario or the table is invalid.
     """
-    from cyberbudget.registry import load_establishments
-    from cyberbudget.scenario import load_scenario
+    from cyberbudget.data.registry import load_establishments
+    from cyberbudget.policy.scenario import load_scenario
 
     spath = resolve_scenario_path(scenario_path)
     dpath = Path(data).resolve() if data is not None else Path(config.DEFAULT_TABLE)
@@ -145,7 +146,7 @@ class Computed:
         The validated input table.
     result : AllocationResult
     audits : object or None
-        :func:`cyberbudget.audits.assess` result, None when the scenario does not set the audit costs.
+        :func:`cyberbudget.policy.audits.assess` result, None when the scenario does not set the audit costs.
     scenario_path, data_path : Path
     timings : dict
         Seconds per step.
@@ -162,9 +163,9 @@ class Computed:
 
 
 def _assess_audits(table: pd.DataFrame, result: Any, scenario: Any) -> tuple[Any, str]:
-    """Plan the 25 M€ audit envelope (:func:`cyberbudget.audits.plan_audits`); costs left ``null`` in the
+    """Plan the 25 M€ audit envelope (:func:`cyberbudget.policy.audits.plan_audits`); costs left ``null`` in the
     scenario take the named assumptions of ``data/reference/policy.yaml``."""
-    from cyberbudget import audits
+    from cyberbudget.policy import audits
 
     if getattr(getattr(scenario, "audits", None), "envelope_eur", 0) in (0, None):
         return None, "the scenario sets no audit envelope (audits.envelope_eur = 0)"
@@ -173,7 +174,7 @@ def _assess_audits(table: pd.DataFrame, result: Any, scenario: Any) -> tuple[Any
 
 def compute_from(scenario: Any, table: pd.DataFrame, scenario_path: Path, data_path: Path) -> Computed:
     """Allocate (and assess audits) for an already validated scenario and table."""
-    from cyberbudget.allocation import allocate
+    from cyberbudget.policy.allocation import allocate
 
     t0 = time.perf_counter()
     result = allocate(table, scenario)
@@ -242,7 +243,7 @@ def load_results(path: str | Path) -> tuple[Computed, Published]:
     with Path(path).open("rb") as fh:
         data = pickle.load(fh)  # noqa: S301 - our own private temporary file, written by `run`
     if not isinstance(data, dict) or data.get("format") != 1:
-        raise ReportError(f"{path}: expected a results file written by cyberbudget.report.run (format 1)")
+        raise ReportError(f"{path}: expected a results file written by cyberbudget.reports.report.run (format 1)")
     return data["computed"], data["published"]
 
 
@@ -383,7 +384,7 @@ def publish(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> Publish
 def key_figures_markdown(pub: Published, lang: str = "en") -> str:
     """The key figures as a Markdown table."""
     k = pub.key
-    f = plots
+    f = formatting
     nd = f"not disclosed (< {config.MIN_CELL_SIZE} establishments)"
 
     def cents(x: int | None) -> str:
@@ -415,8 +416,8 @@ def header_markdown(computed: Computed, pub: Published, lang: str = "en") -> str
         lines.append(f"\n{s.description}")
     rule = getattr(s.allocation, "rule", "?")
     lines.append(
-        f"\nRule **{rule}**; eligibility from {plots.fmt_pct(s.eligibility.min_share, lang, 0)} "
-        f"(ceiling {plots.fmt_pct(s.eligibility.max_share, lang, 0)}) of the IT budget; years "
+        f"\nRule **{rule}**; eligibility from {formatting.fmt_pct(s.eligibility.min_share, lang, 0)} "
+        f"(ceiling {formatting.fmt_pct(s.eligibility.max_share, lang, 0)}) of the IT budget; years "
         f"{', '.join(str(y) for y in s.envelope.years)}. Table: `{computed.data_path.name}` "
         f"({len(computed.table)} establishments). Published figures are aggregated: a figure built from fewer "
         f"than {config.MIN_CELL_SIZE} establishments is not disclosed."
@@ -425,8 +426,8 @@ def header_markdown(computed: Computed, pub: Published, lang: str = "en") -> str
 
 
 def narrative_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:
-    """The plain-language paragraph (see :mod:`cyberbudget.narrative`)."""
-    from cyberbudget.narrative import paragraph
+    """The plain-language paragraph (see :mod:`cyberbudget.reports.narrative`)."""
+    from cyberbudget.reports.narrative import paragraph
 
     s = computed.scenario
     return paragraph(
@@ -438,7 +439,7 @@ def narrative_markdown(computed: Computed, pub: Published, lang: str = "en") -> 
 
 def assumptions_frame() -> pd.DataFrame:
     """Figures marked ``source: assumption`` in ``data/reference/`` (shown in the report's provenance)."""
-    from cyberbudget.reference import provenance
+    from cyberbudget.data.reference import provenance
 
     prov = provenance()
     out = prov[prov["assumption"]][["file", "key", "value", "unit", "note"]].reset_index(drop=True)
@@ -452,14 +453,14 @@ def audits_markdown(computed: Computed, pub: Published, lang: str = "en") -> str
     a = pub.audits
     s = computed.scenario
     env = getattr(getattr(s, "audits", None), "envelope_eur", None)
-    head = (f"The France Relance envelope of {plots.fmt_eur_compact(env, lang)} funds cybersecurity audits of "
+    head = (f"The France Relance envelope of {formatting.fmt_eur_compact(env, lang)} funds cybersecurity audits of "
             "establishments and the national cyber-surveillance service (ANS, ANSSI).") if env else ""
     if a.get("note"):
         return f"{head}\n\n*{a['note']}.*"
     sm = a.get("summary") or {}
 
     def eur(cents: Any) -> str:
-        return plots.fmt_eur(None if cents is None else cents / 100, lang)
+        return formatting.fmt_eur(None if cents is None else cents / 100, lang)
 
     assumptions = sm.get("assumptions") or {}
 
@@ -471,15 +472,15 @@ def audits_markdown(computed: Computed, pub: Published, lang: str = "en") -> str
         ("National cyber-surveillance service" + origin("surveillance_eur"), eur(sm.get("surveillance_cents"))),
         ("Left for audits", eur(sm.get("audit_budget_cents"))),
         ("Cost of one audit" + origin("unit_cost_eur"), eur(sm.get("unit_cost_cents"))),
-        ("Audits funded", plots.fmt_number(sm.get("n_audits"), 0, lang)),
+        ("Audits funded", formatting.fmt_number(sm.get("n_audits"), 0, lang)),
         ("Operators of essential services audited",
-         f"{plots.fmt_number(sm.get('n_ose_audited'), 0, lang)} of {plots.fmt_number(sm.get('n_ose'), 0, lang)}"),
+         f"{formatting.fmt_number(sm.get('n_ose_audited'), 0, lang)} of {formatting.fmt_number(sm.get('n_ose'), 0, lang)}"),
         ("Unspent", eur(sm.get("unspent_cents"))),
     ]
     table = "\n".join(["| Audits and surveillance | Value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in rows]])
     n, n_est = sm.get("n_audits") or 0, sm.get("n_establishments") or 0
     text = (f"Audits go first to the operators of essential services (GHT support establishments), then by "
-            f"{sm.get('priority', 'size')}: {plots.fmt_number(n, 0, lang)} of {plots.fmt_number(n_est, 0, lang)} "
+            f"{sm.get('priority', 'size')}: {formatting.fmt_number(n, 0, lang)} of {formatting.fmt_number(n_est, 0, lang)} "
             "establishments are audited. Costs marked *assumption* are not published; they are set in "
             "`data/reference/policy.yaml` or the scenario's `audits:` keys.")
     return f"{head}\n\n{table}\n\n{text}"
@@ -647,9 +648,9 @@ def _summary_rows(pub: Published) -> list[tuple[str, Any, str]]:
 
 
 def write_workbook(computed: Computed, pub: Published, path: str | Path) -> Path:
-    """Write ``allocation.xlsx`` from the published tables (see :mod:`cyberbudget.excel`)."""
-    from cyberbudget import excel
-    from cyberbudget.reference import provenance
+    """Write ``allocation.xlsx`` from the published tables (see :mod:`cyberbudget.reports.excel`)."""
+    from cyberbudget.data.reference import provenance
+    from cyberbudget.reports import excel
 
     labels = {"region": dict(config.REGION_NAMES), "status": plots.STATUS_LABELS["en"],
               "category": plots.CATEGORY_LABELS["en"]}
@@ -769,12 +770,12 @@ def execute_notebook(
     parameters : mapping
         Injected after the cell tagged ``parameters``.
     engine : str, optional
-        A papermill engine name (e.g. :data:`cyberbudget.kernels.ENGINE_NAME` for warm kernels).
+        A papermill engine name (e.g. :data:`cyberbudget.reports.kernels.ENGINE_NAME` for warm kernels).
     kernel_manager_class : optional
         Passed to papermill's engine (nbclient) to reuse a custom kernel manager.
     cwd : path, optional
         Working directory of the kernel.
-    kernel : cyberbudget.kernels.WarmKernel, optional
+    kernel : cyberbudget.reports.kernels.WarmKernel, optional
         Execute in this already started kernel (batches) instead of starting one.
 
     Raises
@@ -979,7 +980,7 @@ def run(
         Address of a Dask scheduler: the in-process computation is submitted there.
     engine, exporter, kernel_manager_class, kernel :
         Reuse hooks for batches (papermill engine name, a pre-built :func:`html_exporter`, a kernel manager
-        class, a started :class:`cyberbudget.kernels.WarmKernel`).
+        class, a started :class:`cyberbudget.reports.kernels.WarmKernel`).
     lang : {"en", "fr"}
         Number format of the report.
 
@@ -1212,7 +1213,7 @@ def comparison_tables(scenario_paths: Sequence[str | Path] | Iterable[str | Path
         ``groups[by]``: long ``scenario, <by>, n_establishments, n_eligible, grant_eur`` (suppressed cells
         missing); ``totals``: one row per scenario (``allocated_eur``, ``unallocated_eur``, ``n_eligible``,
         ``n_establishments``, suppressed figures missing); ``parameters``: the parameters that differ;
-        ``diff_text``: :func:`cyberbudget.compare.diff` of the first two scenarios when available.
+        ``diff_text``: :func:`cyberbudget.policy.diff.diff` of the first two scenarios when available.
     """
     computed = [compute(p, data) for p in scenario_paths]
     if not computed:
@@ -1244,7 +1245,7 @@ def comparison_tables(scenario_paths: Sequence[str | Path] | Iterable[str | Path
     diff_text = ""
     if len(computed) >= 2:
         try:
-            from cyberbudget import compare
+            from cyberbudget.policy import diff as compare
         except ImportError:
             compare = None
         if compare is not None and computed[0].scenario.disclosure == "establishment":
@@ -1287,7 +1288,7 @@ def compare(
     ReportError
         The notebook failed.
     """
-    from cyberbudget.scenario import load_scenario
+    from cyberbudget.policy.scenario import load_scenario
 
     if len(scenario_paths) < 2:
         raise OptionError(f"compare: expected at least two scenarios, found {len(scenario_paths)}")

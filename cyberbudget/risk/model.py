@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from cyberbudget import reference
+from cyberbudget.data import reference
 from cyberbudget.errors import InputError, Problem
 
 KINDS: tuple[str, ...] = ("I", "II")
@@ -818,7 +818,8 @@ _SUM_COLUMNS = (
 )
 
 
-def _group_summary(df: pd.DataFrame) -> dict[str, Any]:
+def group_summary(df: pd.DataFrame) -> dict[str, Any]:
+    """Totals of a group of rows of :attr:`RiskResult.table` (counts, grants, losses before and after, avoided)."""
     grant_year = float(df["grant_eur_per_year"].sum())
     out: dict[str, Any] = {
         "n": int(len(df)),
@@ -835,7 +836,7 @@ def _group_summary(df: pd.DataFrame) -> dict[str, Any]:
 def _breakdown(df: pd.DataFrame, column: str) -> dict[str, Any]:
     if column not in df.columns:
         return {}
-    return {str(k): _group_summary(g) for k, g in df.groupby(column, sort=True, observed=True)}
+    return {str(k): group_summary(g) for k, g in df.groupby(column, sort=True, observed=True)}
 
 
 def assess(allocation_result: Any, scenario: Any = None) -> RiskResult:
@@ -918,7 +919,7 @@ def assess(allocation_result: Any, scenario: Any = None) -> RiskResult:
     out["gl_optimum_eur"] = np.asarray(gordon_loeb_optimum(p.vulnerability, a_fac * loss, m["alpha"], p.beta, p.kind),
                                        dtype=float)
 
-    total = _group_summary(out)
+    total = group_summary(out)
     elig_marg = out.loc[out["eligible"], "marginal_value"]
     summary: dict[str, Any] = {
         "n_establishments": total.pop("n"),
@@ -937,69 +938,6 @@ def assess(allocation_result: Any, scenario: Any = None) -> RiskResult:
     return RiskResult(table=out, summary=summary, parameters=p)
 
 
-#: Columns of :func:`published_breakdown` hidden in a suppressed cell.
-_PUBLISHED_SENSITIVE: tuple[str, ...] = (
-    "grant_eur_per_year", "expected_loss_before_eur", "expected_loss_after_eur", "avoided_eur", "avoided_grant_eur",
-    "avoided_per_euro", "incidents_before", "incidents_after",
-)
-
-
-def published_breakdown(result: RiskResult, by: str, min_cell: int | None = None) -> pd.DataFrame:
-    """Risk figures by ``region``, ``status`` or ``category``, with the house disclosure rules applied.
-
-    A group of fewer than ``min_cell`` establishments (default ``config.MIN_CELL_SIZE``), or with between 1 and
-    ``min_cell − 1`` grant recipients, is suppressed (its figures become NaN), with secondary suppression so that
-    the published total reveals no suppressed cell (:mod:`cyberbudget.disclosure`).
-
-    Returns
-    -------
-    DataFrame
-        ``by, n_establishments, n_eligible, grant_eur_per_year, expected_loss_before_eur, expected_loss_after_eur,
-        avoided_eur, avoided_grant_eur, avoided_per_euro, incidents_before, incidents_after, suppressed``
-        (``""``, ``"primary"`` or ``"secondary"``), sorted by group code.
-    """
-    from cyberbudget import config, disclosure
-
-    cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
-    if by not in result.table.columns:
-        raise InputError(f"published_breakdown: no column {by!r} in the risk table",
-                         [Problem("by", f"expected region, status or category, found {by!r}")])
-    rows = []
-    for key, g in result.table.groupby(by, sort=True, observed=True):
-        d = _group_summary(g)
-        rows.append({by: str(key), "n_establishments": d["n"], "n_eligible": d["n_eligible"],
-                     "n_recipients": d["n_granted"], **{c: d[c] for c in _PUBLISHED_SENSITIVE}})
-    out = pd.DataFrame(rows, columns=[by, "n_establishments", "n_eligible", "n_recipients", *_PUBLISHED_SENSITIVE])
-    n = out["n_establishments"].to_numpy(np.int64)
-    rec = out["n_recipients"].to_numpy(np.int64)
-    prim = disclosure.primary_mask(n, out["n_eligible"].to_numpy(np.int64), rec, cell)
-    mask = disclosure.secondary_mask_1d(n, rec, prim, cell)
-    out[list(_PUBLISHED_SENSITIVE)] = out[list(_PUBLISHED_SENSITIVE)].astype(float)
-    out.loc[mask, list(_PUBLISHED_SENSITIVE)] = np.nan
-    out["suppressed"] = np.where(prim, "primary", np.where(mask, "secondary", ""))
-    return out.drop(columns=["n_recipients"])
-
-
-def key_figures(result: RiskResult) -> pd.DataFrame:
-    """The headline risk figures of an allocation as a small table (``figure, value, unit``), for reports."""
-    s = result.summary
-    p = result.parameters
-    rows = [
-        ("expected declared incidents a year, before", s["incidents_before"], "incidents / year"),
-        ("expected declared incidents a year, after", s["incidents_after"], "incidents / year"),
-        ("expected ransomware attacks a year, before", s["ransomware_before"], "attacks / year"),
-        ("expected annual loss, before", s["expected_loss_before_eur"], "EUR / year"),
-        ("expected annual loss, after", s["expected_loss_after_eur"], "EUR / year"),
-        ("avoided by the grants", s["avoided_grant_eur"], "EUR / year"),
-        ("avoided by induced spend (uptake)", s["avoided_uptake_eur"], "EUR / year"),
-        ("avoided by awareness training", s["avoided_awareness_eur"], "EUR / year"),
-        ("avoided loss per euro of grant", s["avoided_per_euro"], "EUR per EUR"),
-        ("breach function (Gordon-Loeb class)", p.kind, ""),
-        ("awareness coverage", p.awareness_coverage, "share of staff"),
-    ]
-    return pd.DataFrame(rows, columns=["figure", "value", "unit"]).astype({"value": object})
-
-
 def provenance_frame() -> pd.DataFrame:
     """Every figure of ``data/reference/risk.yaml`` with its unit, source and year (assumptions flagged)."""
     prov = reference.provenance()
@@ -1009,6 +947,6 @@ def provenance_frame() -> pd.DataFrame:
 __all__ = [
     "KINDS", "GrantBenefit", "LognormalMagnitude", "PoissonFrequency", "RiskParameters", "RiskResult",
     "annual_loss_draws", "assess", "breach_marginal", "breach_probability", "establishment_risk",
-    "expected_incidents", "gordon_loeb_optimum", "key_figures", "provenance_frame", "published_breakdown", "grant_benefit", "investment_at_marginal", "magnitude_models",
+    "expected_incidents", "gordon_loeb_optimum", "grant_benefit", "group_summary", "provenance_frame", "investment_at_marginal", "magnitude_models",
     "risk_parameters",
 ]

@@ -4,7 +4,7 @@ An explicit grid (the same exhaustive evaluation as ``scipy.optimize.brute`` wit
 ``eligibility.min_share`` x ``allocation.cap_eur`` (``None`` = no cap) x every order of ``allocation.tiers``
 (``itertools.permutations``; only with ``rule: tiered``, otherwise the scenario's order). Each setting is
 evaluated by the Monte Carlo model at the central value of every uncertain factor and without idiosyncratic
-noise (:func:`cyberbudget.montecarlo.evaluate`: eligibility, uptake, the fast allocation path whose totals
+noise (:func:`cyberbudget.uncertainty.montecarlo.evaluate`: eligibility, uptake, the fast allocation path whose totals
 equal the cent-exact allocator's, expected annual risk). The best setting maximises the expected annual
 avoided loss or minimises the unallocated money (ties: the first in grid order); the trade-off curve is the
 Pareto front of the two (no other setting avoids at least as much loss with at most as much money left, and
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget.errors import OptionError, Problem
-from cyberbudget.montecarlo import evaluate, prepare_inputs
+from cyberbudget.uncertainty.montecarlo import evaluate, prepare_inputs
 
 #: Default grid of ``min_share`` (shares of the IT budget).
 DEFAULT_MIN_SHARES: tuple[float, ...] = (0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.10)
@@ -133,7 +133,7 @@ def grid_search(
     orders: list[tuple[str, ...]] = (
         list(itertools.permutations(tiers)) if (tier_orders and base.rule == "tiered" and tiers) else [tiers]
     )
-    from cyberbudget.montecarlo import _tier_membership
+    from cyberbudget.uncertainty.montecarlo import _tier_membership
 
     sorted_table = table.sort_values("finess", kind="stable").reset_index(drop=True)
     memberships = {order: _tier_membership(sorted_table, order) for order in orders}

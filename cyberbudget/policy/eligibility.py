@@ -18,7 +18,7 @@ extra spend over the envelope's period — and this is also the *induced spend* 
 - ``full``: every candidate complies;
 - ``logistic``: candidate ``i`` complies with probability
   ``p_i = 1 / (1 + exp(−slope × (ln(G_i / C_i) − ln(midpoint))))`` where ``G_i`` is the grant it can expect if it
-  complies (``cyberbudget.allocation.expected_grants``: the rule's amount for ``i`` when every currently eligible
+  complies (``cyberbudget.policy.allocation.expected_grants``: the rule's amount for ``i`` when every currently eligible
   establishment takes part and every other candidate takes part with its probability) and ``C_i`` its compliance
   cost; ``G_i = 0`` gives ``p_i = 0``. ``slope: null`` takes the reference assumption
   ``data/reference/policy.yaml: uptake.slope``. Since ``G`` depends on ``p``, the probabilities are the fixed
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget.errors import ConvergenceError
-from cyberbudget.scenario import Scenario
+from cyberbudget.policy.scenario import Scenario
 
 __all__ = ["EligibilityResult", "assess", "corridor", "raised_spend", "uptake_slope"]
 
@@ -130,7 +130,7 @@ def corridor(table: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.nd
     Examples
     --------
     >>> import pandas as pd
-    >>> from cyberbudget.scenario import load_scenario
+    >>> from cyberbudget.policy.scenario import load_scenario
     >>> t = pd.DataFrame({"it_budget_eur": [1000.0, 1000.0, 0.0], "cyber_spend_eur": [50.0, 32.0, 0.0],
     ...                   "status": ["public"] * 3})
     >>> ok, share, reason, cand = corridor(t, load_scenario({"name": "x", "envelope": {"total_eur": 1}}))
@@ -200,7 +200,7 @@ def uptake_slope(scenario: Scenario) -> float:
     """The logistic slope: the scenario's, or the reference assumption when null."""
     if scenario.uptake.slope is not None:
         return float(scenario.uptake.slope)
-    from cyberbudget.reference import value
+    from cyberbudget.data.reference import value
 
     return float(value("policy", "uptake.slope"))
 
@@ -219,7 +219,7 @@ def assess(table: pd.DataFrame, scenario: Scenario) -> EligibilityResult:
     Parameters
     ----------
     table : DataFrame
-        Establishment table, sorted by ``finess`` (as :func:`cyberbudget.allocation.allocate` passes it).
+        Establishment table, sorted by ``finess`` (as :func:`cyberbudget.policy.allocation.allocate` passes it).
     scenario : Scenario
 
     Returns
@@ -253,7 +253,7 @@ def assess(table: pd.DataFrame, scenario: Scenario) -> EligibilityResult:
     if up.model == "full":
         prob = candidate.astype(np.float64)
     elif up.model == "logistic":
-        from cyberbudget.allocation import expected_grants
+        from cyberbudget.policy.allocation import expected_grants
 
         slope = uptake_slope(scenario)
         free = candidate & ~forced

@@ -6,7 +6,7 @@ Sheets (DESIGN.md, "Command line"): ``summary``, ``by_region``, ``by_status``, `
 Every sheet has a title in row 1, its column headers in row 2 (frozen with the first column), data from row 3
 and, for breakdowns, a bold total row. Amounts are written from integer cents: ``grant_cents`` as an integer
 and ``grant_eur`` as ``cents / 100`` with a two-decimal euro format, so the totals match ``allocation.csv`` to
-the cent. Suppressed cells (see :mod:`cyberbudget.disclosure`) read ``n.d.``. Under ``disclosure:
+the cent. Suppressed cells (see :mod:`cyberbudget.reports.disclosure`) read ``n.d.``. Under ``disclosure:
 establishment`` every sheet carries the marking "Diffusion restreinte" in its title, page header and footer.
 """
 
@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cyberbudget import config
-from cyberbudget.disclosure import Breakdown
+from cyberbudget.reports.disclosure import Breakdown
 
 #: Sheets written in every workbook, in order.
 SHEETS: tuple[str, ...] = (
@@ -147,13 +147,13 @@ def write_workbook(
         Key figures; ``value`` None means suppressed; ``format`` one of :data:`FORMATS`.
     breakdowns : mapping
         ``{"region": Breakdown, "status": ..., "category": ..., "ght": ...}`` from
-        :func:`cyberbudget.disclosure.breakdown`.
+        :func:`cyberbudget.reports.disclosure.breakdown`.
     years : DataFrame
-        :func:`cyberbudget.disclosure.year_totals`.
+        :func:`cyberbudget.reports.disclosure.year_totals`.
     parameters : mapping
         The resolved scenario (nested mappings are flattened to dotted keys).
     provenance : DataFrame
-        :func:`cyberbudget.reference.provenance`.
+        :func:`cyberbudget.data.reference.provenance`.
     establishments : DataFrame, optional
         Establishment-level table; written (sheet ``establishments``) only when given — the caller passes it
         only under ``disclosure: establishment``.

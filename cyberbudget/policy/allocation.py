@@ -1,7 +1,7 @@
 """Allocation rules, water-filling and cent-exact rounding (DESIGN.md, "Allocation rules — exact semantics").
 
 :func:`allocate` runs the whole policy on an establishment table: eligibility and uptake
-(:func:`cyberbudget.eligibility.assess`), then the scenario's rule, then the common rounding, then the split
+(:func:`cyberbudget.policy.eligibility.assess`), then the scenario's rule, then the common rounding, then the split
 across the envelope's years. Money is integer cents from the rounding on.
 
 Rules
@@ -50,7 +50,7 @@ never imports the risk side. A rule is a function::
 - ``table``: the establishment table after uptake (sorted by ``finess``, index 0..n-1, cyber spend raised
   for the establishments that complied);
 - ``eligible``: bool ndarray (n,), who may receive money;
-- ``scenario``: the :class:`~cyberbudget.scenario.Scenario`;
+- ``scenario``: the :class:`~cyberbudget.policy.scenario.Scenario`;
 - ``envelope_cents``: int, the envelope in cents; ``n_years``: int, ``len(scenario.envelope.years)``.
 
 It returns a :class:`RuleOutput`: ``exact_cents`` (float64 (n,), exact amounts *before* rounding, 0 where not
@@ -82,9 +82,19 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget import config
-from cyberbudget import scenario as scenario_mod
 from cyberbudget.errors import AllocationError, Problem, ScenarioError
-from cyberbudget.scenario import Scenario, envelope_cents, euros_to_cents
+from cyberbudget.formatting import fmt_cents
+from cyberbudget.money import (
+    Rounding,
+    hamilton,
+    hamilton_exact,
+    hamilton_rounding,
+    reached,
+    split_by_shares,
+    tolerance,
+)
+from cyberbudget.policy import scenario as scenario_mod
+from cyberbudget.policy.scenario import Scenario, envelope_cents, euros_to_cents
 
 __all__ = [
     "AllocationResult",
@@ -92,7 +102,6 @@ __all__ = [
     "WaterFill",
     "allocate",
     "expected_grants",
-    "format_eur",
     "hamilton",
     "hamilton_exact",
     "register_rule",
@@ -103,41 +112,13 @@ __all__ = [
     "year_shares",
 ]
 
-#: Absolute part of the remainder tolerance, in cents.
-TOL_ABS: float = 1e-9
-#: Relative part of the remainder tolerance (per cent of amount).
-TOL_REL: float = 1e-13
+def fmt_cents_en(cents: float, decimals: int | None = None) -> str:
+    """Cents in the English style of the internal texts (``2,000,000 €``; decimals only when needed)."""
+    return fmt_cents(cents, "en", decimals)
 
 
-def _tol(x: np.ndarray | float) -> np.ndarray | float:
-    return TOL_ABS + TOL_REL * np.abs(x)
-
-
-def _reached(x: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
-    """``x`` is at its cap (within tolerance); never true for an infinite cap."""
-    cap = np.asarray(cap, dtype=np.float64)
-    finite = np.isfinite(cap)
-    safe = np.where(finite, cap, 0.0)
-    return finite & (np.asarray(x) >= safe - _tol(safe))
-
-
-def format_eur(cents: float, decimals: int | None = None) -> str:
-    """Euros with thousands separators: ``2,000,000 €`` for whole euros, ``1,234.56 €`` otherwise.
-
-    Examples
-    --------
-    >>> format_eur(200_000_000), format_eur(123456)
-    ('2,000,000 €', '1,234.56 €')
-    """
-    euros = cents / 100
-    if decimals is None:
-        decimals = 0 if float(cents) % 100 == 0 else 2
-    return f"{euros:,.{decimals}f} €"
-
-
-def _pct(x: float) -> str:
-    v = round(x * 100, 6)
-    return f"{v:g}"
+def _pct_number(x: float) -> str:
+    return f"{round(x * 100, 6):g}"
 
 
 # ==============================================================================================================
@@ -203,9 +184,9 @@ def waterfill(
     p = np.ones_like(floor) if participation is None else np.asarray(participation, dtype=np.float64)
     capx = np.where(weight > 0, cap, floor)
     floors_total = float(np.dot(p, floor))
-    if floors_total > total + _tol(total):
+    if floors_total > total + tolerance(total):
         raise AllocationError(
-            f"the floors alone ({format_eur(floors_total, 2)}) exceed the amount to share ({format_eur(total, 2)})"
+            f"the floors alone ({fmt_cents(floors_total, 'en')}) exceed the amount to share ({fmt_cents(total, 'en')})"
         )
     active = p > 0
     with np.errstate(invalid="ignore"):
@@ -273,90 +254,6 @@ def waterfill_exact(
 
 
 # ==============================================================================================================
-# Hamilton rounding
-# ==============================================================================================================
-
-
-@dataclass(frozen=True)
-class _Rounding:
-    grants: np.ndarray
-    floors: np.ndarray
-    remainders: np.ndarray
-    leftover: int
-    cut: float | None
-
-
-def _hamilton(exact: np.ndarray, total_cents: int, rank: np.ndarray) -> _Rounding:
-    exact = np.asarray(exact, dtype=np.float64)
-    tol = _tol(exact)
-    fl = np.floor(exact)
-    rem = exact - fl
-    up = rem > 1 - tol
-    fl = fl + up
-    rem = np.where(up | (rem < tol), 0.0, rem)
-    floors = fl.astype(np.int64)
-    leftover = int(total_cents) - int(floors.sum())
-    grants = floors.copy()
-    cut: float | None = None
-    if leftover < 0 or leftover > int(np.count_nonzero(rem > 0)):
-        raise AllocationError(
-            f"cannot round: {total_cents} cents to hand out but the floored amounts sum to {int(floors.sum())} "
-            f"with {int(np.count_nonzero(rem > 0))} fractional remainders (amounts inconsistent with the total)"
-        )
-    if leftover > 0:
-        cut = float(-np.partition(-rem, leftover - 1)[leftover - 1])
-        band_tol = tol + _tol(cut)
-        surely = rem > cut + band_tol
-        band = np.flatnonzero(~surely & (rem >= cut - band_tol) & (rem > 0))
-        grants[surely] += 1
-        need = leftover - int(np.count_nonzero(surely))
-        if need > 0:
-            chosen = band[np.argsort(rank[band], kind="stable")[:need]]
-            grants[chosen] += 1
-    return _Rounding(grants, floors, rem, leftover, cut)
-
-
-def hamilton(exact: np.ndarray, total_cents: int, keys: np.ndarray | None = None) -> np.ndarray:
-    """Largest-remainder rounding of exact amounts (cents) to integers summing to ``total_cents``.
-
-    Parameters
-    ----------
-    exact : ndarray of float64
-        Exact amounts in cents, ≥ 0, whose sum is ``total_cents`` up to less than one cent per row.
-    total_cents : int
-        Cents to hand out.
-    keys : ndarray, optional
-        Tie-break keys (e.g. ``finess``), ascending first; default the row order.
-
-    Returns
-    -------
-    ndarray of int64
-        Each amount floored, plus one cent for the ``total_cents − Σ floors`` largest remainders; remainders
-        within ``1e-9 + 1e-13 × amount`` of each other are ties broken by ascending key.
-    """
-    exact = np.asarray(exact, dtype=np.float64)
-    if keys is None:
-        rank = np.arange(len(exact))
-    else:
-        order = np.argsort(np.asarray(keys), kind="stable")
-        rank = np.empty(len(exact), dtype=np.int64)
-        rank[order] = np.arange(len(exact))
-    return _hamilton(exact, total_cents, rank).grants
-
-
-def hamilton_exact(exact: list[Fraction], total_cents: int, keys: list[Any] | None = None) -> list[int]:
-    """Exact rational reference of :func:`hamilton` (ties are exact equalities, broken by ascending key)."""
-    keys = list(range(len(exact))) if keys is None else list(keys)
-    floors = [math.floor(x) for x in exact]
-    leftover = total_cents - sum(floors)
-    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), keys[i]))
-    out = list(floors)
-    for i in order[:leftover]:
-        out[i] += 1
-    return out
-
-
-# ==============================================================================================================
 # Years
 # ==============================================================================================================
 
@@ -370,43 +267,15 @@ def year_shares(scenario: Scenario) -> list[Fraction]:
 
 
 def split_years(grant_cents: np.ndarray, shares: list[Fraction]) -> np.ndarray:
-    """Split each grant across years by ``shares`` with Hamilton rounding, ties to the earlier year.
-
-    Integer arithmetic only: with ``Q`` the common denominator of the shares and ``P_y = share_y × Q``, year
-    ``y`` gets ``⌊grant × P_y / Q⌋`` plus one cent for the largest remainders ``grant × P_y mod Q``.
-
-    Returns
-    -------
-    ndarray of int64, shape (n, n_years)
-        Each row sums to its grant exactly.
+    """Split each grant across years by ``shares`` with Hamilton rounding, ties to the earlier year
+    (:func:`cyberbudget.money.split_by_shares`).
 
     Examples
     --------
     >>> split_years(np.array([10, 3]), [Fraction(1, 3)] * 3).tolist()
     [[4, 3, 3], [1, 1, 1]]
     """
-    grant = np.asarray(grant_cents, dtype=np.int64)
-    if all(sh == shares[0] for sh in shares) and shares[0] == Fraction(1, len(shares)):
-        k = len(shares)
-        base_eq, left_eq = np.divmod(grant, k)
-        return base_eq[:, None] + (np.arange(k)[None, :] < left_eq[:, None]).astype(np.int64)
-    q = math.lcm(*(s.denominator for s in shares))
-    p = [int(s * q) for s in shares]
-    big = grant.size and int(grant.max(initial=0)) * q >= 2**62
-    g = grant.astype(object) if big else grant
-    prod = np.stack([g * py for py in p], axis=1) if grant.size else np.zeros((0, len(p)), dtype=np.int64)
-    base = prod // q
-    rem = prod % q
-    out = base.astype(np.int64)
-    left = grant - out.sum(axis=1)
-    order = np.argsort(-rem.astype(np.float64) if big else -rem, axis=1, kind="stable")
-    if big:  # exact ordering with Python ints
-        order = np.array([sorted(range(len(p)), key=lambda j, r=r: (-r[j], j)) for r in rem], dtype=np.int64)
-    pos = np.empty_like(order)
-    rows = np.arange(len(grant))[:, None]
-    pos[rows, order] = np.arange(len(p))[None, :]
-    out += (pos < left[:, None]).astype(np.int64)
-    return out
+    return split_by_shares(grant_cents, shares)
 
 
 # ==============================================================================================================
@@ -611,14 +480,14 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
     if a.rule == "proportional" and n_el * float(floor[0] if len(floor) else 0) > env:
         raise AllocationError(
             f"the floors exceed the envelope: {n_el} eligible establishments × "
-            f"{format_eur(floor[0])} = {format_eur(n_el * floor[0])} > envelope {format_eur(env)}",
+            f"{fmt_cents_en(floor[0])} = {fmt_cents_en(n_el * floor[0])} > envelope {fmt_cents_en(env)}",
             [Problem(f"{scenario.source or '<scenario>'}: allocation.floor_eur", f"expected floors totalling at most the envelope "
-                     f"({format_eur(env)}), found {n_el} × {format_eur(floor[0])}")],
+                     f"({fmt_cents_en(env)}), found {n_el} × {fmt_cents_en(floor[0])}")],
         )
     wf = waterfill(floor * p, weight, cap, float(env), p)
     exact = np.where(eligible, wf.amounts, 0.0)
     capx = np.where(weight > 0, cap, floor)
-    at_cap = eligible & _reached(exact, capx)
+    at_cap = eligible & reached(exact, capx)
     # reasons by code
     texts: list[str] = []
     code = np.zeros(len(table), dtype=np.int64)
@@ -626,10 +495,10 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
     fraction = None
     if a.rule == "proportional":
         fl = float(floor[0]) if len(floor) else 0.0
-        pro = f"floor {format_eur(fl)} + pro rata to {label}" if fl > 0 else f"pro rata to {label}"
-        texts = [pro, f"capped at {format_eur(cap_c)}",
-                 f"floor {format_eur(fl)} only ({label} = 0)" if fl > 0 else f"nothing: {label} = 0"]
-        code[at_cap & _reached(exact, cap_c)] = 1
+        pro = f"floor {fmt_cents_en(fl)} + pro rata to {label}" if fl > 0 else f"pro rata to {label}"
+        texts = [pro, f"capped at {fmt_cents_en(cap_c)}",
+                 f"floor {fmt_cents_en(fl)} only ({label} = 0)" if fl > 0 else f"nothing: {label} = 0"]
+        code[at_cap & reached(exact, cap_c)] = 1
         code[eligible & (weight <= 0)] = 2
         formula = f"exact = min(cap, floor + λ × {label})"
     else:
@@ -641,10 +510,10 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
         else:
             fraction = wf.lam
             first = f"{a.rule}: {fraction * 100:.4g} % of {short} ({short}s exceed the envelope)"
-        zero = (f"no need: cyber share already >= target {_pct(a.target_share)} %" if a.rule == "gap"
+        zero = (f"no need: cyber share already >= target {_pct_number(a.target_share)} %" if a.rule == "gap"
                 else "no demand: no counted cyber spend")
-        texts = [first, f"capped at {format_eur(cap_c)}", zero]
-        code[eligible & _reached(exact, cap_c) & (weight >= cap_c)] = 1
+        texts = [first, f"capped at {fmt_cents_en(cap_c)}", zero]
+        code[eligible & reached(exact, cap_c) & (weight >= cap_c)] = 1
         code[eligible & (weight <= 0)] = 2
         formula = f"exact = min(cap_eur, {what} × fraction)" if a.cap_eur is not None else (
             f"exact = {what} × fraction (fraction = min(1, envelope / total {short}))")
@@ -666,14 +535,14 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
     def explain(i: int) -> list[str]:
         lines = [f"Rule {a.rule}: {formula}"]
         if a.rule == "proportional":
-            lines.append(f"  base {label} = {weight[i]:,.2f}; floor {format_eur(floor[i])}; "
-                         f"cap {'none' if math.isinf(cap[i]) else format_eur(cap[i])}")
+            lines.append(f"  base {label} = {weight[i]:,.2f}; floor {fmt_cents_en(floor[i])}; "
+                         f"cap {'none' if math.isinf(cap[i]) else fmt_cents_en(cap[i])}")
             lines.append("  λ = " + ("none: every eligible establishment is capped" if lam is None else
                                      f"{lam:.10g} cents per unit of {label} (the single level at which the "
                                      f"amounts sum to the envelope)"))
         else:
             lines.append(f"  {short} = {weight[i] / 100:,.4f} € over {n_years} year(s); cap "
-                         f"{'none' if math.isinf(cap_c) else format_eur(cap_c)}")
+                         f"{'none' if math.isinf(cap_c) else fmt_cents_en(cap_c)}")
             lines.append(f"  fraction of {short} served = {1.0 if lam is None else lam:.10g}")
         lines.append(f"  at cap: {'yes' if at_cap[i] else 'no'}; total weight of eligible rows "
                      f"{details['total_weight']:,.2f}; {details['n_capped']} capped")
@@ -704,7 +573,7 @@ def _rule_tiered(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, 
         code[group == g] = g
     texts.append(f"eligible but in no group of allocation.tiers ({', '.join(a.tiers)})")
     code[eligible & (group < 0)] = len(a.tiers)
-    texts.append(f"no need: cyber share already >= target {_pct(a.target_share)} %")
+    texts.append(f"no need: cyber share already >= target {_pct_number(a.target_share)} %")
     code[eligible & (group >= 0) & (amount <= 0)] = len(a.tiers) + 1
     reasons = _lookup(code, texts)
     details = {
@@ -717,7 +586,7 @@ def _rule_tiered(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, 
     def explain(i: int) -> list[str]:
         g = int(group[i])
         lines = [f"Rule tiered: groups served in order {', '.join(a.tiers)}; amount = {a.tier_amount}"
-                 + (f" capped at {format_eur(_cap_cents(scenario))}" if a.cap_eur is not None else "")]
+                 + (f" capped at {fmt_cents_en(_cap_cents(scenario))}" if a.cap_eur is not None else "")]
         if g < 0:
             lines.append("  in no group: nothing")
             return lines
@@ -736,7 +605,7 @@ register_rule("tiered", _rule_tiered, _expected_builtin)
 
 def expected_grants(table: pd.DataFrame, participation: np.ndarray, scenario: Scenario) -> np.ndarray:
     """Exact grant (float64 cents) each row would get if it took part, others taking part with probability
-    ``participation`` (used by the logistic uptake model of :mod:`cyberbudget.eligibility`).
+    ``participation`` (used by the logistic uptake model of :mod:`cyberbudget.policy.eligibility`).
 
     Raises
     ------
@@ -811,7 +680,7 @@ class AllocationResult:
     scenario: Scenario
     eligibility: Any
     rule_output: RuleOutput
-    _rounding: _Rounding
+    _rounding: Rounding
     _eligible_index: np.ndarray
 
     def explain(self, finess: str) -> str:
@@ -833,12 +702,12 @@ class AllocationResult:
         lines = [
             f"Establishment {row['finess']} — {row['name']} (region {row['region']}, {row['status']}, "
             f"{row['category']}{', GHT ' + row['ght'] if row['ght'] else ''}{', OSE' if row['ose'] else ''})",
-            f"Scenario {s.name}: envelope {format_eur(self.summary['envelope_cents'])} over "
+            f"Scenario {s.name}: envelope {fmt_cents_en(self.summary['envelope_cents'])} over "
             f"{s.n_years} year(s) {', '.join(map(str, s.envelope.years))}; rule {s.allocation.rule}",
             f"Eligibility: IT budget {row['it_budget_eur']:,.2f} €/yr, cyber spend "
             f"{row['cyber_spend_before_eur']:,.2f} €/yr → share "
             + ("n/a (no IT budget)" if not np.isfinite(row["cyber_share"]) else f"{row['cyber_share'] * 100:.4g} %")
-            + f"; corridor {_pct(el.min_share)} %–{_pct(el.max_share)} %"
+            + f"; corridor {_pct_number(el.min_share)} %–{_pct_number(el.max_share)} %"
             + (" (above max excluded)" if el.exclude_above_max else ""),
             f"  → {self.eligibility.reason[i]}",
         ]
@@ -867,9 +736,9 @@ class AllocationResult:
         if self.summary["everyone_capped"]:
             lines.append("  every eligible establishment is capped: floor(sum of exact amounts) handed out, "
                          "the rest unallocated")
-        lines.append(f"Grant: {format_eur(int(row['grant_cents']), 2)} ({int(row['grant_cents']):,} cents) — {row['reason']}")
+        lines.append(f"Grant: {fmt_cents(int(row['grant_cents']), 'en')} ({int(row['grant_cents']):,} cents) — {row['reason']}")
         years = self.by_year.iloc[i]
-        lines.append("By year: " + "; ".join(f"{y} {format_eur(int(v), 2)}" for y, v in years.items()))
+        lines.append("By year: " + "; ".join(f"{y} {fmt_cents(int(v), 'en')}" for y, v in years.items()))
         return "\n".join(lines)
 
 
@@ -916,7 +785,7 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     ScenarioError
         The rule is unknown.
     """
-    from cyberbudget import eligibility as eligibility_mod
+    from cyberbudget.policy import eligibility as eligibility_mod
 
     rule = scenario.allocation.rule
     _ensure_rule(rule)
@@ -941,16 +810,16 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     idx = np.flatnonzero(eligible)
     ex = exact[idx]
     cap = np.asarray(out.cap_cents, dtype=np.float64)[idx]
-    everyone_capped = bool(len(idx) == 0 or np.all(_reached(ex, cap)))
+    everyone_capped = bool(len(idx) == 0 or np.all(reached(ex, cap)))
     if out.handout_cents is not None:
         handout = int(out.handout_cents)
     elif everyone_capped:
         s = math.fsum(ex)
-        handout = int(math.floor(s + _tol(s)))
+        handout = int(math.floor(s + tolerance(s)))
     else:
         handout = env
     handout = min(handout, env)
-    rounding = _hamilton(ex, handout, idx)
+    rounding = hamilton_rounding(ex, handout, idx)
     grants = np.zeros(len(after), dtype=np.int64)
     grants[idx] = rounding.grants
     years = split_years(grants, year_shares(scenario))

@@ -1,0 +1,230 @@
+"""Money: exact euro-to-cent conversion and the one cent rounding every rule ends with (DESIGN.md, "Allocation
+rules — exact semantics").
+
+Money is integer cents from allocation on. Euro amounts become cents exactly (``Decimal(str(x)) * 100``). Exact
+amounts are rounded by the *largest remainder* method (Hamilton): each amount is floored to the cent, and the
+cents left over go one each to the largest fractional remainders, ties by ascending key (``finess``, a unit key,
+or the earlier year). The float64 path compares remainders with a tolerance ``TOL_ABS + TOL_REL × amount``
+cents, far above float64 noise (about ``3e-15 × amount``), so float noise never decides a tie: remainders within
+tolerance of 0 or 1 are snapped to the integer, and remainders within tolerance of each other are ties.
+:func:`hamilton_exact` is the exact rational reference (:class:`fractions.Fraction`) the tests compare with.
+
+Examples
+--------
+>>> import numpy as np
+>>> hamilton(np.array([1.5, 1.5, 1.0]), 4, keys=np.array(["b", "a", "c"])).tolist()
+[1, 2, 1]
+>>> euros_to_cents("12.34")
+1234
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from cyberbudget.errors import AllocationError
+
+__all__ = [
+    "TOL_ABS", "TOL_REL", "Rounding", "euros_to_cents", "hamilton", "hamilton_exact", "hamilton_rounding",
+    "reached", "split_by_shares", "tolerance",
+]
+
+#: Absolute part of the remainder tolerance, in cents.
+TOL_ABS: float = 1e-9
+#: Relative part of the remainder tolerance (per cent of amount).
+TOL_REL: float = 1e-13
+
+
+def euros_to_cents(x: Any) -> int:
+    """Exact cents of a euro amount: ``Decimal(str(x)) * 100`` (a :class:`~decimal.Decimal` is taken as is).
+
+    Raises
+    ------
+    ValueError
+        The amount has fractions of a cent, is not finite or is not a number.
+
+    Examples
+    --------
+    >>> euros_to_cents(350_000_000), euros_to_cents(0.1), euros_to_cents(Decimal("2.50"))
+    (35000000000, 10, 250)
+    """
+    if isinstance(x, bool):
+        raise ValueError(f"expected an amount in euros, found {x!r}")
+    try:
+        dec = x if isinstance(x, Decimal) else Decimal(str(x))
+    except ArithmeticError:
+        raise ValueError(f"expected an amount in euros, found {x!r}") from None
+    if not dec.is_finite():
+        raise ValueError(f"expected a finite amount in euros, found {x!r}")
+    cents = dec * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"expected at most 2 decimals, found {x!r}")
+    return int(cents)
+
+
+def tolerance(x: np.ndarray | float) -> np.ndarray | float:
+    """Tolerance of a float64 amount in cents: ``TOL_ABS + TOL_REL × |x|``."""
+    return TOL_ABS + TOL_REL * np.abs(x)
+
+
+def reached(x: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
+    """``x`` is at its cap (within :func:`tolerance`); never true for an infinite cap."""
+    cap = np.asarray(cap, dtype=np.float64)
+    finite = np.isfinite(cap)
+    safe = np.where(finite, cap, 0.0)
+    return finite & (np.asarray(x) >= safe - tolerance(safe))
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """The details of one Hamilton rounding (what :meth:`AllocationResult.explain` reports).
+
+    Attributes
+    ----------
+    grants : ndarray of int64
+        The rounded amounts.
+    floors : ndarray of int64
+        Each amount floored (after snapping remainders within tolerance of 1).
+    remainders : ndarray of float64
+        Fractional remainders (0 where snapped).
+    leftover : int
+        Cents handed out beyond the floors.
+    cut : float or None
+        The smallest remainder that received a cent.
+    """
+
+    grants: np.ndarray
+    floors: np.ndarray
+    remainders: np.ndarray
+    leftover: int
+    cut: float | None
+
+
+def hamilton_rounding(exact: np.ndarray, total_cents: int, rank: np.ndarray) -> Rounding:
+    """Largest-remainder rounding with its details; ``rank`` orders ties (lowest first).
+
+    Raises
+    ------
+    AllocationError
+        The amounts are inconsistent with the total (fewer fractional remainders than leftover cents, or
+        floors above the total).
+    """
+    exact = np.asarray(exact, dtype=np.float64)
+    tol = tolerance(exact)
+    fl = np.floor(exact)
+    rem = exact - fl
+    up = rem > 1 - tol
+    fl = fl + up
+    rem = np.where(up | (rem < tol), 0.0, rem)
+    floors = fl.astype(np.int64)
+    leftover = int(total_cents) - int(floors.sum())
+    grants = floors.copy()
+    cut: float | None = None
+    if leftover < 0 or leftover > int(np.count_nonzero(rem > 0)):
+        raise AllocationError(
+            f"cannot round: {total_cents} cents to hand out but the floored amounts sum to {int(floors.sum())} "
+            f"with {int(np.count_nonzero(rem > 0))} fractional remainders (amounts inconsistent with the total)"
+        )
+    if leftover > 0:
+        cut = float(-np.partition(-rem, leftover - 1)[leftover - 1])
+        band_tol = tol + tolerance(cut)
+        surely = rem > cut + band_tol
+        band = np.flatnonzero(~surely & (rem >= cut - band_tol) & (rem > 0))
+        grants[surely] += 1
+        need = leftover - int(np.count_nonzero(surely))
+        if need > 0:
+            chosen = band[np.argsort(rank[band], kind="stable")[:need]]
+            grants[chosen] += 1
+    return Rounding(grants, floors, rem, leftover, cut)
+
+
+def hamilton(exact: np.ndarray, total_cents: int, keys: np.ndarray | None = None) -> np.ndarray:
+    """Largest-remainder rounding of exact amounts (cents) to integers summing to ``total_cents``.
+
+    Parameters
+    ----------
+    exact : ndarray of float64
+        Exact amounts in cents, ≥ 0, whose sum is ``total_cents`` up to less than one cent per row.
+    total_cents : int
+        Cents to hand out.
+    keys : ndarray, optional
+        Tie-break keys (e.g. ``finess``), ascending first; default the row order.
+
+    Returns
+    -------
+    ndarray of int64
+        Each amount floored, plus one cent for the ``total_cents − Σ floors`` largest remainders; remainders
+        within ``1e-9 + 1e-13 × amount`` of each other are ties broken by ascending key.
+    """
+    exact = np.asarray(exact, dtype=np.float64)
+    if keys is None:
+        rank = np.arange(len(exact))
+    else:
+        order = np.argsort(np.asarray(keys), kind="stable")
+        rank = np.empty(len(exact), dtype=np.int64)
+        rank[order] = np.arange(len(exact))
+    return hamilton_rounding(exact, total_cents, rank).grants
+
+
+def hamilton_exact(exact: list[Fraction], total_cents: int, keys: list[Any] | None = None) -> list[int]:
+    """Exact rational reference of :func:`hamilton` (ties are exact equalities, broken by ascending key).
+
+    Examples
+    --------
+    >>> hamilton_exact([Fraction(3, 2), Fraction(3, 2), Fraction(1)], 4, ["b", "a", "c"])
+    [1, 2, 1]
+    """
+    keys = list(range(len(exact))) if keys is None else list(keys)
+    floors = [math.floor(x) for x in exact]
+    leftover = total_cents - sum(floors)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), keys[i]))
+    out = list(floors)
+    for i in order[:leftover]:
+        out[i] += 1
+    return out
+
+
+def split_by_shares(grant_cents: np.ndarray, shares: list[Fraction]) -> np.ndarray:
+    """Split each amount by exact ``shares`` (summing to 1) with Hamilton rounding, ties to the earlier share.
+
+    Integer arithmetic only: with ``Q`` the common denominator of the shares and ``P_y = share_y × Q``, part
+    ``y`` gets ``⌊grant × P_y / Q⌋`` plus one cent for the largest remainders ``grant × P_y mod Q``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n, len(shares))
+        Each row sums to its amount exactly.
+
+    Examples
+    --------
+    >>> split_by_shares(np.array([10, 3]), [Fraction(1, 3)] * 3).tolist()
+    [[4, 3, 3], [1, 1, 1]]
+    """
+    grant = np.asarray(grant_cents, dtype=np.int64)
+    if all(sh == shares[0] for sh in shares) and shares[0] == Fraction(1, len(shares)):
+        k = len(shares)
+        base_eq, left_eq = np.divmod(grant, k)
+        return base_eq[:, None] + (np.arange(k)[None, :] < left_eq[:, None]).astype(np.int64)
+    q = math.lcm(*(s.denominator for s in shares))
+    p = [int(s * q) for s in shares]
+    big = grant.size and int(grant.max(initial=0)) * q >= 2**62
+    g = grant.astype(object) if big else grant
+    prod = np.stack([g * py for py in p], axis=1) if grant.size else np.zeros((0, len(p)), dtype=np.int64)
+    base = prod // q
+    rem = prod % q
+    out = base.astype(np.int64)
+    left = grant - out.sum(axis=1)
+    order = np.argsort(-rem.astype(np.float64) if big else -rem, axis=1, kind="stable")
+    if big:  # exact ordering with Python ints
+        order = np.array([sorted(range(len(p)), key=lambda j, r=r: (-r[j], j)) for r in rem], dtype=np.int64)
+    pos = np.empty_like(order)
+    rows = np.arange(len(grant))[:, None]
+    pos[rows, order] = np.arange(len(p))[None, :]
+    out += (pos < left[:, None]).astype(np.int64)
+    return out
