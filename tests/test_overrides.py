@@ -7,6 +7,8 @@ from fractions import Fraction
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cyberbudget.data.overrides import apply_overrides, overrides_digest
 from cyberbudget.data.schema import validate_table
@@ -82,6 +84,15 @@ def test_a_legal_entity_figure_below_its_sites_rows_is_an_error(table, tmp_path)
     assert f"{path}, row 2, column operating_budget_eur: expected the legal entity {EJ}'s figure (1,000,000.00) " \
            "to be at least the sum of its sites given on their own rows, 010000024 (row 3): found 2,000,000.00" \
            in str(info.value)
+
+
+def test_a_legal_entity_budget_too_small_for_its_sites_is_an_error(table, tmp_path):
+    path = write(tmp_path / "tiny.csv", f"finess_ej;operating_budget_eur\n{EJ};0,02\n")
+    with pytest.raises(TableError) as info:
+        apply_overrides(table, path)
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}, row 2, column operating_budget_eur: expected an amount that gives each site of the legal entity "
+        f"{EJ} an operating budget > 0, found 0.02 to split among 3 sites (380000002 would get 0)"]
 
 
 def test_a_contradiction_after_the_split_names_the_legal_entity_and_the_site(table, tmp_path):
@@ -174,3 +185,27 @@ def test_an_unquoted_decimal_comma_in_a_comma_separated_file_gets_a_hint(table, 
     with pytest.raises(TableError, match=r"comma\.csv: cannot read as CSV .*a decimal comma in a ','-separated file "
                                          r"must be quoted"):
         apply_overrides(table, path)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_legal_entity_split_always_sums_to_its_figure_and_each_site_is_within_a_cent(small_table, data):
+    n = len(small_table)
+    groups = data.draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+    t = small_table.assign(finess_ej=[f"{g + 1:02d}0780000" for g in groups], imputed=IMPUTED)
+    weights = data.draw(st.lists(st.integers(10**6, 10**11), min_size=n, max_size=n))
+    t["operating_budget_eur"] = [w / 100 for w in weights]
+    t["it_budget_eur"] = t["operating_budget_eur"] * 0.01
+    t["cyber_spend_eur"] = 0.0
+    t = validate_table(t, "table")
+    entities = sorted(set(t["finess_ej"]))
+    totals = data.draw(st.lists(st.integers(10**9, 10**12), min_size=len(entities), max_size=len(entities)))
+    rows = pd.DataFrame({"finess_ej": entities, "operating_budget_eur": [f"{c / 100:.2f}" for c in totals]})
+    out = apply_overrides(t, rows)
+    got = (out["operating_budget_eur"] * 100).round().astype("int64")
+    before = (t["operating_budget_eur"] * 100).round()
+    for entity, total in zip(entities, totals, strict=True):
+        members = (out["finess_ej"] == entity).to_numpy()
+        assert int(got[members].sum()) == total
+        exact = before[members] / before[members].sum() * total
+        assert ((got[members] - exact).abs() < 1 + 1e-6).all()

@@ -222,6 +222,11 @@ def _split_entities(parsed: _Rows, table: pd.DataFrame, source: str,
                 weights = np.ones(len(rest))
             exact = weights / weights.sum() * remainder
             split = hamilton(exact, int(remainder), keys=finess[rest])
+            if c == "operating_budget_eur" and (split == 0).any():
+                problems.append(Problem(where, f"expected an amount that gives each site of the legal entity {e} an "
+                                               f"operating budget > 0, found {remainder / 100:,.2f} to split among "
+                                               f"{len(rest)} sites ({finess[rest][split == 0][0]} would get 0)"))
+                continue
             for p, cents in zip(rest, split, strict=True):
                 values.setdefault(p, {})[c] = int(cents)
                 origin.setdefault(p, f"{source}, row {row} (legal entity {e}, site {finess[p]})")
