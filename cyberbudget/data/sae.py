@@ -319,6 +319,8 @@ def read_membership(path: str | os.PathLike[str], table: pd.DataFrame, ght_codes
             problems.append(Problem(f"{source}, row {row}, column finess",
                                     f"expected a finess or finess_ej of the SAE registry, found {f!r}{hint}"))
             continue
+        if not g and not public:
+            continue  # a non-public site outside any GHT says nothing about its legal entity's public sites
         if g and g not in ght_codes:
             problems.append(Problem(f"{source}, row {row}, column ght",
                                     f"expected one of the 135 GHT short codes (e.g. ARA-01), found {g!r}"))
