@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/bench_load.py [--rows 1000000] [--anchor-rows 20000]
 
-Writes a synthetic table of ``--rows`` rows (from the committed default, replicated with fresh FINESS) as CSV
+Writes a synthetic table of ``--rows`` rows (from the committed default with all its optional columns - legal
+entity, GHT name, staff, headcount, dialysis stations - replicated with fresh FINESS) as CSV
 and Parquet into a temporary folder, then measures, each in a fresh subprocess (so that peak memory is that
 of one load): ``registry.load_establishments`` on the CSV and on the Parquet file (wall time and peak
 resident memory from ``resource.getrusage``). The anchor, measured in the same run, is the naive method:
@@ -55,6 +56,7 @@ def make_table(rows: int) -> pd.DataFrame:
     big["finess"] = [f"{d}{s:07d}" for d, s in zip(dep, seq, strict=True)]
     big = big.drop_duplicates("finess")
     big["ght"] = ""
+    big["ght_name"] = ""
     big["ght_support"] = False
     return big.reset_index(drop=True)
 
@@ -76,12 +78,18 @@ def naive_validate(df: pd.DataFrame) -> int:
         problems += not dep_re.fullmatch(str(rec["department"]))
         problems += rec["status"] not in config.STATUSES
         problems += rec["category"] not in config.CATEGORIES
-        for c in ("beds", "places", "had_places"):
+        problems += not finess_re.fullmatch(str(rec["finess_ej"]))
+        for c in ("beds", "places", "had_places", "headcount", "dialysis_stations"):
             try:
                 v = float(rec[c])
                 problems += v < 0 or v != int(v)
             except ValueError:
                 problems += 1
+        try:
+            staff, medical = float(rec["staff_fte"]), float(rec["medical_fte"])
+            problems += not (0 <= medical <= staff)
+        except ValueError:
+            problems += 1
         try:
             op, it, cy = (float(rec[c]) for c in ("operating_budget_eur", "it_budget_eur", "cyber_spend_eur"))
             problems += not (op > 0 and 0 <= cy <= it <= op)

@@ -39,7 +39,7 @@ REGION_NAMES: dict[str, str] = {
 }
 STATUSES: tuple[str, ...] = ("public", "private_nonprofit", "private_forprofit")
 CATEGORIES: tuple[str, ...] = (
-    "chu", "ch", "chs", "clcc", "usld", "mco", "ssr", "psy", "had", "other", "ehpad", "esms",
+    "chu", "ch", "chs", "clcc", "usld", "mco", "ssr", "psy", "had", "dialysis", "other", "ehpad", "esms",
 )
 
 #: Allocation rules provided by higher layers, loaded on first use through the rule registry so that

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from cyberbudget.data import reference
-from cyberbudget.data.finance import apply_overrides, impute_budgets
+from cyberbudget.data.finance import (
+    apply_overrides,
+    impute_budgets,
+    operating_basis,
+    staff_costs,
+)
 from cyberbudget.data.schema import validate_table
 from cyberbudget.errors import TableError
 
@@ -32,6 +37,55 @@ def test_a_public_chu_gets_its_ratio_times_capacity_within_the_dispersion():
     assert out["imputed"] == "operating_budget_eur it_budget_eur cyber_spend_eur"
     assert 0 <= out["cyber_spend_eur"] <= out["it_budget_eur"] <= out["operating_budget_eur"]
     assert round(out["operating_budget_eur"], 2) == out["operating_budget_eur"]
+
+
+def test_costs_per_fte_come_from_personnel_spending_and_public_fte():
+    # 48.7 bn EUR in 2019: 68 % non-medical, 21 % medical, the other 12 % spread pro rata (/ 0.89);
+    # SAE 2023 public FTE: 797,621.64 non-medical, 76,269.05 salaried medical
+    costs = staff_costs()
+    assert costs["non_medical"] == pytest.approx(48.7e9 * 0.68 / 0.89 / 797_621.64)
+    assert costs["medical"] == pytest.approx(48.7e9 * 0.21 / 0.89 / 76_269.05)
+    assert costs["blended"] == pytest.approx(48.7e9 / (797_621.64 + 76_269.05))
+    assert costs["personnel_share"] == {"public": 0.59, "private_nonprofit": 0.59, "private_forprofit": 0.47}
+
+
+def test_a_public_ch_with_staff_gets_its_personnel_cost_over_the_personnel_share():
+    t = pd.DataFrame({"finess": ["010000024"], "status": ["public"], "category": ["ch"], "beds": [300],
+                      "places": [20], "staff_fte": [1100.0], "medical_fte": [100.0], "imputed": [""]})
+    out = impute_budgets(t, seed=2).iloc[0]
+    c = staff_costs()
+    expected = (1000 * c["non_medical"] + 100 * c["medical"]) / 0.59   # about 104 M EUR
+    sigma = reference.value("finance", "operating_from_staff.dispersion_sigma")
+    assert expected * np.exp(-4 * sigma) < out["operating_budget_eur"] < expected * np.exp(4 * sigma)
+    # the same staff in a for-profit clinic: personnel is a smaller share of its charges
+    clinic = impute_budgets(t.assign(status="private_forprofit"), seed=2).iloc[0]
+    assert clinic["operating_budget_eur"] == pytest.approx(out["operating_budget_eur"] * 0.59 / 0.47, rel=1e-6)
+
+
+def test_without_medical_fte_every_fte_costs_the_blended_average():
+    t = pd.DataFrame({"finess": ["010000024"], "status": ["public"], "category": ["ch"], "beds": [0],
+                      "places": [0], "staff_fte": [500.0], "imputed": [""]})
+    with_split = impute_budgets(t.assign(medical_fte=0.0), seed=4).iloc[0]["operating_budget_eur"]
+    blended = impute_budgets(t, seed=4).iloc[0]["operating_budget_eur"]
+    assert blended / with_split == pytest.approx(staff_costs()["blended"] / staff_costs()["non_medical"], rel=1e-6)
+
+
+def test_the_basis_is_staff_else_capacity_else_the_category_median():
+    t = pd.DataFrame({
+        "finess": ["010000024", "020000024", "030000024", "040000024"],
+        "status": ["public", "private_nonprofit", "private_forprofit", "private_forprofit"],
+        "category": ["ch", "dialysis", "other", "mco"], "beds": [200, 0, 0, 0], "places": [0, 0, 0, 0],
+        "dialysis_stations": [12, 30, 0, 0], "staff_fte": [350.0, 0.0, 0.0, 0.0], "imputed": ["", "", "", ""]})
+    assert operating_basis(t).tolist() == ["staff", "capacity", "category", "category"]
+    out = impute_budgets(t, seed=9)
+    sigma = reference.value("finance", "operating_per_capacity.dispersion_sigma")
+    station = reference.value("finance", "operating_per_capacity.dialysis_station")
+    assert 30 * station * np.exp(-4 * sigma) < out.loc[1, "operating_budget_eur"] < 30 * station * np.exp(4 * sigma)
+    medians = reference.value("finance", "operating_without_size")
+    for i, category in ((2, "other"), (3, "mco")):
+        value = out.loc[i, "operating_budget_eur"]
+        assert medians[category] * np.exp(-4 * sigma) < value < medians[category] * np.exp(4 * sigma)
+    assert (out["operating_budget_eur"] > 0).all() and (out["it_budget_eur"] > 0).all()
 
 
 def test_observed_values_are_kept_and_drive_the_dependent_ones():
@@ -63,11 +117,9 @@ def test_imputed_table_validates(small_table):
 
 # ---- totals on the real registry ---------------------------------------------------------------------------
 
-def test_public_operating_expenses_in_the_order_of_the_published_total(sae_table):
-    # 82.9 bn EUR in 2019 for 61 % of 393,000 beds + 79,000 places; scaled to the 2023 public capacity.
+def test_public_operating_expenses_per_bed_or_place_are_near_the_derived_ratio(sae_table):
+    # Derived from 82.9 bn EUR / (61 % x (393,000 beds + 79,000 places)): about 288,000 EUR per bed or place.
     public = sae_table[sae_table["status"] == "public"]
-    scaled = 82.9e9 * (public["beds"].sum() + public["places"].sum()) / (0.61 * 472_000)
-    assert 0.9 * scaled < public["operating_budget_eur"].sum() < 1.1 * scaled
     per_unit = public["operating_budget_eur"].sum() / (public["beds"].sum() + public["places"].sum())
     assert 260_000 < per_unit < 320_000
 
@@ -127,7 +179,7 @@ def test_bad_overrides_are_all_reported_with_row_and_column(imputed, tmp_path):
     assert f"{path}, row 2, column finess: expected a finess of the table, found '999999999'" in text
     assert f"{path}, row 3, column it_budget_eur: expected an amount in euros >= 0, found '-3'" in text
     assert f"{path}, row 4, column finess: expected each finess once" in text
-    assert f"{path}, row 5, column it_budget_eur: expected an amount in euros >= 0, found 'abc'" in text
+    assert f"{path}, row 5, column it_budget_eur: expected an amount in euros >= 0 (e.g. 2 500 000,00), found 'abc'" in text
 
 
 def test_contradictory_overrides_are_rejected(imputed, tmp_path):
@@ -141,7 +193,7 @@ def test_contradictory_overrides_are_rejected(imputed, tmp_path):
 def test_overrides_file_without_finess(imputed, tmp_path):
     path = tmp_path / "real.csv"
     pd.DataFrame({"id": ["x"], "it_budget_eur": [1.0]}).to_csv(path, index=False)
-    with pytest.raises(TableError, match="expected a finess column"):
+    with pytest.raises(TableError, match="expected a finess or finess_ej column"):
         apply_overrides(imputed, path)
 
 

@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from cyberbudget import config
-from cyberbudget.data.registry import load_establishments, read_table, summarize_table, write_table
+from cyberbudget.data.registry import (
+    load_establishments,
+    read_table,
+    summarize_table,
+    table_counts,
+    write_table,
+)
 from cyberbudget.errors import TableError
 
 
@@ -166,7 +172,22 @@ def test_write_table_refuses_an_invalid_table(tmp_path, small_table):
 def test_summarize_table(small_table):
     assert summarize_table(small_table) == (
         "30 establishments (16 public, 6 private non-profit, 8 private for-profit; 0 medico-social), "
-        "13,636 beds and places, 2 GHT, 3 OSE, 18 with cyber spend >= 5 % of IT budget")
+        "of which 28 with beds or places (16 public, 5 private non-profit, 7 private for-profit); "
+        "30 legal entities; 13,636 beds and places, 210 HAD places, 0 dialysis stations, 0.0 salaried FTE; "
+        "2 GHT, 3 OSE, 18 with cyber spend >= 5 % of IT budget")
+    sites = small_table.assign(finess_ej=small_table["finess"].str[:2] + "0780000", staff_fte=10.25, headcount=12)
+    counts = table_counts(sites)
+    assert counts["legal_entities"] == sites["finess_ej"].nunique() < 30
+    assert counts["staff_fte"] == 307.5 and counts["headcount"] == 360
+
+
+def test_a_table_with_only_the_required_columns_loads(tmp_path, small_table_raw):
+    from cyberbudget.data.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+    path = write_csv(small_table_raw[list(REQUIRED_COLUMNS)], tmp_path / "t.csv")
+    table = load_establishments(path)
+    assert list(table.columns) == list(REQUIRED_COLUMNS) + list(OPTIONAL_COLUMNS)
+    assert (table["finess_ej"] == table["finess"]).all()
 
 
 def test_default_table_path_is_the_committed_csv():

@@ -41,6 +41,43 @@ def test_typed_and_raw_inputs_give_the_same_table(small_table, small_table_raw):
 def test_optional_columns_default_when_absent(small_table_raw):
     out = validate_table(small_table_raw.drop(columns=["had_places", "medico_social"]))
     assert (out["had_places"] == 0).all() and not out["medico_social"].any()
+    assert (out["finess_ej"] == out["finess"]).all() and (out["ght_name"] == "").all()
+    assert (out[["staff_fte", "medical_fte"]] == 0.0).all().all() and out["staff_fte"].dtype == "float64"
+    assert (out[["headcount", "dialysis_stations"]] == 0).all().all() and out["headcount"].dtype == "int64"
+
+
+def test_the_new_optional_columns_are_read_and_an_empty_finess_ej_is_the_row_s_own(small_table_raw):
+    df = small_table_raw.assign(finess_ej="", ght_name="", staff_fte="", medical_fte="", headcount="",
+                                dialysis_stations="")
+    df.loc[0, ["finess_ej", "ght_name", "staff_fte", "medical_fte", "headcount", "dialysis_stations"]] = [
+        "010780054", "GHT Bresse Haut-Bugey", "1 945,88", "210.5", "2102", "19"]
+    df.loc[1, "category"] = "dialysis"
+    out = validate_table(df).set_index("finess")
+    row = out.loc["010000024"]
+    assert row["finess_ej"] == "010780054" and row["ght_name"] == "GHT Bresse Haut-Bugey"
+    assert (row["staff_fte"], row["medical_fte"], row["headcount"], row["dialysis_stations"]) == (1945.88, 210.5, 2102, 19)
+    assert out.loc["690000001", "finess_ej"] == "690000001" and out.loc["690000001", "category"] == "dialysis"
+    assert out.loc["690000001", "staff_fte"] == 0.0
+
+
+def test_new_column_defects_are_reported_with_row_and_column(small_table_raw):
+    df = small_table_raw.assign(finess_ej="", staff_fte="10", medical_fte="2", headcount="12", dialysis_stations="0")
+    df.loc[1, "finess_ej"] = "12345"
+    df.loc[2, "staff_fte"] = "-1"
+    df.loc[3, "medical_fte"] = "11"
+    df.loc[4, "headcount"] = "1.5"
+    df.loc[5, "dialysis_stations"] = "-2"
+    df.loc[6, "staff_fte"] = "beaucoup"
+    problems = problems_of(df)
+    assert "t.csv, row 3, column finess_ej: expected the legal entity's FINESS (9 characters, digits, 2A/2B allowed " \
+           "first) or an empty cell, found '12345'" in problems
+    assert "t.csv, row 4, column staff_fte: expected a number of full-time equivalents >= 0, found '-1.0'" in problems
+    assert "t.csv, row 5, column medical_fte: expected at most staff_fte (10.00: medical FTE are part of the staff), " \
+           "found 11.00" in problems
+    assert "t.csv, row 6, column headcount: expected an integer, found '1.5'" in problems
+    assert "t.csv, row 7, column dialysis_stations: expected an integer >= 0, found '-2'" in problems
+    assert "t.csv, row 8, column staff_fte: expected a number of full-time equivalents, found 'beaucoup'" in problems
+    assert len(problems) == 6
 
 
 def test_extra_columns_are_kept_after_the_schema_columns(small_table_raw):

@@ -1,11 +1,23 @@
 """Imputation of operating, IT and cybersecurity budgets; user overrides with real figures.
 
 No public file gives per-establishment budgets. :func:`impute_budgets` fills the money columns from the
-published ratios of ``data/reference/finance.yaml`` (every ratio with its source, or ``source: assumption``):
+published figures of ``data/reference/finance.yaml`` (every figure with its source, or ``source: assumption``):
 
-- operating expenses = (beds + places) x a ratio by status and category (public mean about 288,000 EUR per
-  bed or place, derived from 82.9 bn EUR and DREES capacity) + HAD places x a HAD ratio, times a lognormal
-  establishment factor of mean 1;
+- operating expenses, from the first basis the row has:
+
+  1. *salaried staff* (``staff_fte > 0``): personnel cost = medical FTE x cost per medical FTE + non-medical FTE x
+     cost per non-medical FTE, divided by the personnel share of charges of the row's status (public 59 %).
+     The costs per FTE come from the public establishments' personnel spending (48.7 bn EUR in 2019: 68 %
+     non-medical, 21 % medical, the other 12 % spread pro rata) divided by the public FTE of the SAE 2023 -
+     never from the 82.9 bn EUR total the public result is checked against. Without a ``medical_fte`` column
+     every FTE costs the blended average;
+  2. *capacity* (beds, places, HAD places or dialysis stations): (beds + places) x a ratio by status and
+     category (public mean about 288,000 EUR per bed or place) + HAD places x a HAD ratio + dialysis stations x
+     a station ratio, at least ``minimum_eur``;
+  3. *neither*: the median operating budget of the row's category in the SAE 2023 import
+     (``operating_without_size``), so that no row is left at 0;
+
+  times a lognormal establishment factor of mean 1 (a smaller spread for the staff basis);
 - IT budget = operating expenses x an IT share (1.7 % on average; CLCC 2.4 %, CHU 2.0 %, small public CH
   1.15 %, medico-social 1.0 %), times a lognormal factor of mean 1;
 - cyber spend = IT budget x a share drawn from a Beta distribution (mean 4 %: most below 5-6 %, as officials
@@ -14,16 +26,15 @@ published ratios of ``data/reference/finance.yaml`` (every ratio with its source
 Every imputed value is flagged in the ``imputed`` column. Draws are per establishment: row ``finess`` uses the
 generator ``numpy.random.default_rng(SeedSequence([seed, int.from_bytes(finess.encode(), "big")]))`` and draws,
 in this order, two standard normals (operating, IT) and one Beta variate (cyber share). A value therefore
-depends only on the seed, the establishment's own row and the reference ratios - never on row order or on the
+depends only on the seed, the establishment's own row and the reference figures - never on row order or on the
 other rows. Amounts are rounded to the cent.
 
-:func:`apply_overrides` replaces imputed figures with real ones from a file (``finess`` + any money column).
+:func:`apply_overrides` (from :mod:`cyberbudget.data.overrides`) replaces imputed figures with real ones from a
+file keyed by ``finess`` or by ``finess_ej``.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,9 +42,14 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.data import reference
-from cyberbudget.data.schema import MAX_PROBLEMS, MONEY_COLUMNS, REQUIRED_COLUMNS, validate_table
-from cyberbudget.data.tableio import read_table
-from cyberbudget.errors import Problem, TableError
+from cyberbudget.data.overrides import apply_overrides, overrides_digest
+from cyberbudget.data.schema import MONEY_COLUMNS, REQUIRED_COLUMNS
+from cyberbudget.errors import TableError
+
+__all__ = [
+    "BUDGET_COLUMNS", "apply_overrides", "establishment_draws", "impute_budgets", "operating_basis",
+    "overrides_digest", "staff_costs",
+]
 
 #: Columns :func:`impute_budgets` may fill, in dependency order.
 BUDGET_COLUMNS: tuple[str, ...] = MONEY_COLUMNS
@@ -103,15 +119,66 @@ def _values(df: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
 
 
+def operating_basis(df: pd.DataFrame) -> np.ndarray:
+    """Which basis :func:`impute_budgets` uses for each row's operating expenses.
+
+    Returns
+    -------
+    ndarray of str
+        ``"staff"`` (salaried FTE > 0), ``"capacity"`` (beds, places, HAD places or dialysis stations > 0) or
+        ``"category"`` (neither: the category's median).
+    """
+    n = len(df)
+    staff = _column(df, "staff_fte", n)
+    size = sum(_column(df, c, n) for c in ("beds", "places", "had_places", "dialysis_stations"))
+    return np.where(staff > 0, "staff", np.where(size > 0, "capacity", "category"))
+
+
+def _column(df: pd.DataFrame, column: str, n: int) -> np.ndarray:
+    if column not in df.columns:
+        return np.zeros(n)
+    return pd.to_numeric(df[column], errors="coerce").fillna(0).to_numpy(dtype="float64")
+
+
+def staff_costs(fin: dict[str, Any] | None = None) -> dict[str, float]:
+    """Annual cost of one full-time equivalent, derived from ``finance.yaml`` (``operating_from_staff``).
+
+    Returns
+    -------
+    dict
+        ``medical``, ``non_medical`` and ``blended`` (EUR per FTE per year, other personnel charges included)
+        and ``personnel_share`` by status.
+
+    Examples
+    --------
+    >>> c = staff_costs()
+    >>> round(c["non_medical"]), round(c["medical"]), c["personnel_share"]["public"]
+    (46650, 150664, 0.59)
+    """
+    fin = fin if fin is not None else reference.load_reference("finance")
+    ref = fin["operating_from_staff"]
+    spending = float(ref["personnel_spending_public"]["value"])
+    s_nm, s_m = float(ref["non_medical_share"]["value"]), float(ref["medical_share"]["value"])
+    fte_nm, fte_m = float(ref["public_non_medical_fte"]["value"]), float(ref["public_medical_fte"]["value"])
+    spread = s_nm + s_m  # the other personnel charges are spread pro rata
+    return {
+        "non_medical": spending * s_nm / spread / fte_nm,
+        "medical": spending * s_m / spread / fte_m,
+        "blended": spending / (fte_nm + fte_m),
+        "personnel_share": {st: float(ref["personnel_share"][st]["value"]) for st in config.STATUSES},
+    }
+
+
 def impute_budgets(df: pd.DataFrame, seed: int = config.DEFAULT_SEED) -> pd.DataFrame:
-    """Fill the missing operating, IT and cyber amounts from the reference ratios.
+    """Fill the missing operating, IT and cyber amounts from the reference figures.
 
     Parameters
     ----------
     df : DataFrame
-        Establishments with at least ``finess, status, category, beds, places`` (``had_places`` and
-        ``medico_social`` optional). Money columns that are absent or empty (NaN) are imputed; observed values
-        are kept and used for the columns that depend on them (IT from an observed operating budget, ...).
+        Establishments with at least ``finess, status, category, beds, places``; optional ``had_places``,
+        ``dialysis_stations``, ``staff_fte``, ``medical_fte`` (salaried medical FTE, part of ``staff_fte``) and
+        ``medico_social``. Money columns that are absent or empty (NaN) are imputed; observed values are kept
+        and used for the columns that depend on them (IT from an observed operating budget, ...).
     seed : int
         Seed of the per-establishment draws (see the module docstring).
 
@@ -120,6 +187,11 @@ def impute_budgets(df: pd.DataFrame, seed: int = config.DEFAULT_SEED) -> pd.Data
     DataFrame
         A copy with the three money columns filled (rounded to the cent) and ``imputed`` listing the imputed
         columns of each row (existing flags kept).
+
+    Raises
+    ------
+    TableError
+        ``finance.yaml`` has no ratio for a status x category of the table.
 
     Examples
     --------
@@ -144,29 +216,52 @@ def impute_budgets(df: pd.DataFrame, seed: int = config.DEFAULT_SEED) -> pd.Data
     finess = out["finess"].astype(str).to_numpy()
     status = out["status"].astype(str).to_numpy()
     category = out["category"].astype(str).to_numpy()
-    beds = pd.to_numeric(out["beds"], errors="coerce").fillna(0).to_numpy(dtype="float64")
-    places = pd.to_numeric(out["places"], errors="coerce").fillna(0).to_numpy(dtype="float64")
-    had = (pd.to_numeric(out["had_places"], errors="coerce").fillna(0).to_numpy(dtype="float64")
-           if "had_places" in out else np.zeros(n))
+    beds, places = _column(out, "beds", n), _column(out, "places", n)
+    had, stations = _column(out, "had_places", n), _column(out, "dialysis_stations", n)
     capacity = beds + places
 
     alpha, beta = float(cy_ref["alpha"]["value"]), float(cy_ref["beta"]["value"])
     draws = establishment_draws(finess, seed, alpha, beta)
 
-    # Operating expenses.
-    per_capacity = np.zeros(n)
+    # Operating expenses: staff, else capacity, else the category's median.
+    basis = operating_basis(out)
     medico = np.isin(category, ("ehpad", "esms"))
     hospital = ~medico
+    costs = staff_costs(fin)
+    staff = _column(out, "staff_fte", n)
+    if "medical_fte" in out.columns:
+        medical = np.minimum(_column(out, "medical_fte", n), staff)
+        personnel = medical * costs["medical"] + (staff - medical) * costs["non_medical"]
+    else:
+        personnel = staff * costs["blended"]
+    share = np.ones(n)
     for st in config.STATUSES:
-        rows = hospital & (status == st)
+        share[status == st] = costs["personnel_share"][st]
+    from_staff = personnel / share
+
+    per_capacity = np.zeros(n)
+    for st in config.STATUSES:
+        rows = hospital & (status == st) & (basis == "capacity")
         if rows.any():
             per_capacity[rows] = _lookup(op_ref[st]["value"], category[rows], f"operating ratio of {st}")
     per_capacity[category == "ehpad"] = float(ms_ref["ehpad_operating_per_place"]["value"])
     per_capacity[category == "esms"] = float(ms_ref["esms_operating_per_place"]["value"])
+    from_capacity = np.maximum(
+        float(op_ref["minimum_eur"]["value"]),
+        capacity * per_capacity + had * float(op_ref["had_place"]["value"])
+        + stations * float(op_ref["dialysis_station"]["value"]))
+
+    from_category = np.zeros(n)
+    without = basis == "category"
+    if without.any():
+        from_category[without] = _lookup(fin["operating_without_size"]["value"], category[without],
+                                         "operating_without_size")
+
     sigma_op = float(op_ref["dispersion_sigma"]["value"])
-    base = capacity * per_capacity + had * float(op_ref["had_place"]["value"])
-    op_imputed = np.maximum(float(op_ref["minimum_eur"]["value"]),
-                            base * np.exp(sigma_op * draws[:, 0] - sigma_op**2 / 2))
+    sigma_staff = float(fin["operating_from_staff"]["dispersion_sigma"]["value"])
+    sigma = np.where(basis == "staff", sigma_staff, sigma_op)
+    base = np.where(basis == "staff", from_staff, np.where(basis == "capacity", from_capacity, from_category))
+    op_imputed = base * np.exp(sigma * draws[:, 0] - sigma**2 / 2)
 
     # IT share.
     share = np.full(n, float(it_ref["mean"]["value"]))
@@ -188,7 +283,7 @@ def impute_budgets(df: pd.DataFrame, seed: int = config.DEFAULT_SEED) -> pd.Data
     it_floor = np.where(miss_cy, 0.0, cy)
     it_known = np.where(miss_it, np.nan, it)
     op_floor = np.where(~np.isnan(it_known), it_known, np.where(miss_cy, 0.0, cy / np.maximum(it_share, 1e-12)))
-    op = np.where(miss_op, np.round(np.maximum(op_imputed, op_floor), 2), op)
+    op = np.where(miss_op, np.maximum(np.round(np.maximum(op_imputed, op_floor), 2), 0.01), op)
     it = np.where(miss_it, np.round(np.minimum(op, np.maximum(op * it_share, it_floor)), 2), it)
     cy = np.where(miss_cy, np.round(np.minimum(it, it * cyber_share), 2), cy)
 
@@ -198,139 +293,3 @@ def impute_budgets(df: pd.DataFrame, seed: int = config.DEFAULT_SEED) -> pd.Data
     flags = {"operating_budget_eur": miss_op, "it_budget_eur": miss_it, "cyber_spend_eur": miss_cy}
     out["imputed"] = _merge_flags(out["imputed"] if "imputed" in out else None, flags, n)
     return out
-
-
-def _read_overrides(path: Path | pd.DataFrame, source: str) -> pd.DataFrame:
-    if isinstance(path, pd.DataFrame):
-        return path.reset_index(drop=True)
-    return read_table(path).reset_index(drop=True)
-
-
-def apply_overrides(df: pd.DataFrame, path: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
-    """Replace imputed budgets with real figures from an overrides file.
-
-    Parameters
-    ----------
-    df : DataFrame
-        A validated establishment table (e.g. from :func:`impute_budgets`).
-    path : path or DataFrame
-        A table file (CSV, Parquet, Excel) with a ``finess`` column and one or more money columns
-        (``operating_budget_eur``, ``it_budget_eur``, ``cyber_spend_eur``); an empty cell leaves that figure
-        as it was.
-
-    Returns
-    -------
-    DataFrame
-        The validated table with the figures replaced and removed from ``imputed``. Imputed figures that
-        depend on an overridden one follow it with the same ratio: an overridden operating budget carries
-        the row's imputed IT share to an imputed IT budget, and an IT budget carries the cyber share; an
-        imputed figure that would fall below an observed one downstream is raised to keep
-        ``cyber <= IT <= operating``.
-
-    Raises
-    ------
-    TableError
-        Naming the overrides file, its row and column: no ``finess`` column, a column that is not a money
-        column, an unknown or repeated ``finess``, a value that is not a non-negative amount, or overridden
-        figures that contradict each other (cyber > IT or IT > operating).
-    """
-    source = "<overrides>" if isinstance(path, pd.DataFrame) else str(path)
-    raw = _read_overrides(path, source)
-    problems: list[Problem] = []
-    cols = [str(c).strip() for c in raw.columns]
-    raw.columns = cols
-    if "finess" not in cols:
-        raise TableError(f"{source}: expected a finess column, found {', '.join(cols) or 'no column'}",
-                         [Problem(f"{source}, column finess", "required column missing")], source=source)
-    unknown = [c for c in cols if c != "finess" and c not in MONEY_COLUMNS]
-    for c in unknown:
-        problems.append(Problem(f"{source}, column {c}",
-                                f"expected one of {', '.join(MONEY_COLUMNS)} (money columns only), found {c!r}"))
-    money = [c for c in MONEY_COLUMNS if c in cols]
-    if not money and not unknown:
-        problems.append(Problem(source, f"expected at least one of {', '.join(MONEY_COLUMNS)}, found none"))
-
-    table = df.reset_index(drop=True).copy()
-    index = pd.Series(np.arange(len(table)), index=table["finess"].astype(str).to_numpy())
-    finess = raw["finess"].astype(str).str.strip().to_numpy()
-    seen: dict[str, int] = {}
-    positions = np.full(len(raw), -1)
-    for i, f in enumerate(finess):
-        row = i + 2
-        if f in seen:
-            problems.append(Problem(f"{source}, row {row}, column finess",
-                                    f"expected each finess once, found {f!r} also on row {seen[f]}"))
-            continue
-        seen[f] = row
-        if f not in index.index:
-            problems.append(Problem(f"{source}, row {row}, column finess",
-                                    f"expected a finess of the table, found {f!r} (unknown establishment)"))
-            continue
-        positions[i] = index[f]
-
-    values: dict[str, np.ndarray] = {}
-    for c in money:
-        text = raw[c]
-        parsed = pd.to_numeric(text.astype(str).str.strip().str.replace(",", ".", regex=False).replace("", None),
-                               errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
-            if not pd.api.types.is_numeric_dtype(text) else text.to_numpy(dtype="float64", na_value=np.nan)
-        empty = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
-        for i in np.flatnonzero(~empty & (~np.isfinite(parsed) | (parsed < 0))):
-            problems.append(Problem(f"{source}, row {i + 2}, column {c}",
-                                    f"expected an amount in euros >= 0, found {str(text.iloc[i])!r}"))
-        if c == "operating_budget_eur":
-            for i in np.flatnonzero(~empty & (parsed == 0)):
-                problems.append(Problem(f"{source}, row {i + 2}, column {c}", "expected an amount > 0, found 0"))
-        values[c] = np.where(empty, np.nan, parsed)
-
-    if problems:
-        raise _overrides_error(source, problems)
-
-    op = table["operating_budget_eur"].to_numpy(dtype="float64", copy=True)
-    it = table["it_budget_eur"].to_numpy(dtype="float64", copy=True)
-    cy = table["cyber_spend_eur"].to_numpy(dtype="float64", copy=True)
-    flags = table["imputed"].astype(str).to_numpy().copy()
-    for i, pos in enumerate(positions):
-        if pos < 0:
-            continue
-        tokens = set(flags[pos].split())
-        new = {c: values[c][i] for c in money if not np.isnan(values[c][i])}
-        s_it = it[pos] / op[pos] if op[pos] > 0 else 0.0
-        s_cy = cy[pos] / it[pos] if it[pos] > 0 else 0.0
-        o, t, y = new.get("operating_budget_eur"), new.get("it_budget_eur"), new.get("cyber_spend_eur")
-        imp_op = o is None and "operating_budget_eur" in tokens
-        imp_it = t is None and "it_budget_eur" in tokens
-        imp_cy = y is None and "cyber_spend_eur" in tokens
-        op_i = o if o is not None else op[pos]
-        it_i = t if t is not None else (round(op_i * s_it, 2) if imp_it and o is not None else it[pos])
-        if y is not None and imp_it and y > it_i:
-            it_i = round(y / s_cy, 2) if s_cy > 0 else y
-        cy_i = y if y is not None else (round(it_i * s_cy, 2) if imp_cy and it_i != it[pos] else cy[pos])
-        if imp_op and it_i > op_i:
-            op_i = round(it_i / s_it, 2) if s_it > 0 else it_i
-        row = i + 2
-        if it_i > op_i:
-            problems.append(Problem(f"{source}, row {row}, column it_budget_eur",
-                                    f"expected at most the operating budget ({op_i:,.2f}), found {it_i:,.2f}"))
-        if cy_i > it_i:
-            problems.append(Problem(f"{source}, row {row}, column cyber_spend_eur",
-                                    f"expected at most the IT budget ({it_i:,.2f}), found {cy_i:,.2f}"))
-        op[pos], it[pos], cy[pos] = op_i, it_i, cy_i
-        tokens -= set(new)
-        flags[pos] = " ".join(sorted(tokens, key=lambda tok: (_ORDER.get(tok, 99), tok)))
-    if problems:
-        raise _overrides_error(source, problems)
-    table["operating_budget_eur"] = op
-    table["it_budget_eur"] = it
-    table["cyber_spend_eur"] = cy
-    table["imputed"] = flags
-    return validate_table(table, source=f"table after overrides from {source}")
-
-
-def _overrides_error(source: str, problems: list[Problem]) -> TableError:
-    count = len(problems)
-    shown = problems[:MAX_PROBLEMS]
-    if count > MAX_PROBLEMS:
-        shown.append(Problem("", f"... and {count - MAX_PROBLEMS} more problem(s)"))
-    return TableError(f"{source}: {count} problem{'s' if count > 1 else ''} in the overrides file", shown,
-                      source=source)

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from cyberbudget import config
+from cyberbudget.data.amounts import parse_number
 from cyberbudget.errors import Problem, TableError
 
 #: Required columns in the order of DESIGN.md.
@@ -37,15 +38,21 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "finess", "name", "region", "department", "status", "category", "ght", "ght_support", "ose",
     "beds", "places", "operating_budget_eur", "it_budget_eur", "cyber_spend_eur", "imputed",
 )
-#: Optional columns and their default value.
-OPTIONAL_COLUMNS: dict[str, Any] = {"had_places": 0, "medico_social": False}
+#: Optional columns and their default value (``finess_ej``: ``None`` stands for the row's own ``finess``).
+OPTIONAL_COLUMNS: dict[str, Any] = {
+    "had_places": 0, "medico_social": False, "finess_ej": None, "ght_name": "", "staff_fte": 0.0,
+    "medical_fte": 0.0, "headcount": 0, "dialysis_stations": 0,
+}
 
-TEXT_COLUMNS: tuple[str, ...] = ("finess", "name", "region", "department", "status", "category", "ght", "imputed")
+TEXT_COLUMNS: tuple[str, ...] = (
+    "finess", "name", "region", "department", "status", "category", "ght", "imputed", "finess_ej", "ght_name")
 BOOL_COLUMNS: tuple[str, ...] = ("ght_support", "ose", "medico_social")
-INT_COLUMNS: tuple[str, ...] = ("beds", "places", "had_places")
+INT_COLUMNS: tuple[str, ...] = ("beds", "places", "had_places", "headcount", "dialysis_stations")
+#: Non-negative real quantities that are not money (full-time equivalents).
+FLOAT_COLUMNS: tuple[str, ...] = ("staff_fte", "medical_fte")
 MONEY_COLUMNS: tuple[str, ...] = ("operating_budget_eur", "it_budget_eur", "cyber_spend_eur")
-#: Text columns where an empty cell is allowed.
-MAY_BE_EMPTY: frozenset[str] = frozenset({"ght", "imputed"})
+#: Text columns where an empty cell is allowed (``finess_ej``: then the row's own ``finess``).
+MAY_BE_EMPTY: frozenset[str] = frozenset({"ght", "imputed", "finess_ej", "ght_name"})
 
 #: Most problems listed in one error; the rest are counted.
 MAX_PROBLEMS: int = 50
@@ -95,6 +102,12 @@ SCHEMA: pa.DataFrameSchema = pa.DataFrameSchema(
         "it_budget_eur": pa.Column("float64", pa.Check.ge(0, error="an amount >= 0"), nullable=False),
         "cyber_spend_eur": pa.Column("float64", pa.Check.ge(0, error="an amount >= 0"), nullable=False),
         "medico_social": pa.Column(bool, nullable=False),
+        "staff_fte": pa.Column("float64", pa.Check.ge(0, error="a number of full-time equivalents >= 0"),
+                               nullable=False),
+        "medical_fte": pa.Column("float64", pa.Check.ge(0, error="a number of full-time equivalents >= 0"),
+                                 nullable=False),
+        "headcount": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
+        "dialysis_stations": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
     },
     strict=False,
     coerce=False,
@@ -181,19 +194,14 @@ def _parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
         values = pd.to_numeric(text.where(pd.Series(~empty), None), errors="coerce").to_numpy(
             dtype="float64", na_value=np.nan, copy=True)
         retry = np.flatnonzero(~empty & np.isnan(values))
-        if len(retry):
-            # French spreadsheets: "1 234 567,89" (spaces as thousands separator, decimal comma).
-            for pos in retry:
-                fixed = _FRENCH_SPACES.sub("", str(text.iloc[pos]))
-                if _FRENCH_NUMBER.fullmatch(fixed):
-                    values[pos] = float(fixed.replace(",", "."))
+        # French spreadsheets: "1 234 567,89" (spaces, no-break spaces as thousands separator, decimal comma).
+        for pos in retry:
+            parsed = parse_number(str(text.iloc[pos]))
+            if parsed is not None:
+                values[pos] = parsed
     values[empty] = np.nan
     bad = ~empty & np.isnan(values)
     return values, empty, bad
-
-
-_FRENCH_SPACES = re.compile(r"[\s\u00a0\u202f]")
-_FRENCH_NUMBER = re.compile(r"[+-]?\d+(?:,\d+)?")
 
 
 def _arrow(series: pd.Series) -> pyarrow.Array:
@@ -236,18 +244,20 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Required columns in DESIGN.md order, then ``had_places`` and ``medico_social`` (added with their
-        defaults when absent), then any other column as given; text as Python ``str`` (object dtype), ``ght``
-        ``""`` when empty, booleans as ``bool``, counts as ``int64``, money as ``float64``; rows sorted by
-        ``finess`` with a fresh ``RangeIndex``.
+        Required columns in DESIGN.md order, then the optional columns of :data:`OPTIONAL_COLUMNS` (added with
+        their defaults when absent: ``finess_ej`` the row's own ``finess``, also for an empty cell; ``ght_name``
+        ``""``; counts and FTE 0), then any other column as given; text as Python ``str`` (object dtype, one
+        object per distinct value except ``finess``), ``ght`` ``""`` when empty, booleans as ``bool``, counts as
+        ``int64``, FTE and money as ``float64``; rows sorted by ``finess`` with a fresh ``RangeIndex``.
 
     Raises
     ------
     TableError
         Listing every problem (at most :data:`MAX_PROBLEMS`, then a count): missing columns, empty required
         cells, unparseable cells, codes outside their nomenclature, duplicate ``finess``, negative counts or
-        amounts, ``cyber_spend_eur > it_budget_eur``, ``it_budget_eur > operating_budget_eur``, a GHT on a
-        non-public row, a support establishment outside a GHT, two supports in one GHT.
+        amounts, FTE or stations, ``cyber_spend_eur > it_budget_eur``, ``it_budget_eur > operating_budget_eur``,
+        ``medical_fte > staff_fte``, a ``finess_ej`` that is not a FINESS, a GHT on a non-public row, a support
+        establishment outside a GHT, two supports in one GHT.
 
     Examples
     --------
@@ -287,15 +297,17 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         if c not in MAY_BE_EMPTY:
             problems.cells_from_mask(c, empty, lambda _p: "expected a value, found an empty cell")
         out[c] = text.array
-    for c in INT_COLUMNS + MONEY_COLUMNS:
+    _default_text(out, n)
+    for c in INT_COLUMNS + FLOAT_COLUMNS + MONEY_COLUMNS:
         if c not in df.columns:
             if c in OPTIONAL_COLUMNS:
-                out[c] = np.full(n, OPTIONAL_COLUMNS[c], dtype="int64")
+                out[c] = np.full(n, OPTIONAL_COLUMNS[c], dtype="int64" if c in INT_COLUMNS else "float64")
             continue
         values, empty, bad = _parse_numbers(df[c])
         optional = c in OPTIONAL_COLUMNS
         raw = df[c]
-        kind = "an integer" if c in INT_COLUMNS else "an amount in euros"
+        kind = ("an integer" if c in INT_COLUMNS else "a number of full-time equivalents" if c in FLOAT_COLUMNS
+                else "an amount in euros")
         bad = bad | (~empty & ~np.isfinite(values) & ~np.isnan(values))
         problems.cells_from_mask(c, bad, lambda p, raw=raw, kind=kind: f"expected {kind}, found {_show(raw.iloc[p])}")
         if not optional:
@@ -308,6 +320,8 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
             if optional:
                 ints[empty] = OPTIONAL_COLUMNS[c]
             out[c] = ints
+        elif optional:
+            out[c] = np.where(bad | empty, OPTIONAL_COLUMNS[c], values)
         else:
             out[c] = np.where(bad, np.nan, values)
     for c in BOOL_COLUMNS:
@@ -344,8 +358,29 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     if not np.array_equal(order, np.arange(n)):  # tables written by write_table are already sorted
         result = result.iloc[order].reset_index(drop=True)
     for c in TEXT_COLUMNS:  # one column at a time, so that the Arrow copy is freed before the next one
-        result[c] = result[c].astype(object)
+        result[c] = (result[c].astype(object) if c == "finess"
+                     else pd.Series(_deduplicated(result[c]), index=result.index, dtype=object))
     return result
+
+
+def _deduplicated(series: pd.Series) -> np.ndarray:
+    """A text column as Python strings, one object per distinct value (codes repeat: 1,000,000 rows hold a few
+    thousand names, 18 regions, ...), which keeps a large table's memory down."""
+    encoded = pc.dictionary_encode(_arrow(series))
+    values = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    return values[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _default_text(out: dict[str, Any], n: int) -> None:
+    """``finess_ej`` defaults to the row's own ``finess`` (absent column or empty cell), ``ght_name`` to ``""``."""
+    finess = out.get("finess")
+    if "finess_ej" in out and finess is not None:
+        given = pd.Series(out["finess_ej"], copy=False)
+        out["finess_ej"] = given.where(given != "", pd.Series(finess, copy=False)).array
+    elif finess is not None:
+        out["finess_ej"] = finess
+    if "ght_name" not in out:
+        out["ght_name"] = pd.array(np.full(n, "", dtype=object), dtype=finess.dtype if finess is not None else None)
 
 
 def _expected_of(check: str, column: str) -> str:
@@ -403,6 +438,25 @@ def _money(x: float) -> str:
 
 def _cross_checks(parsed: pd.DataFrame, problems: _Collector) -> None:
     cols = parsed.columns
+    if {"finess", "finess_ej"} <= set(cols):
+        ej = _arrow(pd.Series(parsed["finess_ej"], copy=False))
+        own = _arrow(pd.Series(parsed["finess"], copy=False))
+        ok = pc.or_(pc.match_substring_regex(ej, f"^{FINESS_PATTERN}$"), pc.equal(ej, own))
+        bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+        if bad.any():
+            values = parsed["finess_ej"].to_numpy()
+            problems.cells_from_mask(
+                "finess_ej", bad, lambda p, v=values: "expected the legal entity's FINESS (9 characters, digits, "
+                                                       f"2A/2B allowed first) or an empty cell, found {_show(v[p])}")
+    if {"staff_fte", "medical_fte"} <= set(cols):
+        staff, medical = parsed["staff_fte"].to_numpy(), parsed["medical_fte"].to_numpy()
+        over = (medical > staff + 1e-6) & (staff >= 0)
+        for pos in np.flatnonzero(over):  # a bad staff_fte cell is reported once, on its own
+            over[pos] = (int(pos), "staff_fte") not in problems.cells
+        problems.cells_from_mask(
+            "medical_fte", over,
+            lambda p: f"expected at most staff_fte ({staff[p]:,.2f}: medical FTE are part of the staff), "
+                      f"found {medical[p]:,.2f}")
     for column, ceiling in (("it_budget_eur", "operating_budget_eur"), ("cyber_spend_eur", "it_budget_eur")):
         if {column, ceiling} <= set(cols):
             value, limit = parsed[column].to_numpy(), parsed[ceiling].to_numpy()

@@ -144,7 +144,11 @@ def _read_csv_arrow(path: Path, sep: str, encoding: str) -> pd.DataFrame:
                     raise UnicodeDecodeError("utf-8", b"", 0, 1, message) from None
                 last = exc
                 continue
-            raise _fail(path, f"cannot read as CSV with delimiter {sep!r} ({message})") from None
+            hint = ""
+            if sep == "," and "columns" in message:
+                hint = ("; a decimal comma in a ','-separated file must be quoted (\"2 500 000,00\"), or separate "
+                        "the columns with ';'")
+            raise _fail(path, f"cannot read as CSV with delimiter {sep!r} ({message}){hint}") from None
     raise _fail(path, f"cannot decode the text ({_short(last) if last else 'unknown encoding'})")
 
 
