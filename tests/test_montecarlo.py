@@ -127,12 +127,21 @@ def test_results_identical_on_a_dask_cluster(table, reference_run):
 
 
 def test_another_seed_gives_other_draws_and_none_means_the_scenario_seed(table, reference_run):
-    other = simulate(table, scenario(), draws=2100, seed=6)
-    assert not np.array_equal(other.draws["sector_loss_eur"], reference_run.draws["sector_loss_eur"])
-    default = simulate(table, scenario(), draws=300)
+    # the same scenario as the reference run (seed 5), another seed: every random input differs
+    other = simulate(table, scenario(**PARTIAL), draws=2100, seed=6)
+    assert other.seed == 6 and reference_run.seed == 5
+    for col in ("it_budget_factor", "frequency_factor", "sector_loss_eur", "eligible"):
+        assert not np.array_equal(other.draws[col], reference_run.draws[col]), col
+    assert not np.array_equal(other.establishments["grant_mean_eur"], reference_run.establishments["grant_mean_eur"])
+    # ... and the same seed again gives the same draws
+    again = simulate(table, scenario(**PARTIAL), draws=2100, seed=5)
+    pd.testing.assert_frame_equal(again.draws, reference_run.draws, check_exact=True)
+    # seed None is the scenario's seed (11)
+    default = simulate(table, scenario(**PARTIAL), draws=300)
     assert default.seed == 11
-    same = simulate(table, scenario(), draws=300, seed=11)
+    same = simulate(table, scenario(**PARTIAL), draws=300, seed=11)
     pd.testing.assert_frame_equal(default.draws, same.draws, check_exact=True)
+    assert not np.array_equal(default.draws["sector_loss_eur"], reference_run.draws["sector_loss_eur"].iloc[:300])
 
 
 def test_progress_reports_every_chunk(table):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cyberbudget import config
-from cyberbudget.data import reference
+from cyberbudget.data import reference, registry
 from cyberbudget.errors import InputError, ScenarioError
 from cyberbudget.policy.scenario import load_scenario
 from cyberbudget.reports.risk_tables import published_breakdown
@@ -101,13 +101,38 @@ def test_ransomware_magnitude_by_hand():
     assert r.loc[0, "ransomware_loss_eur"] == pytest.approx(568_228, abs=1)
 
 
-def test_expected_loss_is_threat_times_loss_times_breach():
+def test_expected_loss_of_a_300_bed_hospital_by_hand():
+    """300 beds + 40 places (size 340, 3.4 × the reference size) spending 3 % of an IT budget of 1,468,800 €.
+
+    Breach: α z = 0.03 / 0.05 = 0.6, S = 0.5 / 1.6 = 0.3125; at the reference share S_ref = 0.5 / 1.8.
+    Incidents 0.173 × 3.4^0.7 × S / S_ref; threat rate 0.173 × 3.4^0.7 / S_ref.
+    Ransomware loss: the 90 % interval [200 k€, 1.2 M€] × 3.4 (exponent 1): mean median × exp(σ² / 2),
+    σ = ln 6 / (2 × 1.6449); other incidents: [10 k€, 300 k€] × 3.4^0.5, σ = ln 30 / (2 × 1.6449).
+    Mean loss 5.77 % ransomware; Gordon–Loeb L = threat × mean loss; α = 1 / (0.05 × IT);
+    z* = (sqrt(v α L) − 1) / α; marginal value L α v / (α z + 1)².
+    """
     r = establishment_risk(pd.DataFrame([row("000000001", 300, 0.03, places=40)]))
     x = r.iloc[0]
-    assert x["expected_loss_eur"] == pytest.approx(x["incidents"] * x["mean_loss_eur"], rel=1e-12)
-    assert x["loss_eur"] == pytest.approx(x["threat_rate"] * x["mean_loss_eur"], rel=1e-12)
-    assert x["size"] == 340
-    assert x["gl_optimum_eur"] <= x["vulnerability"] * x["loss_eur"] / math.e
+    z90 = 1.6448536269514722
+    ransom = math.sqrt(2e5 * 1.2e6) * 3.4 * math.exp((math.log(6) / (2 * z90)) ** 2 / 2)
+    other = math.sqrt(1e4 * 3e5) * math.sqrt(3.4) * math.exp((math.log(30) / (2 * z90)) ** 2 / 2)
+    mean_loss = 0.0577 * ransom + (1 - 0.0577) * other
+    s_ref = 0.5 / 1.8
+    incidents = 0.173 * 3.4 ** 0.7 * 0.3125 / s_ref
+    threat = 0.173 * 3.4 ** 0.7 / s_ref
+    it = 300 * EUR_PER_BED * IT_SHARE
+    alpha = 1 / (0.05 * it)
+    loss = threat * mean_loss
+    assert x["size"] == 340 and x["alpha"] == pytest.approx(alpha, rel=1e-12)
+    assert x["breach_probability"] == pytest.approx(0.3125, rel=1e-12)
+    assert x["incidents"] == pytest.approx(incidents, rel=1e-12)
+    assert x["ransomware_loss_eur"] == pytest.approx(ransom, rel=1e-9)
+    assert x["mean_loss_eur"] == pytest.approx(mean_loss, rel=1e-9)
+    assert x["loss_eur"] == pytest.approx(loss, rel=1e-9)
+    assert x["expected_loss_eur"] == pytest.approx(incidents * mean_loss, rel=1e-9)
+    assert x["expected_loss_eur"] == pytest.approx(125_544.31, abs=0.01)
+    assert x["gl_optimum_eur"] == pytest.approx((math.sqrt(0.5 * alpha * loss) - 1) / alpha, rel=1e-9)
+    assert x["marginal_value"] == pytest.approx(loss * alpha * 0.5 / (1 + alpha * 0.03 * it) ** 2, rel=1e-9)
 
 
 def test_no_it_budget_no_lever_and_no_extra_incidents():
@@ -191,15 +216,11 @@ def _assert_in_observatory_ranges(table: pd.DataFrame) -> None:
 
 
 def test_default_table_lands_in_the_observatory_ranges():
-    registry = pytest.importorskip("cyberbudget.data.registry")
-    if not config.DEFAULT_TABLE.exists():
-        pytest.skip("default table not generated yet")
     _assert_in_observatory_ranges(registry.load_establishments())
 
 
 @pytest.mark.skipif(not config.SAE_DIR.exists(), reason="SAE 2023 files absent")
 def test_sae_registry_lands_in_the_observatory_ranges():
-    registry = pytest.importorskip("cyberbudget.data.registry")
     table = registry.import_sae(config.SAE_DIR)
     assert len(table) >= 2_900
     _assert_in_observatory_ranges(table)
@@ -276,9 +297,20 @@ def test_more_money_never_raises_expected_loss(grants, share, coverage, kind):
     sc = scenario(risk={"breach_function": kind}, awareness={"coverage": coverage})
     b = grant_benefit(t, sc)
     g = np.asarray(grants)
-    assert (b.avoided(g) >= -1e-9).all()
-    assert (b.avoided(2 * g) >= b.avoided(g) - 1e-9).all()
+    avoided, more = b.avoided(g), b.avoided(2 * g)
+    assert (avoided >= -1e-9).all()
+    assert (more >= avoided - 1e-9).all()
     assert (b.marginal(2 * g) <= b.marginal(g) + 1e-15).all()  # concave
+    # the benefit is the risk model's: n × L × (S(z) − S(z + g / n)) with S of class I or II
+    z0 = b.investment
+    s_of = (lambda z: 0.5 / (1 + b.alpha * z)) if kind == "I" else (lambda z: 0.5 ** (1 + b.alpha * z))
+    # and strictly so where the money is real: a grant of a euro or more avoids some loss, and doubling it avoids
+    # more unless the breach probability is already negligible (class II falls exponentially)
+    real = g >= 1.0
+    assert (avoided[real] > 0).all()
+    room = real & (s_of(z0 + g / 5) > 1e-9)
+    assert (more[room] > avoided[room]).all()
+    np.testing.assert_allclose(avoided, 5 * b.loss * (s_of(z0) - s_of(z0 + g / 5)), rtol=1e-9, atol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------- report pieces

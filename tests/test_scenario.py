@@ -77,6 +77,21 @@ def test_extends_by_relative_path_and_by_package_name(tmp_path: Path) -> None:
     assert s2.extends_chain[0] == str((config.SCENARIOS_DIR / "baseline.yaml").resolve())
 
 
+def test_a_bare_name_is_a_scenario_of_the_scenarios_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repository: the name resolves in config.SCENARIOS_DIR, as `run` does
+    s = load_scenario("baseline")
+    assert s.name == "baseline" and s.source == str(config.SCENARIOS_DIR / "baseline.yaml")
+    assert load_scenario("capped") == load_scenario(config.SCENARIOS_DIR / "capped.yaml")
+    write(tmp_path, "baseline", "name: local\nenvelope: {total_eur: 1}\n")  # a file of that name wins
+    assert load_scenario("baseline").name == "local"
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("no_such_scenario")
+    message = str(err.value)
+    assert "not found" in message
+    assert str(tmp_path / "no_such_scenario") in message  # where it looked: the working directory ...
+    assert str(config.SCENARIOS_DIR / "no_such_scenario.yaml") in message  # ... and the scenarios folder
+
+
 def test_extends_cycle_and_missing_base(tmp_path: Path) -> None:
     write(tmp_path, "x.yaml", "extends: y\nname: x\nenvelope: {total_eur: 1}\n")
     write(tmp_path, "y.yaml", "extends: x\nname: y\n")

@@ -1,66 +1,35 @@
-"""Allocation rules, water-filling and cent-exact rounding (DESIGN.md, "Allocation rules — exact semantics").
+"""Allocation: the whole policy on an establishment table, to the cent (DESIGN.md, "Allocation rules — exact
+semantics").
 
-:func:`allocate` runs the whole policy on an establishment table: eligibility and uptake
-(:func:`cyberbudget.policy.eligibility.assess`), then the scenario's rule, then the common rounding, then the split
-across the envelope's years. Money is integer cents from the rounding on.
-
-Rules
------
-Every built-in rule is a *water-filling*: eligible establishment ``i`` gets ``min(cap_i, floor_i + λ w_i)`` with
-the single ``λ ≥ 0`` that makes the amounts sum to the envelope, or its cap when the caps sum to less than the
-envelope ("everyone capped").
-
-========================  ======================  =========================================  ======================
-rule                      weight ``w``            cap                                        floor
-========================  ======================  =========================================  ======================
-``proportional``          ``allocation.base``     ``cap_eur`` (none when null)               ``floor_eur``
-``matching``              demand                  ``min(demand, cap_eur)``                   0
-``gap``                   need                    ``min(need, cap_eur)``                     0
-``tiered``                groups in ``tiers`` order are served their amount in full, pro rata in the group
-                          where the money runs out (amount = need, demand or ``cap_eur``, capped by ``cap_eur``)
-========================  ======================  =========================================  ======================
-
-with ``demand = match_rate × min(cyber, max_share × it) × n_years`` and
-``need = max(0, target_share × it − cyber) × n_years`` (euros, turned into cents). Documented choices where
-DESIGN.md is silent: ``floor_eur`` applies to ``proportional`` only (the scenario rejects it elsewhere); an
-eligible row whose weight is 0 cannot absorb money and counts as capped at its floor; ``cap_eur`` also caps the
-other rules; an eligible row in no group of ``tiers`` gets nothing.
+:func:`allocate` reads the table, then runs the policy steps, each defined once on arrays and shared with the
+Monte Carlo simulation: the corridor and the uptake (:mod:`cyberbudget.policy.eligibility`), then the scenario's
+rule (:mod:`cyberbudget.policy.rules` for the built-in rules, the rule registry
+:mod:`cyberbudget.policy.registry` for the others, e.g. ``optimal``). It then applies the common cent rounding,
+splits each grant across the envelope's years, and writes the reasons, the summary and the explanations. Money
+is integer cents from the rounding on. The rules themselves (weights, caps, floors, tiers) are documented in
+:mod:`cyberbudget.policy.rules`.
 
 Exactness
 ---------
 Scenario euros become cents exactly (``Decimal(str(x)) * 100``). Amounts are computed in float64, vectorised,
-in O(n log n) (one sort of the breakpoints ``(cap − floor) / w``). The rounding compares fractional remainders
-with a tolerance ``1e-9 + 1e-13 × amount`` cents, far above float64 noise (about ``3e-15 × amount``), so float
-noise never decides a tie: remainders within tolerance of 0 or 1 are snapped to the integer, and remainders
-within tolerance of each other are ties, broken by ascending ``finess``. :func:`waterfill_exact` and
+in O(n log n) (one sort of the water-filling breakpoints). The rounding compares fractional remainders with a
+tolerance ``1e-9 + 1e-13 × amount`` cents, far above float64 noise (about ``3e-15 × amount``), so float noise
+never decides a tie: remainders within tolerance of 0 or 1 are snapped to the integer, and remainders within
+tolerance of each other are ties, broken by ascending ``finess``. :func:`waterfill_exact` and
 :func:`hamilton_exact` are the exact rational reference (:class:`fractions.Fraction`) the tests compare with.
 
 Rounding (Hamilton / largest remainder): amounts floored to the cent; the cents left over go one each to the
 largest remainders, ties by ascending ``finess``. The number of cents handed out is the envelope, except when
-every eligible establishment is at its cap: then ``floor(sum of exact amounts)`` and the rest is unallocated.
-Always ``sum(grant_cents) + unallocated_cents == envelope_cents``.
+every eligible establishment is at its cap: then ``floor(sum of exact amounts)`` and the rest is unallocated
+(:func:`cyberbudget.policy.rules.handout_cents`). Always
+``sum(grant_cents) + unallocated_cents == envelope_cents``.
 
 Rule registry
 -------------
-Other modules add rules with :func:`register_rule` (``optimize.py`` registers ``optimal``), so that this module
-never imports the risk side. A rule is a function::
-
-    rule(table, eligible, scenario, envelope_cents, n_years) -> RuleOutput
-
-- ``table``: the establishment table after uptake (sorted by ``finess``, index 0..n-1, cyber spend raised
-  for the establishments that complied);
-- ``eligible``: bool ndarray (n,), who may receive money;
-- ``scenario``: the :class:`~cyberbudget.policy.scenario.Scenario`;
-- ``envelope_cents``: int, the envelope in cents; ``n_years``: int, ``len(scenario.envelope.years)``.
-
-It returns a :class:`RuleOutput`: ``exact_cents`` (float64 (n,), exact amounts *before* rounding, 0 where not
-eligible, sum ≤ envelope), ``cap_cents`` (float64 (n,), ``inf`` where uncapped; used for "everyone capped"
-and for reasons), optional ``reasons`` (str per row, used for eligible rows), ``details`` (JSON-able, e.g.
-``{"lambda": ...}``), ``explain`` (``i -> list[str]``, lines for :meth:`AllocationResult.explain`) and
-``handout_cents`` (override of the number of cents handed out). The common Hamilton rounding and the year split
-are applied by :func:`allocate`. An optional ``expected`` function ``(table, participation, scenario,
-envelope_cents, n_years) -> float64 cents`` (the grant each row would get if it took part, others taking part
-with the given probabilities) lets the logistic uptake model work with the rule.
+Rules other than the built-in ones are added with :func:`register_rule` (:mod:`cyberbudget.policy.registry`:
+``optimal`` is registered by :mod:`cyberbudget.risk.optimal`, imported on first use), so that the policy layer
+never imports the risk side. A registered rule receives the table after uptake and returns a
+:class:`RuleOutput`; the common rounding and the year split are applied here.
 
 Examples
 --------
@@ -71,10 +40,8 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -91,17 +58,19 @@ from cyberbudget.money import (
     hamilton_rounding,
     reached,
     split_by_shares,
-    tolerance,
 )
-from cyberbudget.policy import scenario as scenario_mod
-from cyberbudget.policy.scenario import Scenario, envelope_cents, euros_to_cents
+from cyberbudget.policy import eligibility as eligibility_mod
+from cyberbudget.policy import registry, rules
+from cyberbudget.policy.parameters import PolicyParameters
+from cyberbudget.policy.registry import RuleOutput, register_rule
+from cyberbudget.policy.rules import WaterFill, waterfill
+from cyberbudget.policy.scenario import Scenario
 
 __all__ = [
     "AllocationResult",
     "RuleOutput",
     "WaterFill",
     "allocate",
-    "expected_grants",
     "hamilton",
     "hamilton_exact",
     "register_rule",
@@ -112,6 +81,7 @@ __all__ = [
     "year_shares",
 ]
 
+
 def fmt_cents_en(cents: float, decimals: int | None = None) -> str:
     """Cents in the English style of the internal texts (``2,000,000 €``; decimals only when needed)."""
     return fmt_cents(cents, "en", decimals)
@@ -121,101 +91,14 @@ def _pct_number(x: float) -> str:
     return f"{round(x * 100, 6):g}"
 
 
+def registered_rules() -> tuple[str, ...]:
+    """Names of the rules available to scenarios (:func:`cyberbudget.policy.registry.rule_names`)."""
+    return registry.rule_names()
+
+
 # ==============================================================================================================
-# Water-filling
+# Exact reference of the water-filling
 # ==============================================================================================================
-
-
-@dataclass(frozen=True)
-class WaterFill:
-    """Result of :func:`waterfill`: amounts (float64 cents), the level λ (None when everyone is capped)."""
-
-    amounts: np.ndarray
-    lam: float | None
-    all_capped: bool
-
-
-def waterfill(
-    floor: np.ndarray,
-    weight: np.ndarray,
-    cap: np.ndarray,
-    total: float,
-    participation: np.ndarray | None = None,
-) -> WaterFill:
-    """Amounts ``min(cap, floor + λ × weight)`` summing (weighted by participation) to ``total``.
-
-    Parameters
-    ----------
-    floor, weight, cap : ndarray of float64
-        Per row, in cents (weight in any unit ≥ 0); ``cap`` may be ``inf``; ``cap >= floor``.
-    total : float
-        Amount to distribute, in cents.
-    participation : ndarray, optional
-        Weight of each row in the budget constraint ``Σ p_i x_i = total`` (1 for a participant, 0 for a row
-        that does not take part, a probability for the uptake model). Default: all 1.
-
-    Returns
-    -------
-    WaterFill
-        ``amounts[i]`` is what row ``i`` gets *if it takes part* (also for rows with participation 0).
-        When ``Σ p × cap <= total`` everyone is capped (``lam`` None, amounts = caps). A row of weight 0 is
-        capped at its floor.
-
-    Raises
-    ------
-    AllocationError
-        The floors alone exceed the total.
-
-    Notes
-    -----
-    O(n log n): the breakpoints ``t_i = (cap_i − floor_i) / w_i`` are sorted; the constraint function is
-    piecewise linear and increasing in λ, so the segment holding the solution is found by a search over the
-    prefix sums, and λ is then recomputed from plain sums over the capped and uncapped sets.
-
-    Examples
-    --------
-    >>> wf = waterfill(np.zeros(3), np.array([1.0, 1.0, 2.0]), np.array([10.0, np.inf, np.inf]), 100.0)
-    >>> wf.amounts.tolist(), wf.lam
-    ([10.0, 30.0, 60.0], 30.0)
-    """
-    floor = np.asarray(floor, dtype=np.float64)
-    weight = np.asarray(weight, dtype=np.float64)
-    cap = np.asarray(cap, dtype=np.float64)
-    p = np.ones_like(floor) if participation is None else np.asarray(participation, dtype=np.float64)
-    capx = np.where(weight > 0, cap, floor)
-    floors_total = float(np.dot(p, floor))
-    if floors_total > total + tolerance(total):
-        raise AllocationError(
-            f"the floors alone ({fmt_cents(floors_total, 'en')}) exceed the amount to share ({fmt_cents(total, 'en')})"
-        )
-    active = p > 0
-    with np.errstate(invalid="ignore"):
-        cap_total = float(np.sum(p[active] * capx[active]))
-    if cap_total <= total:
-        return WaterFill(capx.copy(), None, True)
-    var = np.flatnonzero(active & (weight > 0))
-    fixed_total = float(np.dot(p[active & ~(weight > 0)], floor[active & ~(weight > 0)]))
-    total_v = total - fixed_total
-    pv, fv, wv, cv = p[var], floor[var], weight[var], capx[var]
-    with np.errstate(invalid="ignore"):
-        t = (cv - fv) / wv
-    order = np.argsort(t, kind="stable")
-    ts, ps, fs, ws, cs = t[order], pv[order], fv[order], wv[order], cv[order]
-    pc = np.where(np.isfinite(cs), ps * cs, 0.0)
-    cpre = np.concatenate(([0.0], np.cumsum(pc)[:-1]))
-    fsuf = np.cumsum((ps * fs)[::-1])[::-1]
-    wsuf = np.cumsum((ps * ws)[::-1])[::-1]
-    with np.errstate(invalid="ignore"):
-        s = cpre + fsuf + np.where(np.isfinite(ts), ts * wsuf, np.inf)
-    s = np.maximum.accumulate(s)
-    k = int(np.searchsorted(s, total_v, side="left"))
-    k = min(k, len(ts) - 1)
-    capped_idx, free_idx = order[:k], order[k:]
-    num = total_v - float(np.sum(pv[capped_idx] * cv[capped_idx])) - float(np.sum(pv[free_idx] * fv[free_idx]))
-    den = float(np.sum(pv[free_idx] * wv[free_idx]))
-    lam = max(num / den, 0.0) if den > 0 else 0.0
-    amounts = np.minimum(capx, floor + lam * weight)
-    return WaterFill(amounts, lam, False)
 
 
 def waterfill_exact(
@@ -279,192 +162,8 @@ def split_years(grant_cents: np.ndarray, shares: list[Fraction]) -> np.ndarray:
 
 
 # ==============================================================================================================
-# Rules
+# The built-in rules, with their reasons and explanations
 # ==============================================================================================================
-
-
-@dataclass(frozen=True)
-class RuleOutput:
-    """What a rule returns (see the module docstring): exact amounts before the common rounding."""
-
-    exact_cents: np.ndarray
-    cap_cents: np.ndarray
-    details: dict[str, Any] = field(default_factory=dict)
-    reasons: np.ndarray | None = None
-    explain: Callable[[int], list[str]] | None = None
-    handout_cents: int | None = None
-
-
-RuleFunc = Callable[[pd.DataFrame, np.ndarray, Scenario, int, int], RuleOutput]
-ExpectedFunc = Callable[[pd.DataFrame, np.ndarray, Scenario, int, int], np.ndarray]
-
-_RULES: dict[str, RuleFunc] = {}
-_EXPECTED: dict[str, ExpectedFunc] = {}
-
-
-def register_rule(name: str, func: RuleFunc, expected: ExpectedFunc | None = None, replace: bool = False) -> None:
-    """Make ``allocation.rule: <name>`` available (see "Rule registry" in the module docstring).
-
-    Parameters
-    ----------
-    name : str
-        Rule name as written in scenarios.
-    func : callable
-        ``func(table, eligible, scenario, envelope_cents, n_years) -> RuleOutput``.
-    expected : callable, optional
-        ``expected(table, participation, scenario, envelope_cents, n_years) -> float64 cents`` for the
-        logistic uptake model.
-    replace : bool
-        Allow replacing an existing rule (default: a second registration under the same name is an error
-        unless it is the same function).
-    """
-    if name in _RULES and _RULES[name] is not func and not replace:
-        raise ValueError(f"rule {name!r} is already registered")
-    _RULES[name] = func
-    scenario_mod.KNOWN_RULES.add(name)
-    if expected is not None:
-        _EXPECTED[name] = expected
-
-
-def registered_rules() -> tuple[str, ...]:
-    """Names of the rules available to scenarios (plugins of ``config.RULE_PLUGINS`` included)."""
-    return tuple(sorted(set(_RULES) | set(config.RULE_PLUGINS)))
-
-
-def _ensure_rule(name: str) -> None:
-    """Load the module that registers rule ``name`` if it is a plugin not yet imported (e.g. ``optimal``)."""
-    if name not in _RULES and name in config.RULE_PLUGINS:
-        importlib.import_module(config.RULE_PLUGINS[name])
-
-
-def _money_cents(x: Any) -> float:
-    return float(euros_to_cents(x))
-
-
-def _cap_cents(scenario: Scenario) -> float:
-    cap = scenario.allocation.cap_eur
-    return math.inf if cap is None else _money_cents(cap)
-
-
-def _column(table: pd.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
-    if name not in table.columns:
-        raise AllocationError(
-            f"column {name!r} not in the table",
-            [Problem(f"allocation.base: {name}", f"expected a numeric column of the table, found no column {name!r}")],
-        )
-    try:
-        values = pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AllocationError(
-            f"column {name!r} is not numeric",
-            [Problem(f"allocation.base: {name}", f"expected a numeric column, found {table[name].dtype}")],
-        ) from None
-    check = values if mask is None else values[mask]
-    bad = ~np.isfinite(check) | (check < 0)
-    if bad.any():
-        rows = np.flatnonzero(mask)[bad] if mask is not None else np.flatnonzero(bad)
-        fin = table["finess"].to_numpy()[rows[:5]]
-        raise AllocationError(
-            f"column {name!r} has negative or missing values",
-            [Problem(f"table, finess {f}, column {name}", f"expected a number >= 0, found {values[r]!r}")
-             for f, r in zip(fin, rows[:5], strict=True)],
-        )
-    return values
-
-
-def _it_cyber(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return (table["it_budget_eur"].to_numpy(dtype=np.float64), table["cyber_spend_eur"].to_numpy(dtype=np.float64))
-
-
-def _demand_cents(table: pd.DataFrame, scenario: Scenario, n_years: int) -> np.ndarray:
-    it, cyber = _it_cyber(table)
-    a = scenario.allocation
-    counted = np.minimum(cyber, scenario.eligibility.max_share * it)
-    return a.match_rate * counted * n_years * 100.0
-
-
-def _need_cents(table: pd.DataFrame, scenario: Scenario, n_years: int) -> np.ndarray:
-    it, cyber = _it_cyber(table)
-    return np.maximum(0.0, scenario.allocation.target_share * it - cyber) * n_years * 100.0
-
-
-def _spec(table: pd.DataFrame, scenario: Scenario, n_years: int, mask: np.ndarray | None) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, str
-]:
-    """(floor, weight, cap, weight label) of a water-filling rule, for every row."""
-    a = scenario.allocation
-    n = len(table)
-    cap = np.full(n, _cap_cents(scenario))
-    if a.rule == "proportional":
-        weight = _column(table, a.base, mask)
-        return np.full(n, _money_cents(a.floor_eur)), weight, cap, a.base
-    if a.rule == "matching":
-        w = _demand_cents(table, scenario, n_years)
-        return np.zeros(n), w, np.minimum(cap, w), "demand"
-    if a.rule == "gap":
-        w = _need_cents(table, scenario, n_years)
-        return np.zeros(n), w, np.minimum(cap, w), "need"
-    raise KeyError(a.rule)
-
-
-def _tier_groups(table: pd.DataFrame, tiers: tuple[str, ...]) -> np.ndarray:
-    """Index in ``tiers`` of each row's first group, -1 when in none."""
-    group = np.full(len(table), -1, dtype=np.int64)
-    for k, name in enumerate(tiers):
-        if name in ("ose", "ght_support"):
-            member = table[name].to_numpy(dtype=bool)
-        elif name in config.STATUSES:
-            member = (table["status"] == name).to_numpy(dtype=bool)
-        else:
-            member = (table["category"] == name).to_numpy(dtype=bool)
-        group[(group < 0) & member] = k
-    return group
-
-
-def _tier_amount(table: pd.DataFrame, scenario: Scenario, n_years: int) -> np.ndarray:
-    a = scenario.allocation
-    cap = _cap_cents(scenario)
-    if a.tier_amount == "need":
-        amount = _need_cents(table, scenario, n_years)
-    elif a.tier_amount == "demand":
-        amount = _demand_cents(table, scenario, n_years)
-    else:
-        amount = np.full(len(table), cap)
-    return np.minimum(amount, cap)
-
-
-def _serve_tiers(amount: np.ndarray, group: np.ndarray, n_groups: int, total: float, p: np.ndarray) -> tuple[
-    np.ndarray, list[dict[str, Any]], float
-]:
-    """Serve groups in order; returns amounts if taking part, per-group details, what is left."""
-    x = np.zeros(len(amount))
-    left = float(total)
-    info = []
-    for g in range(n_groups):
-        m = group == g
-        need = float(np.dot(p[m], amount[m]))
-        if need <= left:
-            x[m] = amount[m]
-            info.append({"served": "full", "fraction": 1.0, "amount_cents": need})
-            left -= need
-        elif left > 0:
-            f = left / need
-            x[m] = amount[m] * f
-            info.append({"served": "partial", "fraction": f, "amount_cents": need})
-            left = 0.0
-        else:
-            info.append({"served": "none", "fraction": 0.0, "amount_cents": need})
-    return x, info, left
-
-
-def _expected_builtin(table: pd.DataFrame, participation: np.ndarray, scenario: Scenario, env: int, n_years: int) -> np.ndarray:
-    if scenario.allocation.rule == "tiered":
-        amount = _tier_amount(table, scenario, n_years)
-        group = _tier_groups(table, scenario.allocation.tiers)
-        x, _, _ = _serve_tiers(amount, group, len(scenario.allocation.tiers), float(env), participation)
-        return x
-    floor, weight, cap, _ = _spec(table, scenario, n_years, participation > 0)
-    return waterfill(floor, weight, cap, float(env), participation).amounts
 
 
 def _lookup(codes: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -472,29 +171,38 @@ def _lookup(codes: np.ndarray, texts: list[str]) -> np.ndarray:
     return arr[codes]
 
 
-def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, env: int, n_years: int) -> RuleOutput:
+_LABELS = {"matching": "demand", "gap": "need", "forfait": "forfait"}
+
+
+def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, params: PolicyParameters,
+                    inputs: rules.RuleInputs) -> RuleOutput:
     a = scenario.allocation
-    floor, weight, cap, label = _spec(table, scenario, n_years, eligible)
-    p = eligible.astype(np.float64)
+    env, n_years = params.envelope_cents, params.n_years
+    n = len(table)
+    label = a.base if a.rule == "proportional" else _LABELS[a.rule]
     n_el = int(eligible.sum())
-    if a.rule == "proportional" and n_el * float(floor[0] if len(floor) else 0) > env:
+    fl = params.floor_cents
+    if a.rule == "proportional" and n_el * fl > env:
         raise AllocationError(
             f"the floors exceed the envelope: {n_el} eligible establishments × "
-            f"{fmt_cents_en(floor[0])} = {fmt_cents_en(n_el * floor[0])} > envelope {fmt_cents_en(env)}",
+            f"{fmt_cents_en(fl)} = {fmt_cents_en(n_el * fl)} > envelope {fmt_cents_en(env)}",
             [Problem(f"{scenario.source or '<scenario>'}: allocation.floor_eur", f"expected floors totalling at most the envelope "
-                     f"({fmt_cents_en(env)}), found {n_el} × {fmt_cents_en(floor[0])}")],
+                     f"({fmt_cents_en(env)}), found {n_el} × {fmt_cents_en(fl)}")],
         )
-    wf = waterfill(floor * p, weight, cap, float(env), p)
-    exact = np.where(eligible, wf.amounts, 0.0)
-    capx = np.where(weight > 0, cap, floor)
+    it = table["it_budget_eur"].to_numpy(dtype=np.float64)
+    cyber = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    res = rules.apply_rule(params, it, cyber, eligible, base=inputs.base, forfait=inputs.forfait)
+    exact, capx, weight, floor = res.exact[0], res.cap[0], res.weight[0], res.floor[0]
+    lam = None if res.all_capped[0] else float(res.lam[0])
+    p = eligible.astype(np.float64)
     at_cap = eligible & reached(exact, capx)
+    cap_c = params.cap_cents
+    cap = np.full(n, cap_c) if a.rule == "proportional" else np.minimum(cap_c, weight)
     # reasons by code
     texts: list[str] = []
-    code = np.zeros(len(table), dtype=np.int64)
-    cap_c = _cap_cents(scenario)
+    code = np.zeros(n, dtype=np.int64)
     fraction = None
     if a.rule == "proportional":
-        fl = float(floor[0]) if len(floor) else 0.0
         pro = f"floor {fmt_cents_en(fl)} + pro rata to {label}" if fl > 0 else f"pro rata to {label}"
         texts = [pro, f"capped at {fmt_cents_en(cap_c)}",
                  f"floor {fmt_cents_en(fl)} only ({label} = 0)" if fl > 0 else f"nothing: {label} = 0"]
@@ -502,28 +210,29 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
         code[eligible & (weight <= 0)] = 2
         formula = f"exact = min(cap, floor + λ × {label})"
     else:
-        what = "demand (match_rate × min(cyber, max_share × it) × n_years)" if a.rule == "matching" else (
-            "need (max(0, target_share × it − cyber) × n_years)")
-        short = "demand" if a.rule == "matching" else "need"
-        if wf.lam is None:
+        what = {"matching": "demand (match_rate × min(cyber, max_share × it) × n_years)",
+                "gap": "need (max(0, target_share × it − cyber) × n_years)",
+                "forfait": f"forfait (the amount of the band of {params.forfait_column})"}[a.rule]
+        short = _LABELS[a.rule]
+        if lam is None:
             first = f"{a.rule}: full {short} met"
         else:
-            fraction = wf.lam
+            fraction = lam
             first = f"{a.rule}: {fraction * 100:.4g} % of {short} ({short}s exceed the envelope)"
-        zero = (f"no need: cyber share already >= target {_pct_number(a.target_share)} %" if a.rule == "gap"
-                else "no demand: no counted cyber spend")
+        zero = {"gap": f"no need: cyber share already >= target {_pct_number(a.target_share)} %",
+                "matching": "no demand: no counted cyber spend",
+                "forfait": f"no forfait: {params.forfait_column} in no band of allocation.forfait"}[a.rule]
         texts = [first, f"capped at {fmt_cents_en(cap_c)}", zero]
         code[eligible & reached(exact, cap_c) & (weight >= cap_c)] = 1
         code[eligible & (weight <= 0)] = 2
         formula = f"exact = min(cap_eur, {what} × fraction)" if a.cap_eur is not None else (
             f"exact = {what} × fraction (fraction = min(1, envelope / total {short}))")
     reasons = _lookup(code, texts)
-    lam = wf.lam
     details: dict[str, Any] = {
         "formula": formula,
         "weight": label,
         "lambda": lam,
-        "everyone_capped": wf.lam is None,
+        "everyone_capped": lam is None,
         "n_capped": int(at_cap.sum()),
         "floor_cents": float(floor[0]) if len(floor) else 0.0,
         "cap_cents": None if math.isinf(cap_c) else cap_c,
@@ -551,14 +260,16 @@ def _rule_waterfill(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenari
     return RuleOutput(exact, capx, details, reasons, explain)
 
 
-def _rule_tiered(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, env: int, n_years: int) -> RuleOutput:
+def _rule_tiered(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, params: PolicyParameters,
+                 inputs: rules.RuleInputs) -> RuleOutput:
     a = scenario.allocation
-    amount = _tier_amount(table, scenario, n_years)
-    group = _tier_groups(table, a.tiers)
-    group = np.where(eligible, group, -1)
-    x, info, left = _serve_tiers(amount, group, len(a.tiers), float(env), eligible.astype(np.float64))
-    exact = np.where(eligible & (group >= 0), x, 0.0)
-    cap = np.where(group >= 0, amount, 0.0)
+    it = table["it_budget_eur"].to_numpy(dtype=np.float64)
+    cyber = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    res = rules.apply_rule(params, it, cyber, eligible, tier_group=inputs.tier_group)
+    assert res.tiers is not None and res.group is not None
+    exact, cap, amount, group = res.exact[0], res.cap[0], res.weight[0], res.group[0]
+    info = res.tiers.info(0)
+    left = float(res.tiers.left[0])
     texts: list[str] = []
     code = np.zeros(len(table), dtype=np.int64)
     for g, name in enumerate(a.tiers):
@@ -586,7 +297,7 @@ def _rule_tiered(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, 
     def explain(i: int) -> list[str]:
         g = int(group[i])
         lines = [f"Rule tiered: groups served in order {', '.join(a.tiers)}; amount = {a.tier_amount}"
-                 + (f" capped at {fmt_cents_en(_cap_cents(scenario))}" if a.cap_eur is not None else "")]
+                 + (f" capped at {fmt_cents_en(params.cap_cents)}" if a.cap_eur is not None else "")]
         if g < 0:
             lines.append("  in no group: nothing")
             return lines
@@ -598,32 +309,11 @@ def _rule_tiered(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, 
     return RuleOutput(exact, cap, details, reasons, explain)
 
 
-for _name in ("proportional", "matching", "gap"):
-    register_rule(_name, _rule_waterfill, _expected_builtin)
-register_rule("tiered", _rule_tiered, _expected_builtin)
-
-
-def expected_grants(table: pd.DataFrame, participation: np.ndarray, scenario: Scenario) -> np.ndarray:
-    """Exact grant (float64 cents) each row would get if it took part, others taking part with probability
-    ``participation`` (used by the logistic uptake model of :mod:`cyberbudget.policy.eligibility`).
-
-    Raises
-    ------
-    ScenarioError
-        The scenario's rule has no expected-grant function.
-    """
-    rule = scenario.allocation.rule
-    _ensure_rule(rule)
-    func = _EXPECTED.get(rule)
-    if func is None:
-        raise ScenarioError(
-            f"uptake.model logistic is not available with rule {rule}",
-            [Problem("uptake.model", f"expected none or full with rule {rule} (it gives no expected grants), "
-                     "found logistic")],
-            source=scenario.source,
-        )
-    return func(table, np.asarray(participation, dtype=np.float64), scenario, envelope_cents(scenario),
-                scenario.n_years)
+def _builtin_rule(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, params: PolicyParameters) -> RuleOutput:
+    inputs = rules.rule_inputs(table, params, eligible)
+    if params.rule == "tiered":
+        return _rule_tiered(table, eligible, scenario, params, inputs)
+    return _rule_waterfill(table, eligible, scenario, params, inputs)
 
 
 # ==============================================================================================================
@@ -785,40 +475,38 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     ScenarioError
         The rule is unknown.
     """
-    from cyberbudget.policy import eligibility as eligibility_mod
-
     rule = scenario.allocation.rule
-    _ensure_rule(rule)
-    if rule not in _RULES:
-        hint = ""
+    plugin = None if registry.is_builtin(rule) else registry.lookup(rule)
+    if plugin is None and not registry.is_builtin(rule):
         raise ScenarioError(
             f"unknown allocation rule {rule!r}",
             [Problem(f"{scenario.source or '<scenario>'}: allocation.rule",
-                     f"expected one of {', '.join(registered_rules())}{hint}, found {rule}")],
+                     f"expected one of {', '.join(registered_rules())}, found {rule}")],
             source=scenario.source,
         )
     table = _sorted_table(table)
-    env = envelope_cents(scenario)
-    n_years = scenario.n_years
+    params = PolicyParameters.of(scenario)
+    env = params.envelope_cents
+    n_years = params.n_years
     elig = eligibility_mod.assess(table, scenario)
     after = elig.table
     eligible = np.asarray(elig.eligible, dtype=bool)
-    out = _RULES[rule](after, eligible, scenario, env, n_years)
+    if plugin is None:
+        out = _builtin_rule(after, eligible, scenario, params)
+    else:
+        out = plugin.func(after, eligible, scenario, env, n_years)
     exact = np.where(eligible, np.maximum(np.asarray(out.exact_cents, dtype=np.float64), 0.0), 0.0)
     if not np.all(np.isfinite(exact)):
         raise AllocationError(f"rule {rule} produced non-finite amounts")
     idx = np.flatnonzero(eligible)
     ex = exact[idx]
-    cap = np.asarray(out.cap_cents, dtype=np.float64)[idx]
-    everyone_capped = bool(len(idx) == 0 or np.all(reached(ex, cap)))
+    cap_all = np.asarray(out.cap_cents, dtype=np.float64)
+    capped = rules.at_caps(exact, cap_all, eligible)
+    everyone_capped = bool(capped[0])
     if out.handout_cents is not None:
-        handout = int(out.handout_cents)
-    elif everyone_capped:
-        s = math.fsum(ex)
-        handout = int(math.floor(s + tolerance(s)))
+        handout = min(int(out.handout_cents), env)
     else:
-        handout = env
-    handout = min(handout, env)
+        handout = int(rules.handout_cents(exact, capped, eligible, env)[0])
     rounding = hamilton_rounding(ex, handout, idx)
     grants = np.zeros(len(after), dtype=np.int64)
     grants[idx] = rounding.grants

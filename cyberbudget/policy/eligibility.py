@@ -18,15 +18,23 @@ extra spend over the envelope's period — and this is also the *induced spend* 
 - ``full``: every candidate complies;
 - ``logistic``: candidate ``i`` complies with probability
   ``p_i = 1 / (1 + exp(−slope × (ln(G_i / C_i) − ln(midpoint))))`` where ``G_i`` is the grant it can expect if it
-  complies (``cyberbudget.policy.allocation.expected_grants``: the rule's amount for ``i`` when every currently eligible
-  establishment takes part and every other candidate takes part with its probability) and ``C_i`` its compliance
-  cost; ``G_i = 0`` gives ``p_i = 0``. ``slope: null`` takes the reference assumption
+  complies (:func:`cyberbudget.policy.rules.expected_grants` for the built-in rules, the rule's ``expected``
+  function for a registered one: the rule's amount for ``i`` when every currently eligible establishment takes
+  part and every other candidate takes part with its probability; caps and floors included) and ``C_i`` its
+  compliance cost; ``G_i = 0`` gives ``p_i = 0``. ``slope: null`` takes the reference assumption
   ``data/reference/policy.yaml: uptake.slope``. Since ``G`` depends on ``p``, the probabilities are the fixed
   point of ``p ← (1 − damping) p + damping F(p)`` from ``p = 0``, stopped when ``max |Δp| < tolerance``; more
-  than ``max_iterations`` raises :class:`~cyberbudget.errors.ConvergenceError`.
+  than ``max_iterations`` raises :class:`~cyberbudget.errors.ConvergenceError` (the Monte Carlo simulation
+  counts such a draw instead, :func:`uptake` with ``strict=False``).
   *Realised* compliance is a seeded draw: ``u = default_rng(SeedSequence([seed, 1]))`` gives one uniform per row
-  in ``finess`` order and candidate ``i`` complies when ``u_i < p_i``. The expected induced spend ``Σ p_i C_i``
+  in ``finess`` order (:func:`uptake_uniforms`) and candidate ``i`` complies when ``u_i < p_i``. The expected induced spend ``Σ p_i C_i``
   is reported next to the realised one.
+
+Arrays
+------
+:func:`corridor_masks` and :func:`uptake` are the two steps on arrays of shape ``(D, n)`` (``D`` draws of ``n``
+applicants); :func:`assess` runs them on one table (``D = 1``) and adds the reasons, and the Monte Carlo
+simulation runs them on a batch of draws.
 
 OSE obligation (``ose.obligation: min_share``): operators of essential services (column ``ose``) are bound to
 reach ``min_share`` whatever the uptake model: OSE candidates comply (probability 1, spend counted as induced);
@@ -36,19 +44,28 @@ an OSE with no IT budget cannot comply and stays ineligible.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cyberbudget.errors import ConvergenceError
+from cyberbudget.errors import ConvergenceError, Problem, ScenarioError
+from cyberbudget.policy import registry, rules
+from cyberbudget.policy.parameters import PolicyParameters
 from cyberbudget.policy.scenario import Scenario
 
-__all__ = ["EligibilityResult", "assess", "corridor", "raised_spend", "uptake_slope"]
+__all__ = [
+    "UPTAKE_STREAM", "EligibilityResult", "Uptake", "assess", "corridor", "corridor_masks", "logistic_probability",
+    "raised_spend", "uptake", "uptake_slope", "uptake_uniforms",
+]
 
 #: Stream index of the uptake draw in ``SeedSequence([seed, UPTAKE_STREAM])``.
 UPTAKE_STREAM: int = 1
+
+#: ``expected(rows, cyber, participation) -> cents``: the expected grants of the draws ``rows`` (see :func:`uptake`).
+ExpectedGrants = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -93,6 +110,48 @@ class EligibilityResult:
         return float(np.sum(self.induced_spend_eur))
 
 
+# ==============================================================================================================
+# The corridor
+# ==============================================================================================================
+
+
+def corridor_masks(
+    share: Any, it: Any, allowed: Any, min_share: float, max_share: float, exclude_above_max: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who passes the corridor, and who fails only the ``min_share`` test (the uptake candidates).
+
+    Parameters
+    ----------
+    share : array_like (n,) or (D, n)
+        Cyber spend / IT budget, float64 (any value where the IT budget is 0).
+    it : array_like
+        IT budget; ``it == 0`` is never eligible.
+    allowed : array_like of bool
+        The status and medico-social filters passed.
+    min_share, max_share, exclude_above_max
+        ``eligibility:``.
+
+    Returns
+    -------
+    eligible, candidate : ndarray of bool
+
+    Examples
+    --------
+    >>> ok, cand = corridor_masks(np.array([0.05, 0.032, 0.2]), np.array([1.0, 1.0, 1.0]), True, 0.05, 0.1, True)
+    >>> ok.tolist(), cand.tolist()
+    ([True, False, False], [False, True, False])
+    """
+    has_it = np.asarray(it) > 0
+    share = np.asarray(share)
+    with np.errstate(invalid="ignore"):
+        above_min = has_it & (share >= min_share)
+        eligible = above_min & allowed
+        if exclude_above_max:
+            eligible &= ~(has_it & (share > max_share))
+    candidate = has_it & ~above_min & allowed
+    return eligible, candidate
+
+
 def _fmt_share(share: np.ndarray, threshold: float, side: str = "any") -> np.ndarray:
     """Shares in percent with 1 decimal; more (floored or ceiled) when 1 decimal would show the wrong side of
     ``threshold`` (``side="below"``: the text must read below the threshold, ``"above"``: above)."""
@@ -120,7 +179,7 @@ def _pct(x: float) -> str:
 
 
 def corridor(table: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The corridor without uptake.
+    """The corridor without uptake, with the reasons.
 
     Returns
     -------
@@ -143,15 +202,16 @@ def corridor(table: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.nd
     has_it = it > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(has_it, cyber / np.where(has_it, it, 1.0), np.nan)
-    above_min = has_it & (share >= el.min_share)
-    above_max = has_it & (share > el.max_share)
     status_ok = table["status"].isin(list(el.statuses)).to_numpy(dtype=bool)
     medico = (table["medico_social"].to_numpy(dtype=bool) if "medico_social" in table.columns
               else np.zeros(len(table), dtype=bool))
     medico_ok = ~medico | el.medico_social
+    eligible, candidate = corridor_masks(share, it, status_ok & medico_ok, el.min_share, el.max_share,
+                                         el.exclude_above_max)
+    with np.errstate(invalid="ignore"):
+        above_min = has_it & (share >= el.min_share)
+        above_max = has_it & (share > el.max_share)
     excluded_max = above_max & el.exclude_above_max
-    eligible = above_min & ~excluded_max & status_ok & medico_ok
-    candidate = has_it & ~above_min & status_ok & medico_ok
 
     share0 = np.nan_to_num(share)
     text = _fmt_share(share0, el.min_share)
@@ -176,6 +236,11 @@ def corridor(table: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.nd
     reason[m] = "ineligible: cyber share " + _fmt_share(share0[m], el.min_share, "below") + f" % < {mn} %"
     reason[~has_it] = "ineligible: no IT budget"
     return eligible, share, reason, candidate
+
+
+# ==============================================================================================================
+# Uptake
+# ==============================================================================================================
 
 
 def raised_spend(it: np.ndarray, min_share: float) -> np.ndarray:
@@ -205,21 +270,244 @@ def uptake_slope(scenario: Scenario) -> float:
     return float(value("policy", "uptake.slope"))
 
 
-def _logistic(grant_cents: np.ndarray, cost_eur: np.ndarray, slope: float, midpoint: float) -> np.ndarray:
+def uptake_uniforms(seed: int, n: int) -> np.ndarray:
+    """The uniforms that decide realised logistic uptake: ``default_rng(SeedSequence([seed, 1])).random(n)``, one
+    per applicant in ``finess`` (unit key) order.
+
+    Examples
+    --------
+    >>> u = uptake_uniforms(7, 3)
+    >>> bool(np.array_equal(u, np.random.default_rng(np.random.SeedSequence([7, 1])).random(3)))
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence([int(seed), UPTAKE_STREAM])).random(int(n))
+
+
+def _log(x: Any) -> Any:
+    """``log`` of a scalar with ``math.log`` (the exact path's historical bits), of an array with ``numpy.log``."""
+    return math.log(x) if np.ndim(x) == 0 else np.log(x)
+
+
+def logistic_probability(grant_cents: Any, cost_eur: Any, slope: Any, midpoint: Any) -> np.ndarray:
+    """``1 / (1 + exp(−slope × (ln(G / C) − ln(midpoint))))`` with ``G`` the expected grant (cents → euros) and
+    ``C`` the compliance cost (euros); 0 when ``G = 0``; 1 when there is nothing to pay and something to gain.
+
+    Examples
+    --------
+    >>> logistic_probability(np.array([1000.0, 0.0]), np.array([10.0, 10.0]), 2.0, 1.0).tolist()
+    [0.5, 0.0]
+    """
     g = np.asarray(grant_cents, dtype=np.float64) / 100.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        z = slope * (np.log(g / cost_eur) - math.log(midpoint))
+        z = slope * (np.log(g / cost_eur) - _log(midpoint))
         p = np.where(g > 0, 0.5 * (1.0 + np.tanh(0.5 * z)), 0.0)
     return np.where(cost_eur > 0, p, np.where(g > 0, 1.0, 0.0))
 
 
+@dataclass
+class Uptake:
+    """What :func:`uptake` decides, per draw (arrays (D, n), or (D,) per draw).
+
+    Attributes
+    ----------
+    forced : ndarray of bool
+        Candidates bound by the OSE obligation.
+    probability : ndarray
+        Probability of complying.
+    complied : ndarray of bool
+        Candidates that raised their spend.
+    cyber : ndarray
+        Cyber spend after uptake (euros a year).
+    raised : ndarray
+        Cyber spend of every candidate at the threshold (the others' unchanged).
+    cost : ndarray
+        Compliance cost of each candidate over the envelope's years (euros; 0 for the others).
+    induced : ndarray
+        ``cost`` where complied, 0 elsewhere.
+    iterations : ndarray of int (D,)
+        Fixed-point iterations of the logistic model (0 for the other models).
+    converged : ndarray of bool (D,)
+        The logistic fixed point converged (always true for the other models).
+    delta : ndarray (D,)
+        Last largest change of a probability.
+    """
+
+    forced: np.ndarray
+    probability: np.ndarray
+    complied: np.ndarray
+    cyber: np.ndarray
+    raised: np.ndarray
+    cost: np.ndarray
+    induced: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    delta: np.ndarray
+
+
+def uptake(
+    params: PolicyParameters,
+    it: Any,
+    cyber: Any,
+    eligible0: Any,
+    candidate: Any,
+    ose: Any,
+    *,
+    expected: ExpectedGrants | None = None,
+    uniforms: Any = None,
+    slope: Any = None,
+    midpoint: Any = None,
+    strict: bool = True,
+) -> Uptake:
+    """The behavioural uptake and the OSE obligation (module docstring), per draw.
+
+    Parameters
+    ----------
+    params : PolicyParameters
+        ``uptake:``, ``ose.obligation``, ``eligibility.min_share``, the envelope's years.
+    it, cyber : array_like (D, n)
+        IT budget and cyber spend before uptake (euros a year).
+    eligible0, candidate : array_like of bool (D, n)
+        :func:`corridor_masks`.
+    ose : array_like of bool (n,) or (D, n)
+        Operators of essential services.
+    expected : callable, optional
+        ``expected(rows, cyber, participation) -> cents (len(rows), n)``: the grant each applicant of the draws
+        ``rows`` would get if it took part, with ``cyber`` the candidates' spend at the threshold and
+        ``participation`` everyone's probability of taking part (logistic model only).
+    uniforms : array_like (D, n), optional
+        Decide realised logistic compliance (``u < p``); default 1/2 (comply when ``p >= 1/2``).
+    slope, midpoint : float or array_like (D, 1), optional
+        Override ``params.slope`` / ``params.midpoint`` (the Monte Carlo factors).
+    strict : bool
+        True: a fixed point that does not converge raises; False: the draw is marked ``converged = False``.
+
+    Returns
+    -------
+    Uptake
+
+    Raises
+    ------
+    ConvergenceError
+        ``strict`` and the logistic fixed point did not converge within ``uptake.max_iterations``.
+    """
+    it = np.atleast_2d(np.asarray(it, dtype=np.float64))
+    cyber = np.atleast_2d(np.asarray(cyber, dtype=np.float64))
+    eligible0 = np.atleast_2d(np.asarray(eligible0, dtype=bool))
+    candidate = np.atleast_2d(np.asarray(candidate, dtype=bool))
+    n_draws = it.shape[0]
+    forced = candidate & (np.asarray(ose, dtype=bool) if params.ose_obligation else False)
+    iterations = np.zeros(n_draws, dtype=np.int64)
+    converged = np.ones(n_draws, dtype=bool)
+    delta = np.zeros(n_draws)
+    if params.uptake_model == "none" and not forced.any():  # nobody changes
+        zero = np.zeros(it.shape)
+        return Uptake(forced, zero, np.zeros(it.shape, dtype=bool), cyber, cyber, zero, zero, iterations, converged,
+                      delta)
+    raised = np.where(candidate, raised_spend(it, params.min_share), cyber)
+    cost = np.where(candidate, (raised - cyber) * params.n_years, 0.0)
+    prob = forced.astype(np.float64)
+    if params.uptake_model == "full":
+        prob = candidate.astype(np.float64)
+    elif params.uptake_model == "logistic":
+        if expected is None:
+            raise ValueError("uptake: the logistic model needs the expected grants")
+        slope = params.slope if slope is None else slope
+        midpoint = params.midpoint if midpoint is None else midpoint
+        free = candidate & ~forced
+        base_p = eligible0.astype(np.float64) + forced
+        p = np.zeros(it.shape)
+        delta[:] = np.inf
+        converged[:] = False
+        rows = np.arange(n_draws)
+        while rows.size:
+            stuck = iterations[rows] >= params.max_iterations
+            if stuck.any():
+                if strict:
+                    d = float(delta[rows[stuck][0]])
+                    raise ConvergenceError(
+                        f"uptake: the logistic fixed point did not converge in {params.max_iterations} iterations "
+                        f"(last max change of a probability {d:.3g} >= tolerance {params.tolerance:g}); "
+                        "lower uptake.damping (stronger damping) or uptake.slope, or raise uptake.max_iterations"
+                    )
+                rows = rows[~stuck]
+                if not rows.size:
+                    break
+            fr = free[rows]
+            pr = p[rows]
+            participation = base_p[rows] + np.where(fr, pr, 0.0)
+            grants = expected(rows, raised[rows], participation)
+            sl = slope if np.ndim(slope) == 0 else np.asarray(slope)[rows]
+            mp = midpoint if np.ndim(midpoint) == 0 else np.asarray(midpoint)[rows]
+            target = np.where(fr, logistic_probability(grants, cost[rows], sl, mp), 0.0)
+            new = (1 - params.damping) * pr + params.damping * target
+            step = np.max(np.abs(new - pr), axis=1, initial=0.0)
+            p[rows] = new
+            iterations[rows] += 1
+            delta[rows] = step
+            done = step < params.tolerance
+            converged[rows[done]] = True
+            rows = rows[~done]
+        prob = np.where(free, p, 0.0) + forced
+    if params.uptake_model == "logistic":
+        u = np.full(it.shape, 0.5) if uniforms is None else np.atleast_2d(np.asarray(uniforms, dtype=np.float64))
+        complied = candidate & ((u < prob) | forced)
+    else:
+        complied = candidate & (prob >= 1.0)
+    after = np.where(complied, raised, cyber)
+    induced = np.where(complied, cost, 0.0)
+    return Uptake(forced, prob, complied, after, raised, cost, induced, iterations, converged, delta)
+
+
+# ==============================================================================================================
+# On a table
+# ==============================================================================================================
+
+
+def _expected_for(table: pd.DataFrame, scenario: Scenario, params: PolicyParameters,
+                  mask: np.ndarray) -> ExpectedGrants:
+    """The expected-grant function of the scenario's rule on ``table`` (one draw)."""
+    rule = params.rule
+    n_years, env = params.n_years, params.envelope_cents
+    if registry.is_builtin(rule):
+        inputs = rules.rule_inputs(table, params, mask)
+        it = table["it_budget_eur"].to_numpy(dtype=np.float64)[None, :]
+
+        def builtin(rows: np.ndarray, cyber: np.ndarray, participation: np.ndarray) -> np.ndarray:
+            return rules.expected_grants(params, it, cyber, participation, base=inputs.base,
+                                         tier_group=inputs.tier_group, forfait=inputs.forfait)
+
+        return builtin
+    reg = registry.lookup(rule)
+    if reg is None or reg.expected is None:
+        raise ScenarioError(
+            f"uptake.model logistic is not available with rule {rule}",
+            [Problem("uptake.model", f"expected none or full with rule {rule} (it gives no expected grants), "
+                     "found logistic")],
+            source=scenario.source,
+        )
+    func = reg.expected
+    cache: dict[bytes, pd.DataFrame] = {}
+
+    def plugin(rows: np.ndarray, cyber: np.ndarray, participation: np.ndarray) -> np.ndarray:
+        key = cyber.tobytes()
+        if key not in cache:
+            cache.clear()
+            t = table.copy()
+            t["cyber_spend_eur"] = cyber[0]
+            cache[key] = t
+        return np.asarray(func(cache[key], participation[0], scenario, env, n_years), dtype=np.float64)[None, :]
+
+    return plugin
+
+
 def assess(table: pd.DataFrame, scenario: Scenario) -> EligibilityResult:
-    """Eligibility after uptake (see the module docstring).
+    """Eligibility after uptake (see the module docstring), on one table.
 
     Parameters
     ----------
     table : DataFrame
-        Establishment table, sorted by ``finess`` (as :func:`cyberbudget.policy.allocation.allocate` passes it).
+        Establishment table, sorted by ``finess`` (as :func:`cyberbudget.policy.allocation.allocate` passes it),
+        or one row per funding unit.
     scenario : Scenario
 
     Returns
@@ -230,67 +518,37 @@ def assess(table: pd.DataFrame, scenario: Scenario) -> EligibilityResult:
     ------
     ConvergenceError
         The logistic fixed point did not converge within ``uptake.max_iterations``.
+    ScenarioError
+        Logistic uptake with a registered rule that gives no expected grants.
     """
-    up = scenario.uptake
-    n_years = scenario.n_years
-    min_share = scenario.eligibility.min_share
+    params = PolicyParameters.of(scenario)
+    up_model = params.uptake_model
+    min_share = params.min_share
     eligible0, share, reason, candidate = corridor(table, scenario)
     n = len(table)
     it = table["it_budget_eur"].to_numpy(dtype=np.float64)
     cyber = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
-    raised = np.where(candidate, raised_spend(it, min_share), cyber)
-    cost = np.where(candidate, (raised - cyber) * n_years, 0.0)
-    forced = candidate & (table["ose"].to_numpy(dtype=bool) if scenario.ose.obligation == "min_share"
-                          else np.zeros(n, dtype=bool))
-    prob = forced.astype(np.float64)
-    iterations = 0
-    details: dict[str, Any] = {"model": up.model, "n_candidates": int(candidate.sum()),
+    ose = table["ose"].to_numpy(dtype=bool) if params.ose_obligation else np.zeros(n, dtype=bool)
+    expected = _expected_for(table, scenario, params, eligible0 | candidate) if up_model == "logistic" else None
+    uniforms = uptake_uniforms(params.seed, n) if up_model == "logistic" else None
+    up = uptake(params, it, cyber, eligible0, candidate, ose, expected=expected, uniforms=uniforms, strict=True)
+    forced, prob, complied = up.forced[0], up.probability[0], up.complied[0]
+    cost, induced = up.cost[0], up.induced[0]
+    iterations = int(up.iterations[0])
+    details: dict[str, Any] = {"model": up_model, "n_candidates": int(candidate.sum()),
                                "ose_obligation": scenario.ose.obligation, "n_obliged": int(forced.sum())}
-    after = table
-    if up.model != "none" or forced.any():
-        after = table.copy()
-        after["cyber_spend_eur"] = raised
-    if up.model == "full":
-        prob = candidate.astype(np.float64)
-    elif up.model == "logistic":
-        from cyberbudget.policy.allocation import expected_grants
-
-        slope = uptake_slope(scenario)
-        free = candidate & ~forced
-        base_p = eligible0.astype(np.float64) + forced
-        p = np.zeros(n)
-        delta = math.inf
-        while delta >= up.tolerance:
-            if iterations >= up.max_iterations:
-                raise ConvergenceError(
-                    f"uptake: the logistic fixed point did not converge in {up.max_iterations} iterations "
-                    f"(last max change of a probability {delta:.3g} >= tolerance {up.tolerance:g}); "
-                    "lower uptake.damping (stronger damping) or uptake.slope, or raise uptake.max_iterations"
-                )
-            participation = base_p + np.where(free, p, 0.0)
-            grants = expected_grants(after, participation, scenario)
-            target = np.where(free, _logistic(grants, cost, slope, up.midpoint), 0.0)
-            new = (1 - up.damping) * p + up.damping * target
-            delta = float(np.max(np.abs(new - p), initial=0.0))
-            p = new
-            iterations += 1
-        prob = np.where(free, p, 0.0) + forced
-        details.update({"slope": slope, "midpoint": up.midpoint, "damping": up.damping,
-                        "tolerance": up.tolerance, "iterations": iterations, "converged": True,
+    if up_model == "logistic":
+        details.update({"slope": params.slope, "midpoint": params.midpoint, "damping": params.damping,
+                        "tolerance": params.tolerance, "iterations": iterations, "converged": True,
                         "expected_induced_spend_eur": float(np.dot(prob, cost)),
                         "expected_compliers": float(prob.sum())})
-    if up.model == "logistic":
-        rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, UPTAKE_STREAM]))
-        u = rng.random(n)
-        complied = candidate & ((u < prob) | forced)
-    else:
-        complied = candidate & (prob >= 1.0)
-    if after is not table:
-        after["cyber_spend_eur"] = np.where(complied, raised, cyber)
-    induced = np.where(complied, cost, 0.0)
+    after = table
+    if up_model != "none" or forced.any():
+        after = table.copy()
+        after["cyber_spend_eur"] = up.cyber[0]
     eligible = eligible0 | complied
     if complied.any():
-        how = np.where(forced[complied], "OSE obligation", f"uptake {up.model}")
+        how = np.where(forced[complied], "OSE obligation", f"uptake {up_model}")
         before_txt = _fmt_share(np.nan_to_num(share[complied]), min_share, "below")
         reason = reason.copy()
         reason[complied] = [

@@ -68,6 +68,7 @@ from pydantic import (
 
 from cyberbudget import config, money
 from cyberbudget.errors import Problem, ScenarioError
+from cyberbudget.policy import registry
 
 __all__ = [
     "Allocation",
@@ -80,11 +81,13 @@ __all__ = [
     "Scenario",
     "Uncertainty",
     "Uptake",
+    "as_scenario",
     "deep_merge",
     "envelope_cents",
     "euros_to_cents",
     "load_scenario",
     "resolve_extends",
+    "resolve_scenario",
     "schedule_shares",
 ]
 
@@ -365,8 +368,8 @@ class Allocation(_Section):
     @field_validator("rule")
     @classmethod
     def _rule_known(cls, v: str) -> str:
-        known = sorted(KNOWN_RULES)
-        if v not in KNOWN_RULES:
+        known = registry.rule_names()
+        if v not in known:
             close = difflib.get_close_matches(v, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise ValueError(f"expected one of {', '.join(known)} (or a registered rule name){hint}, found {v!r}")
@@ -412,11 +415,6 @@ class Allocation(_Section):
 
 
 TIER_GROUPS: tuple[str, ...] = ("ose", "ght_support", *config.STATUSES, *config.CATEGORIES)
-
-#: Rule names a scenario may use: the built-in rules, the plugins of ``config.RULE_PLUGINS`` and every name
-#: registered with :func:`cyberbudget.policy.allocation.register_rule` (which adds it here). Checked at load time, so an
-#: unknown rule is rejected with the other problems, before anything runs.
-KNOWN_RULES: set[str] = {"proportional", "matching", "gap", "tiered", *config.RULE_PLUGINS}
 
 
 class Uptake(_Section):
@@ -724,6 +722,41 @@ def resolve_extends(ref: str, relative_to: Path | None) -> Path:
     return config.SCENARIOS_DIR / f"{ref}.yaml"
 
 
+def resolve_scenario(ref: str | Path) -> Path:
+    """The file of a scenario given by path or by bare name.
+
+    A path that exists is taken as is. A bare name (one path part, no suffix) that is not a file of the working
+    directory is looked up as ``scenarios/<name>.yaml`` of the package root (``config.SCENARIOS_DIR``), as
+    ``cyberbudget run`` and ``extends:`` do.
+
+    Raises
+    ------
+    ScenarioError
+        Nothing found; the message lists every place looked at.
+
+    Examples
+    --------
+    >>> resolve_scenario("baseline").name
+    'baseline.yaml'
+    """
+    p = Path(ref)
+    if p.is_file():
+        return p
+    looked = [str(p.resolve())]
+    if p.suffix == "" and len(p.parts) == 1:
+        named = config.SCENARIOS_DIR / f"{p.name}.yaml"
+        if named.is_file():
+            return named
+        looked.append(str(named))
+    where = str(ref)
+    raise ScenarioError(
+        f"{where}: scenario file not found (looked for {' and '.join(looked)})",
+        [Problem(where, f"expected a scenario file or the name of one in {config.SCENARIOS_DIR}, "
+                        f"found none (looked for {', '.join(looked)})")],
+        source=where,
+    )
+
+
 def _raw_with_extends(
     data: Any, path: Path | None, where: str, chain: list[str], files: list[str]
 ) -> dict[str, Any]:
@@ -831,8 +864,9 @@ def load_scenario(path_or_dict: str | Path | Mapping[str, Any]) -> Scenario:
     Parameters
     ----------
     path_or_dict : str, Path or mapping
-        A YAML file, or the scenario as a mapping (``extends`` then resolves names in ``scenarios/`` and paths
-        against the working directory).
+        A YAML file; a bare name such as ``"baseline"`` (no folder, no suffix), resolved as ``run`` and
+        ``extends:`` do (:func:`resolve_scenario`); or the scenario as a mapping (``extends`` then resolves
+        names in ``scenarios/`` and paths against the working directory).
 
     Returns
     -------
@@ -849,7 +883,7 @@ def load_scenario(path_or_dict: str | Path | Mapping[str, Any]) -> Scenario:
         path = None
         data: Any = path_or_dict
     else:
-        path = Path(path_or_dict)
+        path = resolve_scenario(path_or_dict)
         where = str(path)
         data = _read_yaml(path)
     chain = [str(path.resolve())] if path is not None else []
@@ -863,3 +897,24 @@ def load_scenario(path_or_dict: str | Path | Mapping[str, Any]) -> Scenario:
     scenario._source = str(path) if path is not None else None
     scenario._chain = tuple(files[::-1])
     return scenario
+
+
+def as_scenario(scenario: Scenario | Mapping[str, Any] | str | Path) -> Scenario:
+    """A :class:`Scenario` as is; a mapping, a path or a bare name through :func:`load_scenario`.
+
+    The functions that take a scenario (risk, Monte Carlo, sensitivity, search) read it through this, with typed
+    attribute access and the defaults of :class:`Scenario` only.
+
+    Raises
+    ------
+    ScenarioError
+        The mapping or file is not a valid scenario.
+    """
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, Mapping | str | Path):
+        return load_scenario(scenario)
+    raise ScenarioError(
+        f"expected a Scenario (load_scenario), a mapping or a path, found {type(scenario).__name__}",
+        [Problem("scenario", f"expected a Scenario, a mapping or a path, found {type(scenario).__name__}")],
+    )

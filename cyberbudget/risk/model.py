@@ -38,6 +38,7 @@ from scipy.special import ndtri
 
 from cyberbudget.data import reference
 from cyberbudget.errors import InputError, Problem
+from cyberbudget.policy.scenario import Envelope, Scenario, as_scenario
 
 KINDS: tuple[str, ...] = ("I", "II")
 _SOURCE = "risk model"
@@ -83,6 +84,45 @@ def _floats(*xs: Any) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(x, dtype=float) for x in xs)
 
 
+def gordon_loeb_breach(x: Any, v: Any, beta: Any = 1.0, kind: str = "I", out: np.ndarray | None = None) -> np.ndarray:
+    """The Gordon–Loeb breach function as a function of the effort ``x = α z`` (the one definition of ``S``).
+
+    Class I ``S = v / (x + 1)^β``, class II ``S = v^(x + 1)``. No argument checking (callers check, see
+    :func:`breach_probability`): this is the kernel that :func:`breach_probability` and the Monte Carlo
+    simulation share, vectorised and able to write into ``out`` (which may be ``x`` itself).
+
+    Parameters
+    ----------
+    x : array_like
+        ``α z``, ≥ 0.
+    v : float or array_like
+        Vulnerability in [0, 1].
+    beta : float or array_like
+        Class I exponent (> 0).
+    kind : {"I", "II"}
+    out : ndarray, optional
+        Where to write the result (shaped like ``x``; ``v`` and ``beta`` then scalars).
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> gordon_loeb_breach(np.array([1.0]), 0.5).tolist(), gordon_loeb_breach(np.array([1.0]), 0.5, kind="II").tolist()
+    ([0.25], [0.25])
+    """
+    if out is None:
+        y = np.asarray(x, dtype=np.float64) + 1.0
+    else:
+        y = np.add(x, 1.0, out=out)
+    if kind == "I":
+        if np.ndim(beta) or float(beta) != 1.0:
+            y = y ** beta if out is None else np.power(y, beta, out=y)
+        return v / y if out is None else np.divide(v, y, out=y)
+    return v ** y if out is None else np.power(v, y, out=y)
+
+
 def breach_probability(
     z: Any, v: Any, alpha: Any, beta: Any = 1.0, kind: str = "I"
 ) -> float | np.ndarray:
@@ -115,9 +155,7 @@ def breach_probability(
     """
     _raise(_check_gl(v, alpha, beta, kind), "breach_probability")
     z, v, alpha, beta = _floats(z, v, alpha, beta)
-    if kind == "I":
-        return _out(v / (alpha * z + 1.0) ** beta)
-    return _out(v ** (alpha * z + 1.0))
+    return _out(gordon_loeb_breach(alpha * z, v, beta, kind))
 
 
 def breach_marginal(z: Any, v: Any, alpha: Any, beta: Any = 1.0, kind: str = "I") -> float | np.ndarray:
@@ -461,20 +499,7 @@ AWARENESS_OVERRIDES: dict[str, str] = {
 }
 
 
-def _get(node: Any, key: str) -> Any:
-    if node is None:
-        return None
-    if isinstance(node, Mapping):
-        return node.get(key)
-    return getattr(node, key, None)
-
-
-def _n_years(scenario: Any) -> int:
-    years = _get(_get(scenario, "envelope"), "years")
-    return len(years) if years else 5
-
-
-def risk_parameters(scenario: Any = None, reference_name: str = "risk") -> RiskParameters:
+def risk_parameters(scenario: Scenario | Mapping[str, Any] | None = None, reference_name: str = "risk") -> RiskParameters:
     """Resolve the risk model's parameters: ``data/reference/risk.yaml``, then the scenario's overrides.
 
     Parameters
@@ -507,15 +532,17 @@ def risk_parameters(scenario: Any = None, reference_name: str = "risk") -> RiskP
             raise InputError(f"{reference_name}.yaml: missing figure '{key}'", source=str(reference.reference_path(reference_name)))
         values[name] = node["value"]
         prov[name] = f"{reference_name}.yaml: {key} ({node['source']})"
-    for section, mapping in (("risk", RISK_OVERRIDES), ("awareness", AWARENESS_OVERRIDES)):
-        node = _get(scenario, section)
-        for fname, pname in mapping.items():
-            val = _get(node, fname)
-            if val is not None:
-                values[pname] = val
-                prov[pname] = f"scenario: {section}.{fname}"
+    typed = None if scenario is None else as_scenario(scenario)
+    if typed is not None:
+        for section, mapping in (("risk", RISK_OVERRIDES), ("awareness", AWARENESS_OVERRIDES)):
+            node = getattr(typed, section)
+            for fname, pname in mapping.items():
+                val = getattr(node, fname)
+                if val is not None:
+                    values[pname] = val
+                    prov[pname] = f"scenario: {section}.{fname}"
     values["kind"] = str(values["kind"])
-    values["n_years"] = _n_years(scenario)
+    values["n_years"] = typed.n_years if typed is not None else len(Envelope.model_fields["years"].default)
     params = RiskParameters(
         **{k: (float(v) if k not in ("kind", "n_years") and v is not None else v) for k, v in values.items()},
         provenance=prov,
@@ -643,7 +670,7 @@ def _model(table: pd.DataFrame, spend: np.ndarray, p: RiskParameters) -> dict[st
     }
 
 
-def establishment_risk(table: pd.DataFrame, scenario: Any = None) -> pd.DataFrame:
+def establishment_risk(table: pd.DataFrame, scenario: Scenario | Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Risk of each establishment at its current cyber spend (no grant, no awareness change).
 
     Parameters
@@ -689,7 +716,7 @@ def establishment_risk(table: pd.DataFrame, scenario: Any = None) -> pd.DataFram
     }, index=table.index)
 
 
-def expected_incidents(table: pd.DataFrame, scenario: Any = None) -> dict[str, float]:
+def expected_incidents(table: pd.DataFrame, scenario: Scenario | Mapping[str, Any] | None = None) -> dict[str, float]:
     """Expected declared incidents and ransomware attacks a year over ``table`` at current spend.
 
     Returns
@@ -763,7 +790,7 @@ class GrantBenefit:
         return np.maximum(z - self.investment, 0.0) * self.n_years / self.additionality
 
 
-def grant_benefit(table: pd.DataFrame, scenario: Any = None, spend_column: str = "cyber_spend_eur") -> GrantBenefit:
+def grant_benefit(table: pd.DataFrame, scenario: Scenario | Mapping[str, Any] | None = None, spend_column: str = "cyber_spend_eur") -> GrantBenefit:
     """The :class:`GrantBenefit` of each row of ``table`` under ``scenario`` (awareness lever applied).
 
     ``spend_column`` is the annual security spend before the grant (after uptake when the table comes from
@@ -839,7 +866,7 @@ def _breakdown(df: pd.DataFrame, column: str) -> dict[str, Any]:
     return {str(k): group_summary(g) for k, g in df.groupby(column, sort=True, observed=True)}
 
 
-def assess(allocation_result: Any, scenario: Any = None) -> RiskResult:
+def assess(allocation_result: Any, scenario: Scenario | Mapping[str, Any] | None = None) -> RiskResult:
     """Expected annual losses before and after an allocation, and what each euro of grant avoids.
 
     Parameters
@@ -947,6 +974,6 @@ def provenance_frame() -> pd.DataFrame:
 __all__ = [
     "KINDS", "GrantBenefit", "LognormalMagnitude", "PoissonFrequency", "RiskParameters", "RiskResult",
     "annual_loss_draws", "assess", "breach_marginal", "breach_probability", "establishment_risk",
-    "expected_incidents", "gordon_loeb_optimum", "grant_benefit", "group_summary", "provenance_frame", "investment_at_marginal", "magnitude_models",
+    "expected_incidents", "gordon_loeb_breach", "gordon_loeb_optimum", "grant_benefit", "group_summary", "provenance_frame", "investment_at_marginal", "magnitude_models",
     "risk_parameters",
 ]

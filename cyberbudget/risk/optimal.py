@@ -38,7 +38,9 @@ import pandas as pd
 
 from cyberbudget.errors import AllocationError, Problem
 from cyberbudget.formatting import fmt_cents
-from cyberbudget.policy import allocation
+from cyberbudget.policy import allocation, eligibility
+from cyberbudget.policy.registry import RuleOutput, register_rule
+from cyberbudget.policy.rules import waterfill
 from cyberbudget.policy.scenario import Scenario, euros_to_cents
 from cyberbudget.risk.model import GrantBenefit, assess, grant_benefit
 
@@ -257,13 +259,13 @@ def proportional_exact_cents(table: pd.DataFrame, eligible: np.ndarray, scenario
                               [Problem("allocation.base", f"expected a numeric column of the table, found {base!r}")])
     weight = np.where(eligible, table[base].to_numpy(dtype=float), 0.0)
     p = eligible.astype(float)
-    wf = allocation.waterfill(lo * p, weight, np.maximum(hi, lo), float(env), p)
+    wf = waterfill(lo * p, weight, np.maximum(hi, lo), float(env), p)
     return np.where(eligible, wf.amounts, 0.0)
 
 
 def optimal_rule(
     table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario, envelope_cents: int, n_years: int
-) -> allocation.RuleOutput:
+) -> RuleOutput:
     """Rule ``optimal`` for :func:`cyberbudget.policy.allocation.allocate` (signature of the rule registry).
 
     Maximises the expected loss avoided over the envelope years (see the module docstring), on the table after
@@ -326,7 +328,7 @@ def optimal_rule(
             f"{avoided_prop[i]:,.2f} €)",
         ]
 
-    return allocation.RuleOutput(exact, np.where(eligible, hi, 0.0), details, reasons, explain)
+    return RuleOutput(exact, np.where(eligible, hi, 0.0), details, reasons, explain)
 
 
 def expected_optimal(
@@ -342,7 +344,7 @@ def expected_optimal(
     return sol.grant_eur * 100.0
 
 
-allocation.register_rule("optimal", optimal_rule, expected_optimal)
+register_rule("optimal", optimal_rule, expected_optimal)
 
 
 def compare_rules(table: pd.DataFrame, scenario: Scenario, rules: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -393,8 +395,6 @@ def envelope_curve(table: pd.DataFrame, scenario: Scenario, fractions: Any = (0.
         ``fraction, envelope_eur, optimal_avoided_eur, proportional_avoided_eur`` (over the envelope years) and
         ``mu`` (euros of expected loss avoided by one more euro).
     """
-    from cyberbudget.policy import eligibility
-
     el = eligibility.assess(table, scenario)
     t = el.table.reset_index(drop=True)
     elig = np.asarray(el.eligible, dtype=bool)

@@ -27,9 +27,11 @@ given a draw, each establishment has a Poisson number of incidents with mean thr
 awareness factor x breach probability after the policy, each with a lognormal loss (risk.py's magnitude models)
 times the magnitude factor; they are drawn sparsely (:func:`_sample_incidents`).
 
-Per draw, the corridor of DESIGN.md is applied to the drawn shares (float64, ``>= min_share``, ``it_budget = 0``
-never eligible, ``exclude_above_max``, ``statuses``, ``medico_social``), the behavioural uptake, the allocation
-rule and the risk model are recomputed.
+Per draw, the policy is recomputed on the drawn budgets by the very functions the exact allocation calls
+(:mod:`cyberbudget.policy.eligibility`: the corridor of DESIGN.md on the drawn shares, then the uptake model and
+the OSE obligation with the scenario's ``uptake.damping``, ``tolerance`` and ``max_iterations``;
+:mod:`cyberbudget.policy.rules`: the rule's amounts, water-filling, tiers, the cents handed out), then the risk
+model (the Gordon–Loeb function :func:`cyberbudget.risk.model.gordon_loeb_breach`).
 
 Work per establishment and draw
 -------------------------------
@@ -51,15 +53,20 @@ alias table of the threat rates, built once: the base rates do not vary per draw
 ``S_after / v``. The candidates kept are exactly independent Poisson counts with the rates above; the cost is a
 few operations per candidate (about twice the number of incidents) instead of a pass over every establishment.
 
-Fast allocation path
---------------------
-Inside the simulation the rules ``proportional``, ``matching``, ``gap`` and ``tiered`` are computed by a
-vectorised float64 water-filling over draws x establishments (:func:`allocate_float`), not by the cent-exact
-allocator: grants are exact amounts in euros before rounding. The per-draw totals follow DESIGN.md's rounding
-rule exactly — ``allocated_cents`` is the whole envelope when an eligible establishment stays below its cap,
-else ``floor`` of the sum of exact amounts — so they agree with :func:`cyberbudget.policy.allocation.allocate` to the
-cent (tested on perturbed tables); individual grants differ from the rounded ones by less than a cent.
-The ``optimal`` rule has no fast path (it solves the risk optimum per draw); :func:`simulate` rejects it.
+The allocation in a draw
+------------------------
+A batch of draws is a ``(D, n)`` array computation of the built-in rules (``proportional``, ``matching``,
+``gap``, ``tiered``, ``forfait``; :data:`cyberbudget.policy.registry.BUILTIN_RULES`) — the same functions as
+:func:`cyberbudget.policy.allocation.allocate`, which is the case ``D = 1`` with the cent rounding on top. Grants
+of a draw are the exact amounts before rounding (euros); ``allocated_cents`` follows DESIGN.md's rounding rule
+(:func:`cyberbudget.policy.rules.handout_cents`): the whole envelope when an eligible establishment stays below
+its cap, else ``floor`` of the sum of exact amounts. With every factor at 1, no noise and the exact path's
+uptake uniforms, a draw reproduces ``allocate`` (tests/test_parity.py): the same eligible set and handed-out
+cents, exact amounts within float precision. Rules defined only on the table (``optimal``, registered rules) have
+no array definition: :func:`simulate` refuses them with a :class:`~cyberbudget.errors.ScenarioError` naming
+``allocation.rule``. A draw whose logistic uptake does not converge within ``uptake.max_iterations`` is kept with
+the probabilities of its last iteration and flagged (``uptake_converged``), where ``allocate`` raises
+:class:`~cyberbudget.errors.ConvergenceError`.
 
 Seeding contract (DESIGN.md, "Monte Carlo seeding")
 -------------------------------------------------
@@ -104,7 +111,17 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.errors import OptionError, Problem, ScenarioError
-from cyberbudget.policy.scenario import euros_to_cents
+from cyberbudget.policy import registry, rules
+from cyberbudget.policy.eligibility import corridor_masks, uptake
+from cyberbudget.policy.parameters import PolicyParameters
+from cyberbudget.policy.scenario import Scenario, as_scenario
+from cyberbudget.risk.model import (
+    establishment_risk,
+    gordon_loeb_breach,
+    magnitude_models,
+    require_columns,
+    risk_parameters,
+)
 
 #: Draws per sub-batch inside a block (fixed: part of the seeding contract).
 SUB_BATCH: int = 128
@@ -239,29 +256,14 @@ _DESCRIPTIONS = {
 }
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if obj is None:
-        return default
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-def _range_of(node: Any) -> tuple[float, float, str] | None:
-    if node is None:
-        return None
-    if isinstance(node, (list, tuple)):
-        return float(node[0]), float(node[1]), "uniform"
-    return float(_get(node, "low")), float(_get(node, "high")), str(_get(node, "distribution", "uniform"))
-
-
-def uncertain_parameters(scenario: Any, *, all_parameters: bool = False) -> list[UncertainParameter]:
+def uncertain_parameters(scenario: Scenario, *, all_parameters: bool = False) -> list[UncertainParameter]:
     """The uncertain common factors of a scenario, in :data:`PARAMETER_NAMES` order.
 
     Parameters
     ----------
     scenario : Scenario
-        A loaded scenario (its ``uncertainty`` section; defaults from ``data/reference/uncertainty.yaml``).
+        A loaded scenario (its ``uncertainty`` section, whose defaults come from
+        ``data/reference/uncertainty.yaml``); a mapping or path is loaded first.
     all_parameters : bool
         ``False`` (default): only the factors that can change a result under this scenario (the uptake factors
         only with ``uptake.model: logistic``). ``True``: all of them.
@@ -270,15 +272,16 @@ def uncertain_parameters(scenario: Any, *, all_parameters: bool = False) -> list
     -------
     list of UncertainParameter
     """
-    unc = _get(scenario, "uncertainty")
-    defaults = default_uncertainty()
-    logistic = str(_get(_get(scenario, "uptake"), "model", "none")) == "logistic"
+    scenario = as_scenario(scenario)
+    unc = scenario.uncertainty
+    logistic = scenario.uptake.model == "logistic"
     out = []
     for name in PARAMETER_NAMES:
-        rng = _range_of(_get(unc, name)) or defaults[name]
         if not all_parameters and name.startswith("uptake_") and not logistic:
             continue
-        out.append(UncertainParameter(name, rng[0], rng[1], rng[2], 1.0, _DESCRIPTIONS[name]))
+        r = getattr(unc, name)
+        out.append(UncertainParameter(name, float(r.low), float(r.high), str(r.distribution), 1.0,
+                                      _DESCRIPTIONS[name]))
     return out
 
 
@@ -309,7 +312,9 @@ def default_uncertainty() -> dict[str, Any]:
 class ModelInputs:
     """Everything a draw needs, as arrays (built once by :func:`prepare_inputs`, shipped to Dask workers).
 
-    Arrays are per establishment in the order of the table sorted by ``finess``.
+    Arrays are per establishment in the order of the table sorted by ``finess``. ``policy`` holds the scenario's
+    policy parameters (:class:`cyberbudget.policy.parameters.PolicyParameters`); ``base``, ``tier_group`` and
+    ``forfait`` are the per-establishment inputs of the rule (:class:`cyberbudget.policy.rules.RuleInputs`).
     """
 
     finess: np.ndarray
@@ -318,29 +323,15 @@ class ModelInputs:
     region: np.ndarray
     it0: np.ndarray
     share0: np.ndarray
+    cyber0: np.ndarray
     imp_it: np.ndarray
     imp_cyber: np.ndarray
     allowed: np.ndarray
-    ose_bound: np.ndarray
-    min_share: float
-    max_share: float
-    exclude_above_max: bool
-    rule: str
-    base_kind: str
-    base0: np.ndarray
-    floor_eur: float
-    cap_eur: float
-    match_rate: float
-    target_share: float
-    n_years: int
-    tier_index: np.ndarray
-    n_tiers: int
-    tier_amount: str
-    envelope_eur: float
-    envelope_cents: int
-    uptake_model: str
-    uptake_slope: float
-    uptake_midpoint: float
+    ose: np.ndarray
+    policy: PolicyParameters
+    base: np.ndarray | None
+    tier_group: np.ndarray | None
+    forfait: np.ndarray | None
     it_budget_sigma: float
     cyber_share_sigma: float
     parameters: list[UncertainParameter]
@@ -390,32 +381,7 @@ def _imputed_flags(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return names("it_budget_eur"), names("cyber_spend_eur")
 
 
-def _tier_membership(table: pd.DataFrame, tiers: Sequence[str]) -> np.ndarray:
-    """Index of each row's first group in ``tiers`` (-1: in none)."""
-    idx = np.full(len(table), -1, dtype=np.int64)
-    for k, group in enumerate(tiers):
-        if group in ("ose", "ght_support"):
-            member = table[group].to_numpy(dtype=bool) if group in table.columns else np.zeros(len(table), bool)
-        elif group in config.STATUSES:
-            member = table["status"].to_numpy() == group
-        else:
-            member = table["category"].to_numpy() == group
-        idx[(idx < 0) & member] = k
-    return idx
-
-
-def _uptake_slope(scenario: Any) -> float:
-    slope = _get(_get(scenario, "uptake"), "slope")
-    if slope is not None:
-        return float(slope)
-    if str(_get(_get(scenario, "uptake"), "model", "none")) != "logistic":
-        return 1.0
-    from cyberbudget.data.reference import value
-
-    return float(value("policy", "uptake.slope"))
-
-
-def prepare_inputs(table: pd.DataFrame, scenario: Any) -> ModelInputs:
+def prepare_inputs(table: pd.DataFrame, scenario: Scenario) -> ModelInputs:
     """Arrays of the model for ``table`` under ``scenario`` (validated; rows sorted by ``finess``).
 
     Parameters
@@ -423,7 +389,7 @@ def prepare_inputs(table: pd.DataFrame, scenario: Any) -> ModelInputs:
     table : DataFrame
         The establishment table (DESIGN.md).
     scenario : Scenario
-        A loaded scenario.
+        A loaded scenario (a mapping or path is loaded first).
 
     Returns
     -------
@@ -432,84 +398,55 @@ def prepare_inputs(table: pd.DataFrame, scenario: Any) -> ModelInputs:
     Raises
     ------
     ScenarioError
-        The rule has no fast Monte Carlo path (``optimal``), or ``tier_amount: cap`` without ``cap_eur``.
+        The rule is not one of the built-in rules computed on arrays (e.g. ``optimal``).
     InputError
-        The table lacks a column the model needs.
+        The table lacks a column the model needs, or the ``allocation.base`` column is invalid.
     """
-    from cyberbudget.risk import model as risk_mod
-
-    risk_mod.require_columns(
+    scenario = as_scenario(scenario)
+    require_columns(
         table, ("finess", "status", "category", "beds", "places", "it_budget_eur", "cyber_spend_eur"),
         "the Monte Carlo simulation",
     )
-    t = table.sort_values("finess", kind="stable").reset_index(drop=True)
-    el, al, up = _get(scenario, "eligibility"), _get(scenario, "allocation"), _get(scenario, "uptake")
-    rule = str(_get(al, "rule", "proportional"))
-    src = str(_get(scenario, "source", None) or "<scenario>")
-    if rule not in ("proportional", "matching", "gap", "tiered"):
+    params = PolicyParameters.of(scenario)
+    src = str(scenario.source or "<scenario>")
+    if not registry.is_builtin(params.rule):
+        supported = ", ".join(registry.BUILTIN_RULES)
         raise ScenarioError(
-            f"{src}: allocation.rule: the Monte Carlo simulation supports proportional, matching, gap and tiered; "
-            f"found {rule!r}",
-            [Problem(f"{src}: allocation.rule", f"expected proportional, matching, gap or tiered, found {rule!r}")],
+            f"{src}: allocation.rule: the Monte Carlo simulation supports {supported}; found {params.rule!r}",
+            [Problem(f"{src}: allocation.rule", f"expected one of {supported} (rules computed on arrays), "
+                     f"found {params.rule!r}")],
             source=src,
         )
+    t = table.sort_values("finess", kind="stable").reset_index(drop=True)
+    for col, default in (("ose", False), ("ght_support", False), ("medico_social", False)):
+        if col not in t.columns:
+            t[col] = default
     it0 = t["it_budget_eur"].to_numpy(dtype=float)
     cyber0 = t["cyber_spend_eur"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share0 = np.where(it0 > 0, cyber0 / np.where(it0 > 0, it0, 1.0), 0.0)
     imp_it, imp_cy = _imputed_flags(t)
-    statuses = tuple(_get(el, "statuses", config.STATUSES))
-    allowed = np.isin(t["status"].to_numpy(), statuses) & (it0 > 0)
-    medico = t["medico_social"].to_numpy(dtype=bool) if "medico_social" in t.columns else np.zeros(len(t), bool)
-    if not bool(_get(el, "medico_social", False)):
-        allowed &= ~medico
-    ose = t["ose"].to_numpy(dtype=bool) if "ose" in t.columns else np.zeros(len(t), bool)
-    ose_bound = ose if str(_get(_get(scenario, "ose"), "obligation", "none")) == "min_share" else np.zeros(len(t), bool)
+    medico = t["medico_social"].to_numpy(dtype=bool)
+    allowed = np.isin(t["status"].to_numpy(), params.statuses) & (it0 > 0) & (~medico | params.medico_social)
+    inputs = rules.rule_inputs(t, params, allowed)
 
-    base = str(_get(al, "base", "it_budget_eur"))
-    if base not in t.columns:
-        raise ScenarioError(f"{src}: allocation.base: no column {base!r} in the table", source=src)
-    base_kind = {"it_budget_eur": "it", "cyber_spend_eur": "cyber"}.get(base, "column")
-    base0 = t[base].to_numpy(dtype=float)
-    cap = _get(al, "cap_eur")
-    tiers = tuple(_get(al, "tiers", ()))
-    tier_amount = str(_get(al, "tier_amount", "need"))
-    if rule == "tiered" and tier_amount == "cap" and cap is None:
-        raise ScenarioError(f"{src}: allocation.tier_amount: cap needs allocation.cap_eur", source=src)
-    years = _get(_get(scenario, "envelope"), "years") or (2021, 2022, 2023, 2024, 2025)
-    total = _get(_get(scenario, "envelope"), "total_eur")
-    env_cents = euros_to_cents(total)
-
-    unc = _get(scenario, "uncertainty")
-    dflt = default_uncertainty()
-    it_sigma = _get(unc, "it_budget_sigma")
-    cy_sigma = _get(unc, "cyber_share_sigma")
-
-    p = risk_mod.risk_parameters(scenario)
-    m = risk_mod._model(t, cyber0, p)
-    ransom, other = risk_mod.magnitude_models(m["size"], p)
+    p = risk_parameters(scenario)
+    r = establishment_risk(t, scenario)
+    ransom, other = magnitude_models(r["size"].to_numpy(dtype=float), p)
     total_it = float(it0[allowed].sum()) or float(it0.sum()) or 1.0
-    hist_scale = np.maximum(it0, 1.0) / total_it * (env_cents / 100.0)
+    hist_scale = np.maximum(it0, 1.0) / total_it * (params.envelope_cents / 100.0)
+    unc = scenario.uncertainty
     return ModelInputs(
         finess=t["finess"].to_numpy().astype(str),
         category=t["category"].to_numpy().astype(str),
         status=t["status"].to_numpy().astype(str),
         region=(t["region"].to_numpy().astype(str) if "region" in t.columns else np.full(len(t), "")),
-        it0=it0, share0=np.minimum(share0, 1.0), imp_it=imp_it, imp_cyber=imp_cy, allowed=allowed,
-        ose_bound=ose_bound,
-        min_share=float(_get(el, "min_share", 0.05)), max_share=float(_get(el, "max_share", 0.10)),
-        exclude_above_max=bool(_get(el, "exclude_above_max", False)),
-        rule=rule, base_kind=base_kind, base0=base0,
-        floor_eur=float(_get(al, "floor_eur", 0) or 0), cap_eur=(math.inf if cap is None else float(cap)),
-        match_rate=float(_get(al, "match_rate", 0.5)), target_share=float(_get(al, "target_share", 0.10)),
-        n_years=len(years), tier_index=_tier_membership(t, tiers), n_tiers=len(tiers), tier_amount=tier_amount,
-        envelope_eur=env_cents / 100.0, envelope_cents=env_cents,
-        uptake_model=str(_get(up, "model", "none")), uptake_slope=_uptake_slope(scenario),
-        uptake_midpoint=float(_get(up, "midpoint", 1.0)),
-        it_budget_sigma=float(dflt["it_budget_sigma"] if it_sigma is None else it_sigma),
-        cyber_share_sigma=float(dflt["cyber_share_sigma"] if cy_sigma is None else cy_sigma),
+        it0=it0, share0=np.minimum(share0, 1.0), cyber0=cyber0, imp_it=imp_it, imp_cyber=imp_cy, allowed=allowed,
+        ose=t["ose"].to_numpy(dtype=bool), policy=params,
+        base=inputs.base, tier_group=inputs.tier_group, forfait=inputs.forfait,
+        it_budget_sigma=float(unc.it_budget_sigma), cyber_share_sigma=float(unc.cyber_share_sigma),
         parameters=uncertain_parameters(scenario),
-        threat=np.asarray(m["threat_rate"], dtype=float), mean_loss=np.asarray(m["mean_loss_eur"], dtype=float),
+        threat=r["threat_rate"].to_numpy(dtype=float), mean_loss=r["mean_loss_eur"].to_numpy(dtype=float),
         vulnerability=float(p.vulnerability), beta=float(p.beta), kind=str(p.kind), alpha_share=float(p.alpha_share),
         additionality=float(p.grant_additionality), awareness=float(p.awareness_factor),
         ransomware_share=float(p.ransomware_share),
@@ -521,131 +458,12 @@ def prepare_inputs(table: pd.DataFrame, scenario: Any) -> ModelInputs:
     )
 
 
-# ------------------------------------------------------------------------------------------- fast allocation
-
-
-def _waterfill(
-    w: np.ndarray, elig: np.ndarray, cap: np.ndarray | float, floor: float, total: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised water-filling over draws: ``grant = min(cap, floor + lam_d x w)`` with ``sum = total`` per draw.
-
-    Parameters
-    ----------
-    w : ndarray (D, n)
-        Weights, 0 where not eligible (may be overwritten).
-    elig : ndarray of bool (D, n)
-    cap : ndarray (D, n) or float
-        Upper bound per establishment (``inf``: none).
-    floor : float
-        Amount every eligible establishment gets before the pro-rata part.
-    total : float
-        Envelope (euros).
-
-    Returns
-    -------
-    grants : ndarray (D, n)
-        Exact amounts (euros, before rounding).
-    saturated : ndarray of bool (D,)
-        True where no eligible establishment with a positive weight stays below its cap (then the rest of the
-        envelope is unallocated).
-    """
-    n_elig = elig.sum(axis=1)
-    scalar_cap = np.ndim(cap) == 0
-    if scalar_cap and not math.isfinite(float(cap)):
-        wsum = w.sum(axis=1)
-        free_money = total - floor * n_elig
-        lam = np.divide(free_money, wsum, out=np.zeros_like(wsum), where=wsum > 0)
-        g = np.multiply(w, lam[:, None], out=w)  # w is a scratch array of the caller
-        if floor:
-            g += floor * elig
-        return g, wsum <= 0
-    capb = np.broadcast_to(cap, w.shape)
-    capped = np.zeros(w.shape, dtype=bool)
-    while True:
-        free = elig & ~capped
-        wsum = np.where(free, w, 0.0).sum(axis=1)
-        fixed = np.where(capped, capb, 0.0).sum(axis=1) + floor * free.sum(axis=1)
-        lam = np.divide(total - fixed, wsum, out=np.zeros_like(wsum), where=wsum > 0)
-        want = w * lam[:, None]
-        if floor:
-            want += floor
-        new = elig & ((want >= capb) | capped)
-        if np.array_equal(new, capped):
-            break
-        capped = new
-    g = np.where(capped, capb, np.where(elig, np.minimum(capb, want), 0.0))
-    saturated = ~(elig & ~capped & (w > 0)).any(axis=1)
-    return g, saturated
-
-
-def _rule_amounts(inp: ModelInputs, it: np.ndarray, share: np.ndarray, kind: str) -> np.ndarray:
-    """``need`` (gap) or ``demand`` (matching) over the envelope years, euros (D, n)."""
-    if kind == "demand":
-        return inp.match_rate * np.minimum(share, inp.max_share) * it * inp.n_years
-    return np.maximum(inp.target_share - share, 0.0) * it * inp.n_years
-
-
-def allocate_float(
-    inp: ModelInputs, elig: np.ndarray, it: np.ndarray, share: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The allocation rule in float64, vectorised over draws (the fast path of the module docstring).
-
-    Parameters
-    ----------
-    inp : ModelInputs
-    elig : ndarray of bool (D, n)
-        Eligible establishments per draw.
-    it, share : ndarray (D, n)
-        IT budget (euros a year) and cyber share after uptake, per draw.
-
-    Returns
-    -------
-    grants : ndarray (D, n)
-        Exact (unrounded) grants in euros over the whole envelope.
-    allocated_cents, unallocated_cents : ndarray of int64 (D,)
-        As the cent-exact allocator reports them: the whole envelope when an eligible establishment stays
-        below its cap, else the floor of the sum of exact amounts.
-    """
-    total = inp.envelope_eur
-    if inp.rule == "proportional":
-        if inp.base_kind == "it":
-            base = it
-        elif inp.base_kind == "cyber":
-            base = share * it
-        else:
-            base = np.broadcast_to(inp.base0, it.shape)
-        w = np.multiply(base, elig)  # 0 where not eligible (bases are finite)
-        g, saturated = _waterfill(w, elig, inp.cap_eur, inp.floor_eur, total)
-    elif inp.rule in ("matching", "gap"):
-        amount = np.where(elig, _rule_amounts(inp, it, share, "demand" if inp.rule == "matching" else "need"), 0.0)
-        g, saturated = _waterfill(amount, elig, np.minimum(amount, inp.cap_eur), 0.0, total)
-    else:  # tiered
-        if inp.tier_amount == "cap":
-            amount = np.where(elig, inp.cap_eur, 0.0)
-        else:
-            amount = np.where(elig, np.minimum(_rule_amounts(inp, it, share, inp.tier_amount), inp.cap_eur), 0.0)
-        rem = np.full(it.shape[0], total)
-        g = np.zeros_like(amount)
-        for k in range(inp.n_tiers):
-            a = np.where(inp.tier_index == k, amount, 0.0)
-            a_sum = a.sum(axis=1)
-            frac = np.divide(rem, a_sum, out=np.zeros_like(rem), where=a_sum > 0)
-            np.minimum(frac, 1.0, out=frac)
-            g += a * frac[:, None]
-            rem = np.maximum(rem - a_sum * frac, 0.0)
-        saturated = rem > 1e-9 * max(total, 1.0)
-    exact_cents = g.sum(axis=1) * 100.0
-    handed = np.floor(exact_cents + 1e-3).astype(np.int64)  # float noise (well below 1e-3 cent) never decides
-    allocated = np.where(saturated, np.minimum(handed, inp.envelope_cents), inp.envelope_cents).astype(np.int64)
-    return g, allocated, inp.envelope_cents - allocated
-
-
 # --------------------------------------------------------------------------------------------------- a draw
 
 #: Per-establishment arrays of :class:`ModelInputs` (restricted together by :func:`_subset`).
 _PER_ESTABLISHMENT: tuple[str, ...] = (
-    "finess", "category", "status", "region", "it0", "share0", "imp_it", "imp_cyber", "allowed", "ose_bound",
-    "base0", "tier_index", "threat", "mean_loss", "ransom_mu", "other_mu", "hist_scale",
+    "finess", "category", "status", "region", "it0", "share0", "cyber0", "imp_it", "imp_cyber", "allowed", "ose",
+    "base", "tier_group", "forfait", "threat", "mean_loss", "ransom_mu", "other_mu", "hist_scale",
 )
 
 
@@ -653,7 +471,7 @@ def _subset(inp: ModelInputs, idx: np.ndarray) -> ModelInputs:
     """The same model restricted to the establishments ``idx`` (scalars unchanged)."""
     n = inp.n
     return replace(inp, **{name: getattr(inp, name)[idx] for name in _PER_ESTABLISHMENT
-                           if len(getattr(inp, name)) == n})
+                           if getattr(inp, name) is not None and len(getattr(inp, name)) == n})
 
 
 def _alias_table(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -863,73 +681,6 @@ def _noisy(base: np.ndarray, mask: np.ndarray, factor: np.ndarray, z: np.ndarray
     return out
 
 
-def _breach(inp: ModelInputs, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Gordon–Loeb ``S`` as a function of ``x = alpha z`` (``x`` is overwritten; result in ``out``, default ``x``)."""
-    out = x if out is None else out
-    if inp.kind == "I":
-        x += 1.0
-        if inp.beta != 1.0:
-            np.power(x, inp.beta, out=x)
-        return np.divide(inp.vulnerability, x, out=out)
-    x += 1.0
-    x *= math.log(inp.vulnerability) if inp.vulnerability > 0 else -np.inf
-    return np.exp(x, out=out)
-
-
-def _logistic_uptake(
-    inp: ModelInputs, theta: np.ndarray, elig_pre: np.ndarray, cand: np.ndarray, it: np.ndarray,
-    share_pre: np.ndarray, u: np.ndarray,
-) -> np.ndarray:
-    """Which candidates comply under the logistic model (bool (D, n)).
-
-    The probability of complying is ``1 / (1 + (ratio / midpoint)^-slope)`` with ``ratio`` = expected grant /
-    compliance cost (extra spend to reach ``min_share`` over the envelope years). The expected grant depends on
-    who else complies: it is iterated to a fixed point *in expectation* (each candidate counted with its
-    probability, caps ignored in the expectation), damped by ``uptake.damping`` = 0.5 — the Monte Carlo
-    approximation of eligibility.py's fixed point; then each candidate complies when its uniform is below its
-    probability.
-    """
-    slope = inp.uptake_slope * _factor(inp, theta, "uptake_slope_factor")[:, None]
-    midpoint = inp.uptake_midpoint * _factor(inp, theta, "uptake_midpoint_factor")[:, None]
-    cost = np.where(cand, (inp.min_share - share_pre) * it * inp.n_years, 1.0)
-    share_c = np.full_like(share_pre, inp.min_share)
-    if inp.rule == "proportional":
-        if inp.base_kind == "it":
-            w_now, w_c = it, it
-        elif inp.base_kind == "cyber":
-            w_now, w_c = share_pre * it, share_c * it
-        else:
-            w_now = w_c = np.broadcast_to(inp.base0, it.shape)
-    elif inp.rule == "matching" or (inp.rule == "tiered" and inp.tier_amount == "demand"):
-        w_now, w_c = _rule_amounts(inp, it, share_pre, "demand"), _rule_amounts(inp, it, share_c, "demand")
-    elif inp.rule == "tiered" and inp.tier_amount == "cap":
-        w_now = w_c = np.full_like(it, inp.cap_eur)
-    else:
-        w_now, w_c = _rule_amounts(inp, it, share_pre, "need"), _rule_amounts(inp, it, share_c, "need")
-    w_now = np.where(elig_pre, w_now, 0.0)
-    w_c = np.where(cand, w_c, 0.0)
-    base_sum = w_now.sum(axis=1)
-    n_pre = elig_pre.sum(axis=1)
-    p = np.zeros_like(it)
-    for _ in range(500):
-        wsum = base_sum + (p * w_c).sum(axis=1)
-        if inp.rule == "proportional":
-            free = inp.envelope_eur - inp.floor_eur * (n_pre + p.sum(axis=1))
-            lam = np.divide(free, wsum, out=np.zeros_like(wsum), where=wsum > 0)
-            expected = np.minimum(inp.cap_eur, inp.floor_eur + lam[:, None] * w_c)
-        else:
-            fill = np.minimum(1.0, np.divide(inp.envelope_eur, wsum, out=np.ones_like(wsum), where=wsum > 0))
-            expected = np.minimum(inp.cap_eur, w_c * fill[:, None])
-        with np.errstate(divide="ignore"):
-            logratio = np.log(np.maximum(expected, 0.0) / cost) - np.log(midpoint)
-        new = np.where(cand, 1.0 / (1.0 + np.exp(-slope * logratio)), 0.0)
-        step = 0.5 * (new - p)
-        p += step
-        if np.abs(step).max(initial=0.0) < 1e-9:
-            break
-    return cand & (u < p)
-
-
 def _share_of_rest(inp: ModelInputs, lay: Layout, theta: np.ndarray, z_it: np.ndarray | None,
                    z_share: np.ndarray | None) -> np.ndarray:
     """``x = min(share, 1) / alpha_share`` of the establishments that cannot be eligible (D, r).
@@ -955,7 +706,7 @@ def _share_of_rest(inp: ModelInputs, lay: Layout, theta: np.ndarray, z_it: np.nd
     if oc.any():  # observed spend, imputed IT budget: the share moves against the budget
         it_oc = _noisy(r.it0[oc], np.ones(int(oc.sum()), dtype=bool), _factor(inp, theta, "it_budget_factor"),
                        z_it, inp.it_budget_sigma)
-        num = np.broadcast_to((r.share0 * r.it0)[oc], it_oc.shape)
+        num = np.broadcast_to(r.cyber0[oc], it_oc.shape)
         share[:, oc] = np.divide(num, it_oc, out=np.zeros_like(it_oc), where=it_oc > 0)
     np.minimum(share, 1.0, out=share)
     share /= k
@@ -987,7 +738,11 @@ def evaluate(
 
     Only the establishments the scenario's filters allow (:class:`Layout`) go through uptake, eligibility and
     the allocation; for the others only the cyber share and the risk are computed (they get no grant and their
-    share does not move).
+    share does not move). The policy steps are those of the exact path (:mod:`cyberbudget.policy.eligibility`,
+    :mod:`cyberbudget.policy.rules`): with every factor at 1, no noise and the uniforms of
+    :func:`cyberbudget.policy.eligibility.uptake_uniforms`, a draw reproduces
+    :func:`cyberbudget.policy.allocation.allocate` (its eligible set and handed-out cents exactly, its exact
+    amounts to float precision).
 
     Parameters
     ----------
@@ -1001,8 +756,10 @@ def evaluate(
     z_share : ndarray (D, sum(layout.m_cyber)), optional
         Standard normals of the cyber-share noise: the imputed shares of ``layout.allowed``, then of
         ``layout.rest``.
-    u_uptake : ndarray (D, len(layout.allowed.index)), optional
-        Uniforms deciding logistic uptake; None: comply when the probability is at least 1/2.
+    u_uptake : ndarray (D, n), optional
+        Uniforms deciding logistic uptake, one per establishment in ``finess`` order (e.g.
+        ``uptake_uniforms(seed, n)`` for the exact path's draw); None: comply when the probability is at
+        least 1/2.
     layout : Layout, optional
         ``make_layout(inp)`` (computed, without alias tables, when not given).
 
@@ -1013,7 +770,8 @@ def evaluate(
     lay = make_layout(inp, incidents=False) if layout is None else layout
     za_it, zr_it = _split(z_it, lay.m_it)
     za_cy, zr_cy = _split(z_share, lay.m_cyber)
-    return _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u_uptake)
+    u = None if u_uptake is None else np.atleast_2d(np.asarray(u_uptake, dtype=np.float64))[:, lay.allowed.index]
+    return _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u)
 
 
 def _evaluate(
@@ -1021,12 +779,15 @@ def _evaluate(
     za_cy: np.ndarray | None, zr_cy: np.ndarray | None, u_uptake: np.ndarray | None,
     breach_a: np.ndarray | None = None, breach_r: np.ndarray | None = None,
 ) -> DrawOutputs:
-    """:func:`evaluate` on the noise of each group (contiguous arrays, overwritten: scratch space); the breach
-    probabilities after the policy go to ``breach_a`` / ``breach_r`` when given."""
+    """:func:`evaluate` on the noise of each group (contiguous arrays, overwritten: scratch space) and the
+    uptake uniforms of ``layout.allowed`` (layout order); the breach probabilities after the policy go to
+    ``breach_a`` / ``breach_r`` when given."""
     a = lay.allowed.inp
-    d = theta.shape[0]
+    pol = inp.policy
+    v, beta, kind = inp.vulnerability, inp.beta, inp.kind
     # the rest: share and risk only (s_before = s_after: no grant, no uptake)
-    s_rest = _breach(inp, _share_of_rest(inp, lay, theta, zr_it, zr_cy), out=breach_r)
+    x_rest = _share_of_rest(inp, lay, theta, zr_it, zr_cy)
+    s_rest = gordon_loeb_breach(x_rest, v, beta, kind, out=x_rest if breach_r is None else breach_r)
     loss_rest = _rowdot(s_rest, lay.rest.inp.gl_loss)
     inc_rest = _rowdot(s_rest, lay.rest.inp.threat)
 
@@ -1034,53 +795,56 @@ def _evaluate(
     share = _noisy(a.share0, a.imp_cyber, _factor(inp, theta, "cyber_share_factor"), za_cy, inp.cyber_share_sigma)
     observed_cyber = a.imp_it & ~a.imp_cyber
     if observed_cyber.any():  # observed spend, imputed IT budget: the share moves against the budget
-        share[:, observed_cyber] = (a.share0 * a.it0)[observed_cyber] / it[:, observed_cyber]  # allowed: it > 0
+        share[:, observed_cyber] = a.cyber0[observed_cyber] / it[:, observed_cyber]  # allowed: it > 0
     np.minimum(share, 1.0, out=share)
-    share_pre = share
-    # uptake (every establishment of the group is allowed)
-    below = share_pre < a.min_share
-    comply = below & a.ose_bound
-    if a.uptake_model == "full":
-        comply = below
-    elif a.uptake_model == "logistic":
-        elig_pre = a.allowed & (share_pre >= a.min_share)
-        if a.exclude_above_max:
-            elig_pre &= share_pre <= a.max_share
-        u = np.full(share.shape, 0.5) if u_uptake is None else u_uptake
-        comply = comply | _logistic_uptake(a, theta, elig_pre, below & ~comply, it, share_pre, u)
-    if comply.any():
-        share = np.where(comply, a.min_share, share_pre)
-        induced = (np.where(comply, a.min_share - share_pre, 0.0) * it).sum(axis=1) * a.n_years
-    else:
-        induced = np.zeros(d)
-    elig = share >= a.min_share
-    if a.exclude_above_max:
-        elig &= share <= a.max_share
-    grants, allocated, unallocated = allocate_float(a, elig, it, share)
+    cyber = share * it
+    observed = observed_cyber | ~(a.imp_it | a.imp_cyber)
+    if observed.any():  # an observed cyber spend is never changed
+        cyber[:, observed] = a.cyber0[observed]
+    # the policy: corridor, uptake, rule (cyberbudget.policy, the steps allocate runs)
+    eligible0, candidate = corridor_masks(share, it, True, pol.min_share, pol.max_share, pol.exclude_above_max)
+    slope = midpoint = None
+    if pol.uptake_model == "logistic":
+        slope = pol.slope * _factor(inp, theta, "uptake_slope_factor")[:, None]
+        midpoint = pol.midpoint * _factor(inp, theta, "uptake_midpoint_factor")[:, None]
+
+    def expected(rows: np.ndarray, raised: np.ndarray, participation: np.ndarray) -> np.ndarray:
+        return rules.expected_grants(pol, it[rows], raised, participation, base=a.base, tier_group=a.tier_group,
+                                     forfait=a.forfait)
+
+    up = uptake(pol, it, cyber, eligible0, candidate, a.ose, expected=expected, uniforms=u_uptake, slope=slope,
+                midpoint=midpoint, strict=False)
+    eligible = eligible0 | up.complied
+    res = rules.apply_rule(pol, it, up.cyber, eligible, base=a.base, tier_group=a.tier_group, forfait=a.forfait)
+    allocated = rules.handout_cents(res.exact, res.everyone_capped, eligible, pol.envelope_cents)
+    grants = np.divide(res.exact, 100.0, out=res.exact)
+    share_after = np.where(up.complied, up.cyber / it, share) if up.complied.any() else share
     # risk: x = alpha z = cyber share / alpha_share (+ additionality x annual grant / (alpha_share x IT))
-    k = a.alpha_share
+    k = inp.alpha_share
     f = _factor(inp, theta, "frequency_factor")
     m = _factor(inp, theta, "magnitude_factor")
     gl_a = a.gl_loss
-    s0 = _breach(a, share_pre / k)
+    x0 = share / k
+    s0 = gordon_loeb_breach(x0, v, beta, kind, out=x0)
     loss_before = (_rowdot(s0, gl_a) + loss_rest) * f * m
     x1 = np.divide(grants, it, out=s0)  # allowed establishments have an IT budget > 0
-    x1 *= a.additionality / a.n_years
-    x1 += share
+    x1 *= inp.additionality / pol.n_years
+    x1 += share_after
     x1 /= k
-    s1 = _breach(a, x1, out=breach_a)
-    loss_after = (_rowdot(s1, gl_a) + loss_rest) * f * m * a.awareness
-    incidents = (_rowdot(s1, a.threat) + inc_rest) * f * a.awareness
+    s1 = gordon_loeb_breach(x1, v, beta, kind, out=x1 if breach_a is None else breach_a)
+    loss_after = (_rowdot(s1, gl_a) + loss_rest) * f * m * inp.awareness
+    incidents = (_rowdot(s1, a.threat) + inc_rest) * f * inp.awareness
     per_draw = {
-        "eligible": elig.sum(axis=1).astype(np.int64),
+        "eligible": eligible.sum(axis=1).astype(np.int64),
         "allocated_cents": allocated,
-        "unallocated_cents": unallocated,
-        "induced_spend_eur": induced,
+        "unallocated_cents": pol.envelope_cents - allocated,
+        "induced_spend_eur": up.induced.sum(axis=1),
         "avoided_loss_eur": loss_before - loss_after,
         "expected_loss_eur": loss_after,
         "expected_incidents": incidents,
+        "uptake_converged": up.converged,
     }
-    return DrawOutputs(per_draw, grants, elig, s1, s_rest, lay)
+    return DrawOutputs(per_draw, grants, eligible, s1, s_rest, lay)
 
 
 # ------------------------------------------------------------------------------------------------ the blocks
@@ -1211,7 +975,7 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
         u = rng.random((d, k))
         theta = np.column_stack([p.from_unit(u[:, j]) for j, p in enumerate(inp.parameters)]) if k else u
         za_it, zr_it, za_cy, zr_cy = (None if b is None else rng.standard_normal(out=b[:d]) for b in bufs)
-        u_up = rng.random((d, na)) if inp.uptake_model == "logistic" else None
+        u_up = rng.random((d, na)) if inp.policy.uptake_model == "logistic" else None
         out = _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u_up, breach_a[:d], breach_r[:d])
         f = _factor(inp, theta, "frequency_factor")
         mfac = _factor(inp, theta, "magnitude_factor")
@@ -1280,7 +1044,10 @@ class MonteCarloResult:
         ``allocated_cents``, ``unallocated_cents`` (int64, as the cent-exact allocator reports them),
         ``induced_spend_eur`` (extra cyber spend from uptake over the envelope's years, as ``allocate``), ``avoided_loss_eur`` (expected annual loss
         avoided), ``expected_loss_eur`` (expected annual sector loss after the policy), ``expected_incidents``,
-        ``sector_loss_eur`` and ``incidents`` (one simulated year of the sector after the policy).
+        ``sector_loss_eur`` and ``incidents`` (one simulated year of the sector after the policy), and
+        ``uptake_converged`` (bool: the logistic fixed point converged within ``uptake.max_iterations`` in this
+        draw; a draw that did not is kept, with the probabilities of its last iteration, and counted in
+        :meth:`summary`).
     establishments : DataFrame
         One row per establishment (sorted by finess): ``finess, category, status, region, p_eligible,
         grant_mean_eur, grant_p5_eur, grant_p50_eur, grant_p95_eur``.
@@ -1352,12 +1119,16 @@ class MonteCarloResult:
         }).reset_index()
 
     def summary(self) -> dict[str, Any]:
-        """JSON-able summary: draws, seed, method, per-output mean and P5/P50/P95, VaR and CVaR at 95 / 99 %."""
+        """JSON-able summary: draws, seed, method, the share of draws whose logistic uptake did not converge,
+        per-output mean and P5/P50/P95, VaR and CVaR at 95 / 99 %."""
+        converged = self.draws["uptake_converged"].to_numpy(dtype=bool) if "uptake_converged" in self.draws else None
         return {
             "scenario": self.scenario_name,
             "draws": int(len(self.draws)),
             "seed": int(self.seed),
             "quantile_method": self.quantile_method,
+            "uptake_not_converged_share": float(1.0 - converged.mean()) if converged is not None and len(converged)
+            else 0.0,
             "outputs": self.quantiles().to_dict(orient="index"),
             "var_95_eur": self.var(0.95), "cvar_95_eur": self.cvar(0.95),
             "var_99_eur": self.var(0.99), "cvar_99_eur": self.cvar(0.99),
@@ -1386,7 +1157,7 @@ def _check_options(draws: Any, seed: Any, chunk_blocks: Any) -> None:
 
 def simulate(
     table: pd.DataFrame,
-    scenario: Any,
+    scenario: Scenario,
     draws: int | None = None,
     seed: int | None = None,
     *,
@@ -1436,10 +1207,11 @@ def simulate(
     >>> mc.draws[["eligible", "avoided_loss_eur"]].describe()  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    scenario = as_scenario(scenario)
     if draws is None:
-        draws = int(_get(_get(scenario, "uncertainty"), "draws", 10_000))
+        draws = int(scenario.uncertainty.draws)
     if seed is None:
-        seed = int(_get(scenario, "seed", config.DEFAULT_SEED))
+        seed = int(scenario.seed)
     _check_options(draws, seed, chunk_blocks)
     draws, seed = int(draws), int(seed)
     inp = prepare_inputs(table, scenario)
@@ -1484,7 +1256,7 @@ def simulate(
     for p in inp.parameters:
         df[p.name] = per_draw[p.name]
     for key in ("eligible", "allocated_cents", "unallocated_cents", "induced_spend_eur", "avoided_loss_eur",
-                "expected_loss_eur", "expected_incidents", "sector_loss_eur", "incidents"):
+                "expected_loss_eur", "expected_incidents", "sector_loss_eur", "incidents", "uptake_converged"):
         df[key] = per_draw[key]
 
     elig_count_a = np.zeros(lay.allowed.index.size, dtype=np.int64)
@@ -1516,7 +1288,7 @@ def simulate(
     return MonteCarloResult(
         grants_by_category=by_cat, eligible_by_category=el_cat,
         draws=df, establishments=est, quantile_method="exact" if exact else "histogram", seed=seed,
-        parameters=list(inp.parameters), scenario_name=str(_get(scenario, "name", "")),
+        parameters=list(inp.parameters), scenario_name=scenario.name,
         elapsed_s=time.perf_counter() - t0,
     )
 
@@ -1543,6 +1315,9 @@ def report_markdown(mc: MonteCarloResult, lang: str = "en") -> str:
         f"- Annual sector loss after the policy: {rng_eur('sector_loss_eur')}; VaR 95 % "
         f"{mc.var(0.95) / 1e6:,.1f} M€, CVaR 95 % {mc.cvar(0.95) / 1e6:,.1f} M€",
     ]
+    share = mc.summary()["uptake_not_converged_share"]
+    if share > 0:
+        lines.append(f"- Draws whose logistic uptake did not converge (kept, last iteration): {share * 100:.2f} %")
     if lang == "fr":
         lines = [ln.replace(",", "\u202f") for ln in lines]
     return "\n".join(lines)
@@ -1550,7 +1325,7 @@ def report_markdown(mc: MonteCarloResult, lang: str = "en") -> str:
 
 __all__ = [
     "EXACT_QUANTILES_MAX", "OUTPUTS", "PARAMETER_NAMES", "SUB_BATCH", "DrawOutputs", "Group", "Layout",
-    "ModelInputs", "MonteCarloResult", "UncertainParameter", "allocate_float", "block_rng", "block_seed_sequence",
+    "ModelInputs", "MonteCarloResult", "UncertainParameter", "block_rng", "block_seed_sequence",
     "default_uncertainty", "evaluate", "make_layout", "plan_blocks", "prepare_inputs", "report_markdown",
     "simulate", "uncertain_parameters",
 ]

@@ -4,7 +4,7 @@ An explicit grid (the same exhaustive evaluation as ``scipy.optimize.brute`` wit
 ``eligibility.min_share`` x ``allocation.cap_eur`` (``None`` = no cap) x every order of ``allocation.tiers``
 (``itertools.permutations``; only with ``rule: tiered``, otherwise the scenario's order). Each setting is
 evaluated by the Monte Carlo model at the central value of every uncertain factor and without idiosyncratic
-noise (:func:`cyberbudget.uncertainty.montecarlo.evaluate`: eligibility, uptake, the fast allocation path whose totals
+noise (:func:`cyberbudget.uncertainty.montecarlo.evaluate`: eligibility, uptake and the rule on arrays, whose totals
 equal the cent-exact allocator's, expected annual risk). The best setting maximises the expected annual
 avoided loss or minimises the unallocated money (ties: the first in grid order); the trade-off curve is the
 Pareto front of the two (no other setting avoids at least as much loss with at most as much money left, and
@@ -24,6 +24,9 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget.errors import OptionError, Problem
+from cyberbudget.money import euros_to_cents
+from cyberbudget.policy.rules import tier_groups
+from cyberbudget.policy.scenario import Scenario, as_scenario
 from cyberbudget.uncertainty.montecarlo import evaluate, prepare_inputs
 
 #: Default grid of ``min_share`` (shares of the IT budget).
@@ -90,6 +93,12 @@ def _check_grid(min_shares: Sequence[float], caps: Sequence[float | None]) -> No
     for c in caps:
         if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float)) or not float(c) > 0):
             problems.append(Problem("caps", f"expected caps in euros > 0 or None (no cap), found {c!r}"))
+            continue
+        if c is not None:
+            try:
+                euros_to_cents(c)
+            except ValueError:
+                problems.append(Problem("caps", f"expected caps in whole cents (at most 2 decimals), found {c!r}"))
     if not len(min_shares) or not len(caps):
         problems.append(Problem("min_shares, caps", "expected at least one value each"))
     if problems:
@@ -98,7 +107,7 @@ def _check_grid(min_shares: Sequence[float], caps: Sequence[float | None]) -> No
 
 def grid_search(
     table: pd.DataFrame,
-    scenario: Any,
+    scenario: Scenario,
     min_shares: Sequence[float] = DEFAULT_MIN_SHARES,
     caps: Sequence[float | None] = DEFAULT_CAPS,
     tier_orders: bool = True,
@@ -128,24 +137,27 @@ def grid_search(
     >>> res.best["avoided_loss"]["min_share"]                                            # doctest: +SKIP
     """
     _check_grid(min_shares, caps)
+    scenario = as_scenario(scenario)
     base = prepare_inputs(table, scenario)
-    tiers = tuple(getattr(getattr(scenario, "allocation", None), "tiers", ()) or ())
+    policy = base.policy
+    tiers = policy.tiers
+    tiered = policy.rule == "tiered"
     orders: list[tuple[str, ...]] = (
-        list(itertools.permutations(tiers)) if (tier_orders and base.rule == "tiered" and tiers) else [tiers]
+        list(itertools.permutations(tiers)) if (tier_orders and tiered and tiers) else [tiers]
     )
-    from cyberbudget.uncertainty.montecarlo import _tier_membership
-
-    sorted_table = table.sort_values("finess", kind="stable").reset_index(drop=True)
-    memberships = {order: _tier_membership(sorted_table, order) for order in orders}
+    t = table.sort_values("finess", kind="stable").reset_index(drop=True)  # the order of ModelInputs
+    memberships = {order: tier_groups(order, t["ose"].to_numpy(dtype=bool), t["ght_support"].to_numpy(dtype=bool),
+                                      t["status"].to_numpy(), t["category"].to_numpy()) for order in orders} if tiered else {}
     theta = np.ones((1, len(base.parameters)))
     rows = []
     for order in orders:
         for ms in min_shares:
             for cap in caps:
-                inp = replace(base, min_share=float(ms), max_share=max(base.max_share, float(ms)),
-                              cap_eur=np.inf if cap is None else float(cap), tier_index=memberships[order])
-                if inp.rule == "tiered" and inp.tier_amount == "cap" and cap is None:
+                if tiered and policy.tier_amount == "cap" and cap is None:
                     continue
+                pol = replace(policy, min_share=float(ms), max_share=max(policy.max_share, float(ms)),
+                              cap_cents=np.inf if cap is None else float(euros_to_cents(cap)), tiers=order)
+                inp = replace(base, policy=pol, tier_group=memberships[order] if tiered else base.tier_group)
                 out = evaluate(inp, theta).per_draw
                 rows.append({
                     "min_share": float(ms), "cap_eur": np.nan if cap is None else float(cap),

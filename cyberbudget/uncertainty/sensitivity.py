@@ -2,7 +2,7 @@
 
 The factors are those of :func:`cyberbudget.uncertainty.montecarlo.uncertain_parameters` (``uncertainty:`` scenario keys,
 defaults in ``data/reference/uncertainty.yaml``). The model evaluated is the Monte Carlo model of a draw
-(:func:`cyberbudget.uncertainty.montecarlo.evaluate`: eligibility, uptake, the fast allocation path, expected risk) with
+(:func:`cyberbudget.uncertainty.montecarlo.evaluate`: eligibility, uptake, the rule on arrays, expected risk) with
 the common factors set by the analysis and **no idiosyncratic noise** (every establishment at its imputed
 value times the factor), so each output is a deterministic function of the factors. Outputs are expectations
 (``expected_loss_eur``, ``avoided_loss_eur``: annual; ``induced_spend_eur``: over the envelope's years),
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cyberbudget.errors import OptionError, Problem
+from cyberbudget.policy.scenario import Scenario, as_scenario
 from cyberbudget.uncertainty.montecarlo import ModelInputs, evaluate, prepare_inputs
 
 #: Outputs analysed by default (per-draw outputs of the Monte Carlo model; money in euros).
@@ -76,7 +76,7 @@ def _check_outputs(outputs: Sequence[str] | None) -> list[str]:
     return outs
 
 
-def tornado(table: pd.DataFrame, scenario: Any, outputs: Sequence[str] | None = None) -> pd.DataFrame:
+def tornado(table: pd.DataFrame, scenario: Scenario, outputs: Sequence[str] | None = None) -> pd.DataFrame:
     """One-at-a-time sensitivity: each factor at its low and high bound, the others at 1.
 
     Parameters
@@ -209,7 +209,7 @@ def sobol_indices(
 
 def sobol(
     table: pd.DataFrame,
-    scenario: Any,
+    scenario: Scenario,
     n: int = 512,
     outputs: Sequence[str] | None = None,
     seed: int | None = None,
@@ -232,9 +232,10 @@ def sobol(
     SobolResult
     """
     outs = _check_outputs(outputs)
+    scenario = as_scenario(scenario)
     inp = prepare_inputs(table, scenario)
     params = inp.parameters
-    seed = int(getattr(scenario, "seed", 0) if seed is None else seed)
+    seed = int(scenario.seed if seed is None else seed)
 
     def func(u: np.ndarray) -> pd.DataFrame:
         theta = np.column_stack([p.from_unit(u[:, j]) for j, p in enumerate(params)])
