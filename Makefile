@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint lock bench clean install
+.PHONY: report test test-fast lint lock bench clean install
 
 install: $(STAMP)
 
@@ -24,6 +24,13 @@ test: $(STAMP)
 	$(BIN)/ruff check cyberbudget tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# The quick loop while iterating: everything but the tests marked `slow` (end-to-end runs in fresh kernels,
+# clusters, batches of processes). `make test` (and .ci/run) still runs them all.
+test-fast: $(STAMP)
+	$(BIN)/ruff check cyberbudget tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check cyberbudget tests benchmarks

@@ -2,7 +2,7 @@
 
 Measured in the same run, on the same table and template (``allocation_report``):
 
-- **run**: :func:`cyberbudget.reports.report.run`, broken down from its manifest timings — load and validate, allocate
+- **run**: :func:`cyberbudget.reports.runner.run`, broken down from its manifest timings — load and validate, allocate
   (compute), ``allocation.csv``/``summary.json``, workbook, papermill (fresh kernel), HTML export;
 - **naive**: ``papermill TEMPLATE out.ipynb -p scenario_path S -p data_path D`` then
   ``jupyter nbconvert --to html out.ipynb`` (the CLIs of ``.venv/bin``). It writes less (no CSV, workbook or
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from cyberbudget import config
-from cyberbudget.reports import report
+from cyberbudget.reports.runner import run
 
 VENV_BIN = Path(sys.executable).parent
 STEPS = [("load", "load + validate"), ("allocate", "compute (allocate)"), ("csv_json", "allocation.csv + summary.json"),
@@ -34,7 +34,7 @@ STEPS = [("load", "load + validate"), ("allocate", "compute (allocate)"), ("csv_
 
 def run_once(scenario: Path, data: Path, tmp: Path) -> dict[str, float]:
     start = time.perf_counter()
-    folder = report.run(scenario, data=data, out=tmp / "run")
+    folder = run(scenario, data=data, out=tmp / "run")
     wall = time.perf_counter() - start
     timings = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["timings_s"]
     timings["wall"] = wall

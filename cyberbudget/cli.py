@@ -89,21 +89,22 @@ DaskOpt = Annotated[
 @app.command()
 @handle_errors
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario YAML file (or the name of a file in scenarios/, e.g. baseline).")
+    ],
     data: DataOpt = None,
     out_dir: OutOpt = Path("reports"),
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
     dask: DaskOpt = None,
 ) -> None:
     """Run one scenario: allocation.csv, summary.json, report.ipynb/html, allocation.xlsx, manifest.json."""
-    from cyberbudget.reports import report
+    from cyberbudget.reports.runner import run as run_report
 
-    _existing_file(scenario, "scenario")
     if data is not None:
         _existing_file(data, "establishment table")
     start = time.perf_counter()
     with err.status(f"running {scenario} …"):
-        folder = report.run(scenario, data=data, out=out_dir, template=template, dask=dask)
+        folder = run_report(scenario, data=data, out=out_dir, template=template, dask=dask)
     out.print(f"wrote {folder} in {time.perf_counter() - start:.1f} s")
     out.print(f"  report:   {folder / 'report.html'}")
     out.print(f"  workbook: {folder / 'allocation.xlsx'}")
@@ -213,10 +214,10 @@ def diff(
     table = registry.load_establishments(data)
     out.print(compare.diff(sa, sb, table).to_text())
     if report_dir is not None:
-        from cyberbudget.reports import report
+        from cyberbudget.reports.comparison import compare as compare_report
 
         with err.status("writing the comparison report …"):
-            folder = report.compare([a, b], data=data, out=report_dir)
+            folder = compare_report([a, b], data=data, out=report_dir)
         out.print(f"\nwrote {folder / 'report.html'}")
 
 
@@ -224,9 +225,9 @@ def diff(
 @handle_errors
 def verify(folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME written by `run`.")]) -> None:
     """Re-run a report from its manifest: exit 0 if allocation.csv and summary.json are identical, 1 if not."""
-    from cyberbudget.reports import report
+    from cyberbudget.reports.verification import verify as verify_report
 
-    result = report.verify(folder)
+    result = verify_report(folder)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if result.ok:
@@ -288,6 +289,9 @@ def synthesize(
 
 def main() -> None:
     """Console-script entry point."""
+    from cyberbudget.reports.startup import skip_iri_format_checker
+
+    skip_iri_format_checker()  # this process is ours and only writes reports: nbformat imports a second faster
     app()
 
 

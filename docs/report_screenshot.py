@@ -18,7 +18,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from cyberbudget import config
-from cyberbudget.reports import report
+from cyberbudget.reports.runner import run
 
 OUT = Path(__file__).resolve().parent / "report-screenshot.png"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
@@ -55,7 +55,7 @@ def main() -> None:
         print(screenshot(Path(sys.argv[1])))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        folder = report.run(config.SCENARIOS_DIR / "baseline.yaml", out=tmp)
+        folder = run(config.SCENARIOS_DIR / "baseline.yaml", out=tmp)
         print(screenshot(folder / "report.html"))
 
 

@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from cyberbudget import config
 from cyberbudget.reports.batch import EXIT_INTERRUPTED, read_batch_json, run_batch
 
-# A tiny template: the parameters `report.run` injects, one cell that prints, one that fails for scenarios whose
+# A tiny template: the parameters `runner.run` injects, one cell that prints, one that fails for scenarios whose
 # file name contains "boom" (index 3 once papermill has inserted the injected-parameters cell after cell 0).
 PARAMETERS = (
     'scenario_path: str = ""  # scenario file\n'

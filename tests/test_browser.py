@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cyberbudget import config
-from cyberbudget.reports import report
+from cyberbudget import config, reports
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +39,7 @@ def html(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("browser")
     table = write_table(synthesize().groupby("region", sort=True).head(8), folder / "table.csv")
-    return report.run(config.SCENARIOS_DIR / "baseline.yaml", data=table, out=folder / "reports") / "report.html"
+    return reports.run(config.SCENARIOS_DIR / "baseline.yaml", data=table, out=folder / "reports") / "report.html"
 
 
 def _open(browser, html: Path):

@@ -146,3 +146,71 @@ def test_diff_with_report_rejects_a_bad_scenario_and_writes_nothing(tmp_path):
     proc = cyberbudget("diff", config.SCENARIOS_DIR / "baseline.yaml", bad, "--report", out)
     assert_clean_input_error(proc, "bad.yaml", "envelope.total_eur")
     assert not out.exists()
+
+
+def test_run_with_an_unknown_scenario_name_says_where_it_looked(tmp_path):
+    out = tmp_path / "out"
+    proc = cyberbudget("run", "no_such_scenario", "--out", out, cwd=tmp_path)
+    assert_clean_input_error(proc, "no_such_scenario", str(tmp_path / "no_such_scenario"),
+                             str(config.SCENARIOS_DIR / "no_such_scenario.yaml"))
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------------- every template, any scenario
+
+RUNNABLE_TEMPLATES = sorted(p.stem for p in config.TEMPLATES_DIR.glob("*.ipynb") if "comparison" not in p.stem)
+#: Figures each template draws when its analysis is available.
+TEMPLATE_FIGURES = {"allocation_report": 11, "risk_report": 6, "uncertainty": 3, "sensitivity": 5}
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory) -> Path:
+    """Two establishments per region (36 rows, labelled synthetic by the generator)."""
+    from cyberbudget.data.registry import synthesize, write_table
+
+    return write_table(synthesize().groupby("region", sort=True).head(2), tmp_path_factory.mktemp("t") / "tiny.csv")
+
+
+@pytest.fixture(scope="module")
+def optimal_scenario(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("s") / "optimal_rule.yaml"
+    path.write_text(f"name: optimal_rule\nextends: {config.SCENARIOS_DIR / 'baseline.yaml'}\n"
+                    "allocation:\n  rule: optimal\n", encoding="utf-8")
+    return path
+
+
+def test_every_non_comparison_template_is_covered():
+    assert set(RUNNABLE_TEMPLATES) == set(TEMPLATE_FIGURES)
+
+
+@pytest.mark.slow  # one fresh kernel per run
+@pytest.mark.parametrize("scenario", ["baseline", "uptake_logistic", "optimal"])
+@pytest.mark.parametrize("template", RUNNABLE_TEMPLATES)
+def test_every_template_runs_with_cyberbudget_run_on_any_valid_scenario(tmp_path, tiny_table, optimal_scenario,
+                                                                       monkeypatch, template, scenario):
+    """DESIGN.md: every template whose name does not contain `comparison` runs with `cyberbudget run SCENARIO
+    --template NAME` on any valid scenario (bare scenario names resolve in scenarios/).
+
+    The command runs in this process (typer's test runner: same arguments, same exit code, same output) to save
+    an interpreter start per run; the tests above run it as a separate process."""
+    from typer.testing import CliRunner
+
+    from cyberbudget.cli import app
+
+    given = str(optimal_scenario) if scenario == "optimal" else scenario
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", given, "--template", template, "--data", str(tiny_table),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    folder = out / ("optimal_rule" if scenario == "optimal" else scenario)
+    assert sorted(p.name for p in out.iterdir()) == [folder.name]
+    assert {p.name for p in folder.iterdir()} == {"allocation.csv", "summary.json", "report.ipynb", "report.html",
+                                                  "allocation.xlsx", "manifest.json"}
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    if scenario == "optimal" and template in ("uncertainty", "sensitivity"):
+        assert "Not available for the rule <code>optimal</code>" in html
+        assert html.count("Plotly.newPlot(") == 0
+    else:
+        assert "Not available" not in html
+        assert html.count("Plotly.newPlot(") == TEMPLATE_FIGURES[template]

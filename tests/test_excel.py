@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from cyberbudget import config
-from cyberbudget.reports import excel, report
+from cyberbudget import config, reports
+from cyberbudget.reports import excel
 
 SHEETS = ["summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance"]
 
@@ -26,8 +26,8 @@ def table_path(tmp_path_factory) -> Path:
 
 
 def _outputs(tmp: Path, table_path: Path, scenario: Path) -> tuple[Path, list[dict[str, str]]]:
-    computed = report.compute(scenario, table_path)
-    paths = report.write_outputs(computed, tmp)
+    computed = reports.compute(scenario, table_path)
+    paths = reports.write_outputs(computed, tmp)
     text = paths["allocation.csv"].read_text(encoding="utf-8")
     return paths["allocation.xlsx"], list(csv.DictReader(io.StringIO(text)))
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cyberbudget import config
+from cyberbudget import config, reports
 from cyberbudget.errors import InputError, OptionError, ReportError, ScenarioError
-from cyberbudget.reports import report
+from cyberbudget.reports import handover, runner
 
 BASELINE = config.SCENARIOS_DIR / "baseline.yaml"
 
@@ -36,7 +36,7 @@ def out(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def folder(out, table_path) -> Path:
     """One real run (papermill kernel, HTML export) shared by the tests of this module."""
-    return report.run(BASELINE, data=table_path, out=out)
+    return reports.run(BASELINE, data=table_path, out=out)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -83,8 +83,8 @@ def test_summary_json_conserves_the_envelope_and_has_breakdowns(folder):
 
 
 def test_outputs_are_byte_deterministic(tmp_path, table_path, folder):
-    computed = report.compute(BASELINE, table_path)
-    report.write_outputs(computed, tmp_path, xlsx=False)
+    computed = reports.compute(BASELINE, table_path)
+    reports.write_outputs(computed, tmp_path, xlsx=False)
     for name in ("allocation.csv", "summary.json"):
         assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name
 
@@ -116,15 +116,15 @@ def test_run_hands_its_results_to_the_notebook_through_a_private_file_it_removes
 
 
 def test_results_file_round_trip_gives_the_same_figures(tmp_path, table_path):
-    computed = report.compute(BASELINE, table_path)
-    pub = report.publish(computed)
-    ctx, pub2 = report.load_results(report.save_results(computed, pub, tmp_path / "r.pickle"))
+    computed = reports.compute(BASELINE, table_path)
+    pub = reports.publish(computed)
+    ctx, pub2 = handover.load_results(handover.save_results(computed, pub, tmp_path / "r.pickle"))
     assert ctx.result.table.equals(computed.result.table)
     assert ctx.result.summary == computed.result.summary
     assert pub2.key == pub.key
-    report.check_expected(ctx, int(computed.result.table["grant_cents"].sum()))
+    reports.check_expected(ctx, int(computed.result.table["grant_cents"].sum()))
     with pytest.raises(ReportError):
-        report.check_expected(ctx, int(computed.result.table["grant_cents"].sum()) + 1)
+        reports.check_expected(ctx, int(computed.result.table["grant_cents"].sum()) + 1)
 
 
 def test_results_file_of_another_kind_is_refused(tmp_path):
@@ -133,7 +133,7 @@ def test_results_file_of_another_kind_is_refused(tmp_path):
     bad = tmp_path / "r.pickle"
     bad.write_bytes(pickle.dumps({"format": 99}))
     with pytest.raises(ReportError, match="format 1"):
-        report.load_results(bad)
+        handover.load_results(bad)
 
 
 def test_html_is_self_contained_small_and_code_free(folder):
@@ -144,7 +144,7 @@ def test_html_is_self_contained_small_and_code_free(folder):
     assert "require.min.js" not in html and "MathJax.js" not in html
     assert html.count("plotly.js v") == 1  # the bundle's banner: embedded exactly once
     assert html.count("Plotly.newPlot(") >= 8
-    assert "report.compute(" not in html  # code cells hidden
+    assert "notebook_context(" not in html  # code cells hidden
     assert "@media print" in html
 
 
@@ -182,9 +182,9 @@ def test_rerun_replaces_the_folder_atomically(out, table_path, folder, monkeypat
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report, "execute_notebook", interrupted)
+    monkeypatch.setattr(runner, "execute_notebook", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        report.run(BASELINE, data=table_path, out=out)
+        reports.run(BASELINE, data=table_path, out=out)
     # the previous report is untouched and no temporary folder is left behind
     assert (folder / "allocation.csv").read_bytes() == before
     assert (folder / "report.html").is_file()
@@ -199,7 +199,7 @@ def test_bad_scenario_fails_before_anything_is_written(tmp_path, table_path):
     bad.write_text("name: bad\nenvelope:\n  total_eur: -5\n", encoding="utf-8")
     out = tmp_path / "out"
     with pytest.raises(ScenarioError):
-        report.run(bad, data=table_path, out=out)
+        reports.run(bad, data=table_path, out=out)
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -207,13 +207,13 @@ def test_bad_table_fails_before_anything_is_written(tmp_path):
     table = tmp_path / "table.csv"
     table.write_text("finess,name\n12,x\n", encoding="utf-8")
     with pytest.raises(InputError):
-        report.run(BASELINE, data=table, out=tmp_path / "out")
+        reports.run(BASELINE, data=table, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_unknown_template_is_an_option_error(tmp_path, table_path):
     with pytest.raises(OptionError, match="allocation_report"):
-        report.run(BASELINE, data=table_path, out=tmp_path / "out", template="no_such_template")
+        reports.run(BASELINE, data=table_path, out=tmp_path / "out", template="no_such_template")
     assert not (tmp_path / "out").exists()
 
 
@@ -227,7 +227,7 @@ def test_failed_notebook_is_kept_in_a_failed_folder(tmp_path, table_path):
     nbformat.write(nb, template)
     out = tmp_path / "out"
     with pytest.raises(ReportError, match="boom in cell 2"):
-        report.run(BASELINE, data=table_path, out=out, template=template)
+        reports.run(BASELINE, data=table_path, out=out, template=template)
     assert not (out / "baseline").exists()
     kept = nbformat.read(out / "baseline.failed" / "report.ipynb", as_version=4)
     assert any(o.output_type == "error" for c in kept.cells for o in c.get("outputs", []))
@@ -244,7 +244,7 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
 
 
 def test_verify_identical(folder):
-    result = report.verify(folder)
+    result = reports.verify(folder)
     assert result.ok, result.differences
     assert result.differences == [] and result.warnings == []
 
@@ -256,7 +256,7 @@ def test_verify_catches_a_tampered_allocation_csv(folder, tmp_path):
     fields[2] = str(int(fields[2]) + 1)  # one cent more to the third establishment
     lines[3] = ",".join(fields)
     (copy / "allocation.csv").write_text("\n".join(lines), encoding="utf-8")
-    result = report.verify(copy)
+    result = reports.verify(copy)
     assert not result.ok
     assert any("allocation.csv" in d and "line 4" in d for d in result.differences)
 
@@ -266,7 +266,7 @@ def test_verify_names_the_differing_summary_key(folder, tmp_path):
     summary = json.loads((copy / "summary.json").read_text(encoding="utf-8"))
     summary["n_eligible"] += 1
     (copy / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    result = report.verify(copy)
+    result = reports.verify(copy)
     assert not result.ok
     assert any("summary.json: n_eligible" in d for d in result.differences)
 
@@ -276,7 +276,7 @@ def test_verify_warns_when_package_versions_differ(folder, tmp_path):
     man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     man["packages"]["numpy"] = "0.0.1"
     (copy / "manifest.json").write_text(json.dumps(man), encoding="utf-8")
-    result = report.verify(copy)
+    result = reports.verify(copy)
     assert result.ok
     assert any("numpy" in w and "0.0.1" in w for w in result.warnings)
 
@@ -291,20 +291,20 @@ def test_verify_reports_a_changed_input(folder, tmp_path):
         fh.write("")  # same bytes: still identical
     entry["path"], entry["relpath"] = str(table), None
     (copy / "manifest.json").write_text(json.dumps(man), encoding="utf-8")
-    assert report.verify(copy).ok
+    assert reports.verify(copy).ok
     lines = table.read_text(encoding="utf-8").split("\n")
     table.write_text("\n".join(lines[:-3] + lines[-1:]), encoding="utf-8")  # drop two establishments
-    result = report.verify(copy)
+    result = reports.verify(copy)
     assert not result.ok
     assert any(d.startswith("input changed since the run: table") for d in result.differences)
 
 
 def test_verify_bad_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError):
-        report.verify(tmp_path / "nothing")
+        reports.verify(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="manifest"):
-        report.verify(tmp_path / "empty")
+        reports.verify(tmp_path / "empty")
 
 
 def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
@@ -313,7 +313,7 @@ def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
     entry = next(e for e in man["inputs"] if e["role"] == "template")
     entry["sha256"] = "0" * 64  # as if the template had been edited since the run
     (copy / "manifest.json").write_text(json.dumps(man), encoding="utf-8")
-    result = report.verify(copy)
+    result = reports.verify(copy)
     assert result.ok
     assert any(w.startswith("input changed since the run: template") for w in result.warnings)
 

@@ -1,7 +1,106 @@
-"""The reports layer: run / batch / verify, notebook execution, HTML, Excel, CSV, manifest, disclosure
-(suppression), plots in one house style and the generated text.
+"""The reports layer: everything that is written for a reader — report folders, notebooks, HTML, workbook, CSV,
+manifest, batch index — with the disclosure rules applied to everything published.
 
-Everything published goes through here; nothing below this layer writes a report.
+Official public API (imported lazily: ``import cyberbudget.reports`` loads nothing heavy):
+
+- one report: :func:`run` (``cyberbudget run``), :func:`verify` / :class:`VerifyResult` (``cyberbudget verify``),
+  :func:`compare` / :func:`comparison_tables` / :class:`Comparison` (``cyberbudget diff --report``);
+- many reports: :func:`run_batch` / :class:`BatchResult` / :class:`Outcome` (``cyberbudget batch``);
+- folders written whole or not at all: :func:`atomic_folder`;
+- the steps, reusable: :func:`load_inputs` / :class:`Inputs` and the path resolvers, :func:`compute` /
+  :func:`compute_from` / :class:`Computed`, :func:`publish` / :class:`Published`, :func:`write_outputs`,
+  :func:`execute_notebook`, :func:`html_exporter` / :func:`export_html`;
+- what templates call first: :func:`notebook_context` and :func:`check_expected`; :class:`Unavailable` marks an
+  analysis a scenario's rule does not support.
+
+Modules, one concern each (``cyberbudget.reports.<module>``):
+
+========================  =====================================================================================
+``inputs``                resolving scenario, template and table paths; loading and validating them
+``computed``              :class:`Computed`: the allocation and audit plan of one scenario, in-process
+``published``             the aggregated, suppression-checked tables of a report
+``outputs``               ``allocation.csv``, ``summary.json`` (byte-deterministic) and the workbook
+``folders``               :func:`atomic_folder` and the clean-up of interrupted writes
+``execution``             executing a template with papermill (parameters, kernel, failures)
+``handover``              the run's results handed to the notebook through a private file
+``html_export``           the self-contained ``report.html``
+``runner``                ``run``: one scenario → one report folder
+``verification``          ``verify``: re-run from the manifest, compare byte for byte
+``comparison``            ``diff --report`` and the ``scenario_comparison`` template
+``allocation_sections``   the sections of the ``allocation_report`` template
+``risk_tables``           the tables of the ``risk_report`` template
+``uncertainty_sections``  the sections of the ``uncertainty`` and ``sensitivity`` templates
+``tables``                the house style of HTML tables
+``disclosure``            primary and secondary cell suppression
+``plots``                 every figure, one house style
+``narrative``             the plain-language paragraph
+``excel``                 ``allocation.xlsx``
+``manifest``              ``manifest.json``
+``kernels``               warm Jupyter kernels for batches
+``batch``                 ``batch``: many scenarios, ``batch.json``
+``batch_index``           the batch's ``index.html``
+========================  =====================================================================================
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cyberbudget.reports.batch import BatchResult, Outcome, run_batch
+    from cyberbudget.reports.comparison import Comparison, compare, comparison_tables
+    from cyberbudget.reports.computed import Computed, check_expected, compute, compute_from
+    from cyberbudget.reports.execution import execute_notebook
+    from cyberbudget.reports.folders import atomic_folder
+    from cyberbudget.reports.handover import notebook_context
+    from cyberbudget.reports.html_export import export_html, html_exporter
+    from cyberbudget.reports.inputs import (
+        Inputs,
+        load_inputs,
+        resolve_scenario_path,
+        resolve_table_path,
+        resolve_template,
+    )
+    from cyberbudget.reports.outputs import write_outputs
+    from cyberbudget.reports.published import Published, publish
+    from cyberbudget.reports.runner import run
+    from cyberbudget.reports.uncertainty_sections import Unavailable
+    from cyberbudget.reports.verification import VerifyResult, verify
+
+#: Public name → the module of this package that defines it.
+_EXPORTS: dict[str, str] = {
+    "BatchResult": "batch", "Outcome": "batch", "run_batch": "batch",
+    "Comparison": "comparison", "compare": "comparison", "comparison_tables": "comparison",
+    "Computed": "computed", "check_expected": "computed", "compute": "computed", "compute_from": "computed",
+    "execute_notebook": "execution",
+    "atomic_folder": "folders",
+    "notebook_context": "handover",
+    "export_html": "html_export", "html_exporter": "html_export",
+    "Inputs": "inputs", "load_inputs": "inputs", "resolve_scenario_path": "inputs", "resolve_table_path": "inputs",
+    "resolve_template": "inputs",
+    "write_outputs": "outputs",
+    "Published": "published", "publish": "published",
+    "run": "runner",
+    "Unavailable": "uncertainty_sections",
+    "VerifyResult": "verification", "verify": "verification",
+}
+
+__all__ = [
+    "BatchResult", "Comparison", "Computed", "Inputs", "Outcome", "Published", "Unavailable", "VerifyResult",
+    "atomic_folder", "check_expected", "compare", "comparison_tables", "compute", "compute_from",
+    "execute_notebook", "export_html", "html_exporter", "load_inputs", "notebook_context", "publish",
+    "resolve_scenario_path", "resolve_table_path", "resolve_template", "run", "run_batch", "verify",
+    "write_outputs",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,6 +1,6 @@
 """``cyberbudget batch``: many scenarios, every report, an index comparing them, and what failed.
 
-:func:`run_batch` runs :func:`cyberbudget.reports.report.run` for each scenario file, in ``jobs`` threads that each own
+:func:`run_batch` runs :func:`cyberbudget.reports.runner.run` for each scenario file, in ``jobs`` threads that each own
 a warm kernel (:mod:`cyberbudget.reports.kernels`), or on an existing Dask distributed cluster (``dask=ADDRESS``). It
 writes, next to the reports:
 
@@ -13,7 +13,7 @@ Guarantees
 ----------
 - A failing scenario never stops the others. A scenario file that cannot be read or validated is that
   scenario's failure, recorded with its message. A notebook that fails keeps its executed notebook in
-  ``DIR/<name>.failed/`` (written by :mod:`cyberbudget.reports.report`).
+  ``DIR/<name>.failed/`` (written by :mod:`cyberbudget.reports.runner`).
 - Ctrl-C (``KeyboardInterrupt``) stops cleanly: scenarios not started are not started, running notebooks are
   interrupted, reports already finished stay, no half-written report folder remains, and ``batch.json`` marks
   the scenarios that did not finish as ``interrupted``.
@@ -36,7 +36,6 @@ import multiprocessing
 import multiprocessing.util
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -49,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, ReportError
+from cyberbudget.reports.folders import remove_partial_folders
 
 if TYPE_CHECKING:  # imported lazily (papermill), after a --jobs worker has set up its imports
     from cyberbudget.reports.kernels import KernelPool, WarmKernel
@@ -192,6 +192,7 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 def _prepare(paths: Sequence[str | os.PathLike[str]]) -> list[_Job]:
     from cyberbudget.policy.scenario import load_scenario
+    from cyberbudget.reports.inputs import resolve_scenario_path
 
     jobs: list[_Job] = []
     used: dict[str, str] = {}
@@ -199,6 +200,7 @@ def _prepare(paths: Sequence[str | os.PathLike[str]]) -> list[_Job]:
         path = Path(given).absolute()
         job = _Job(index=i, path=path, given=str(given), name=path.stem)
         try:
+            job.path = path = resolve_scenario_path(given)
             job.name = load_scenario(path).name
         except Exception as exc:  # a bad scenario file is this scenario's failure, never the batch's
             job.error = _error_info(exc)
@@ -255,15 +257,15 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -
 
 
 def _call_report_run(scenario: Path, data: str | None, out: Path, template: str) -> Path:
-    """``report.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
+    """``runner.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
 
     The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`.
     """
-    from cyberbudget.reports import report
     from cyberbudget.reports.kernels import ENGINE_NAME
+    from cyberbudget.reports.runner import run
 
-    return Path(report.run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
-                           exporter=_worker_exporter()))
+    return Path(run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
+                    exporter=_worker_exporter()))
 
 
 def _failed_folder(out: Path, name: str) -> str | None:
@@ -312,9 +314,9 @@ def _worker_exporter() -> Any:
     global _WORKER_EXPORTER
     with _WORKER_LOCK:
         if _WORKER_EXPORTER is None:
-            from cyberbudget.reports import report
+            from cyberbudget.reports.html_export import html_exporter
 
-            _WORKER_EXPORTER = report.html_exporter()
+            _WORKER_EXPORTER = html_exporter()
         return _WORKER_EXPORTER
 
 
@@ -322,15 +324,13 @@ def _warm_up_worker(data: str | None = None) -> None:
     """Process-pool initializer: get the worker ready before its first scenario arrives.
 
     The kernel process is launched first; while it starts and imports its libraries, this process imports
-    what :func:`cyberbudget.reports.report.run` needs (pandas, openpyxl, nbconvert), builds the HTML exporter and reads
+    what :func:`cyberbudget.reports.runner.run` needs (pandas, openpyxl, nbconvert), builds the HTML exporter and reads
     the table once (first-call costs: parquet reader, schema), instead of doing all that after the kernel is
     ready, at the first scenario.
     """
-    if "jsonschema" not in sys.modules:
-        # jsonschema's *optional* `iri` format checker imports rfc3987_syntax, which compiles a grammar at import
-        # (~0.9 s). nbformat validates notebooks without format checking, and this process only runs scenarios
-        # (it is our own spawned worker), so it goes without that checker.
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    from cyberbudget.reports.startup import skip_iri_format_checker
+
+    skip_iri_format_checker()  # this process only runs scenarios (it is our own spawned worker)
     kernel = _worker_pool().get(wait=False)
     _worker_exporter()
     try:
@@ -365,25 +365,19 @@ def _remote_run(job: _Job, data: str | None, template: str) -> dict[str, Any]:
 
 
 def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
-    """Move files produced elsewhere into ``out``: each top folder written aside, then renamed into place."""
+    """Put files produced elsewhere into ``out``, each top folder whole or not at all (``atomic_folder``)."""
+    from cyberbudget.reports.folders import atomic_folder
+
     tops = sorted({rel.split("/", 1)[0] for rel in files})
     for top in tops:
-        staging = out / f".{top}.incoming-{uuid.uuid4().hex[:8]}"
-        try:
+        with atomic_folder(out / top) as staging:
             for rel, content in files.items():
-                if rel.split("/", 1)[0] != top:
+                first, _, rest = rel.partition("/")
+                if first != top:
                     continue
-                target = staging / rel.split("/", 1)[1]
+                target = staging / rest
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-            final = out / top
-            if final.exists():
-                trash = out / f".{top}.old-{uuid.uuid4().hex[:8]}"
-                final.rename(trash)
-                shutil.rmtree(trash, ignore_errors=True)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -459,7 +453,7 @@ def run_batch(
         clean-up (anything else).
     runner : callable, optional
         ``runner(scenario_path, data, out, template, kernel) -> report folder``; default
-        :func:`cyberbudget.reports.report.run` in the thread's warm kernel. For tests and other report kinds.
+        :func:`cyberbudget.reports.runner.run` in the thread's warm kernel. For tests and other report kinds.
 
     Returns
     -------
@@ -475,7 +469,7 @@ def run_batch(
         raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
     if not paths:
         raise OptionError("batch: expected at least one SCENARIO.yaml, found none")
-    from cyberbudget.reports.report import resolve_template
+    from cyberbudget.reports.inputs import resolve_template
 
     tpl = resolve_template(template)
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
@@ -525,7 +519,7 @@ def run_batch(
                     progress.record(outcomes[job.index])
                 except BaseException:  # noqa: BLE001 - a second Ctrl-C while reporting: keep cleaning up
                     pass
-    _remove_partial_folders(out_dir, [j.name for j in job_list])
+    remove_partial_folders(out_dir, [j.name for j in job_list])
 
     ordered = [outcomes[j.index] for j in job_list]
     result = BatchResult(out=out_dir, outcomes=ordered, duration_s=round(time.perf_counter() - progress.start, 3),
@@ -699,17 +693,6 @@ def _run_dask(
             client.run(_shutdown_worker_pool)
         except Exception:  # pragma: no cover - a worker already gone
             pass
-
-
-def _remove_partial_folders(out: Path, names: Iterable[str]) -> None:
-    """Remove half-written folders of these scenarios (temporary folders left by an interrupted write)."""
-    wanted = set(names)
-    for child in out.iterdir():
-        if not child.is_dir() or not child.name.startswith("."):
-            continue
-        stem = child.name[1:].split(".", 1)[0]
-        if stem in wanted and any(tag in child.name for tag in (".tmp-", ".old-", ".failed-", ".incoming-")):
-            shutil.rmtree(child, ignore_errors=True)
 
 
 def write_batch_json(

@@ -419,6 +419,69 @@ def year_totals(by_year: pd.DataFrame, min_cell: int = config.MIN_CELL_SIZE) -> 
     return out
 
 
+def count_table(frame: pd.DataFrame, count: str, min_cell: int = config.MIN_CELL_SIZE) -> pd.DataFrame:
+    """A table of counts by group (e.g. audits funded per region) with primary and secondary suppression.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per group, with ``n_establishments`` (public) and the ``count`` column (e.g. ``n_audited``).
+    count : str
+        The column to protect: a count between 1 and ``min_cell - 1``, or any count of a group of fewer than
+        ``min_cell`` establishments, is suppressed, then secondary suppression so that the national total
+        reveals none.
+
+    Returns
+    -------
+    DataFrame
+        A copy; ``count`` as float, missing where suppressed.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"region": ["11", "84", "94"], "n_establishments": [40, 30, 3],
+    ...                   "n_audited": [12, 9, 1]})
+    >>> count_table(t, "n_audited")["n_audited"].tolist()
+    [12.0, nan, nan]
+    """
+    n = frame["n_establishments"].to_numpy(np.int64)
+    counts = pd.to_numeric(frame[count], errors="coerce").fillna(0).astype("int64").to_numpy()
+    mask = secondary_mask_1d(n, counts, primary_mask(n, None, counts, min_cell), min_cell)
+    out = frame.copy()
+    out[count] = out[count].astype(float).where(~mask)
+    return out
+
+
+def simulated_groups(establishments: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE) -> list[str]:
+    """The groups whose simulated figures (Monte Carlo) may be published, in sorted order.
+
+    A group is suppressed when it holds fewer than ``min_cell`` establishments, or when fewer than
+    ``min_cell`` (but some) of them are eligible in at least one draw — its distribution would describe those
+    few establishments. Secondary suppression then protects the simulated sector totals, which are published.
+
+    Parameters
+    ----------
+    establishments : DataFrame
+        One row per establishment with the column ``by`` and ``p_eligible`` (the share of draws in which it is
+        eligible), e.g. ``MonteCarloResult.establishments``.
+    by : str
+        The grouping column (``category``, ``status``, ``region``).
+
+    Examples
+    --------
+    >>> est = pd.DataFrame({"category": ["ch"] * 6 + ["chu"] * 2 + ["mco"] * 7 + ["ssr"] * 5,
+    ...                     "p_eligible": [0.5] * 20})
+    >>> simulated_groups(est, "category")  # chu: 2 establishments; ssr, the smallest other group, protects it
+    ['ch', 'mco']
+    """
+    keys = establishments[by].astype(str)
+    possible = establishments["p_eligible"].to_numpy(dtype=float) > 0
+    g = pd.DataFrame({"key": keys, "n": 1, "possible": possible.astype(np.int64)}).groupby("key", sort=True).sum()
+    n = g["n"].to_numpy(np.int64)
+    rec = g["possible"].to_numpy(np.int64)
+    mask = secondary_mask_1d(n, rec, primary_mask(n, None, rec, min_cell), min_cell)
+    return [str(k) for k, hidden in zip(g.index, mask, strict=True) if not hidden]
+
+
 def establishment_table(table: pd.DataFrame) -> pd.DataFrame:
     """The establishment-level table published under ``disclosure: establishment`` only."""
     cols = [c for c in ESTABLISHMENT_COLUMNS if c in table.columns]

@@ -86,9 +86,9 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "cyberbudget.risk.model",
     "cyberbudget.risk.optimal",
     "cyberbudget.reports.plots",
-    "cyberbudget.reports.report",
-    "cyberbudget.tables",
     "cyberbudget.reports.disclosure",
+    "cyberbudget.reports.handover",
+    "cyberbudget.reports.allocation_sections",
 )
 
 
@@ -446,7 +446,7 @@ _CURRENT = threading.local()
 def use_kernel(kernel: WarmKernel | None) -> Iterator[WarmKernel | None]:
     """Make ``kernel`` the one :class:`WarmKernelEngine` uses in this thread when it is not given one.
 
-    This lets code that only chooses a papermill engine by name (e.g. ``report.run(engine=ENGINE_NAME)``) run
+    This lets code that only chooses a papermill engine by name (e.g. ``runner.run(engine=ENGINE_NAME)``) run
     in a warm kernel.
     """
     previous = getattr(_CURRENT, "kernel", None)

@@ -3,7 +3,7 @@
 A manifest records the SHA-256 of every input (the establishment table, the scenario and every file of its
 ``extends:`` chain, the notebook template, every ``data/reference/*.yaml``), the resolved parameters, the seed,
 the versions of the packages that compute results, the git commit of the source tree (if any), the timings of
-each step and the SHA-256 of the outputs. ``report.verify`` reads it back.
+each step and the SHA-256 of the outputs. :func:`cyberbudget.reports.verification.verify` reads it back.
 
 Paths are stored absolute and, when they lie inside the project, also relative to the project root, so a
 report folder moved with its project still verifies.

@@ -41,7 +41,7 @@ def paragraph(
     Parameters
     ----------
     key : mapping
-        Key figures as returned by :func:`cyberbudget.reports.report.key_figures` (suppressed values are None).
+        Key figures as returned by :func:`cyberbudget.reports.published.key_figures` (suppressed values are None).
     by_status, by_region : DataFrame
         :attr:`cyberbudget.reports.disclosure.Breakdown.rows`.
 

@@ -509,7 +509,7 @@ def compare_groups(
     ----------
     long : DataFrame
         ``scenario, <by>, grant_eur`` (``grant_eur`` missing when suppressed), e.g. from
-        :func:`cyberbudget.reports.report.comparison_tables`.
+        :func:`cyberbudget.reports.comparison.comparison_tables`.
     baseline : str, optional
         Scenario the others are compared with (default: the first one).
     """
@@ -739,7 +739,8 @@ def risk_figure_kinds() -> Mapping[str, Any]:
 
 # --- uncertainty figures ---
 # Figures of the uncertainty and sensitivity reports (cyberbudget.uncertainty.montecarlo, cyberbudget.uncertainty.sensitivity,
-# cyberbudget.uncertainty.search); inputs are sector totals or groups of at least config.MIN_CELL_SIZE establishments.
+# cyberbudget.uncertainty.search); inputs are sector totals or groups already checked by
+# cyberbudget.reports.disclosure.simulated_groups.
 
 
 def mc_fan_by(per_draw: pd.DataFrame, by: str = "category", *, scale: float = 1e6, unit: str = "M€",
@@ -809,9 +810,10 @@ def loss_exceedance_curve(lec: pd.DataFrame, var: float | None = None, cvar: flo
 def eligibility_probability_by(table: pd.DataFrame, by: str = "category", *, lang: str = "en",
                                title: str | None = None) -> go.Figure:
     """Bars: mean probability of being eligible by group, with the share of establishments that are always or
-    never eligible (``MonteCarloResult.eligibility_by``; groups of fewer than MIN_CELL_SIZE are not shown)."""
+    never eligible (``MonteCarloResult.eligibility_by``, restricted to the publishable groups by
+    :func:`cyberbudget.reports.disclosure.simulated_groups`)."""
     lang = _lang(lang)
-    df = table[table["establishments"] >= config.MIN_CELL_SIZE].sort_values("mean_p_eligible", ascending=False)
+    df = table.sort_values("mean_p_eligible", ascending=False)
     labels = _group_labels(by, df[by].astype(str).tolist(), lang)
     fig = go.Figure()
     fig.add_bar(x=labels, y=df["mean_p_eligible"], marker_color=PALETTE[0],

@@ -1,5 +1,9 @@
-"""Risk figures for publication: the risk model's results by group with the house disclosure rules, and the
-headline figures table of the risk report."""
+"""The risk report's tables (template ``risk_report``): the risk model's results by group with the house
+disclosure rules, the headline figures, the comparison of rules and the model's provenance, ready to display.
+
+The figures come from :mod:`cyberbudget.risk`; this module only publishes them (suppression through
+:mod:`cyberbudget.reports.disclosure`, formatting through :mod:`cyberbudget.reports.tables`).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.errors import InputError, Problem
-from cyberbudget.reports import disclosure
+from cyberbudget.reports import disclosure, tables
 from cyberbudget.risk.model import RiskResult, group_summary
 
-__all__ = ["key_figures", "published_breakdown"]
+__all__ = ["key_figures", "key_figures_html", "provenance_html", "published_breakdown", "rule_comparison_html"]
+
+#: Decimals of a headline figure, by unit.
+_UNIT_DECIMALS: dict[str, int] = {"EUR / year": 0, "incidents / year": 1, "attacks / year": 1, "EUR per EUR": 3}
 
 
 #: Columns of :func:`published_breakdown` hidden in a suppressed cell.
@@ -73,3 +80,34 @@ def key_figures(result: RiskResult) -> pd.DataFrame:
         ("awareness coverage", p.awareness_coverage, "share of staff"),
     ]
     return pd.DataFrame(rows, columns=["figure", "value", "unit"]).astype({"value": object})
+
+
+def key_figures_html(result: RiskResult, lang: str = "en") -> str:
+    """:func:`key_figures` as an HTML table, each value written for its unit."""
+    frame = key_figures(result)
+
+    def text(value: object, unit: str) -> str:
+        if isinstance(value, str):
+            return value
+        if unit == "share of staff":
+            return tables.percent(1, lang)(value)
+        return tables.number(_UNIT_DECIMALS.get(unit, 2), lang)(value)
+
+    frame["value"] = [text(v, u) for v, u in zip(frame["value"], frame["unit"], strict=True)]
+    return tables.html_table(frame, lang=lang)
+
+
+def rule_comparison_html(comparison: pd.DataFrame, lang: str = "en") -> str:
+    """National totals of the scenario's rule and the ``optimal`` rule
+    (:func:`cyberbudget.risk.optimal.compare_rules`) as an HTML table."""
+    formats = {c: tables.number(0, lang) for c in comparison.columns if c.endswith("_eur")}
+    formats["avoided_per_euro"] = tables.number(3, lang)
+    return tables.html_table(comparison, formats, lang=lang)
+
+
+def provenance_html(lang: str = "en") -> str:
+    """Every figure of the risk model (``data/reference/risk.yaml``) with its source, as an HTML table."""
+    from cyberbudget.risk.model import provenance_frame
+
+    frame = provenance_frame()
+    return tables.html_table(frame, {"value": str, "year": str}, lang=lang)

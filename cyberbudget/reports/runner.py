@@ -1,0 +1,167 @@
+"""``cyberbudget run``: one scenario → one report folder ``DIR/<name>/`` (DESIGN.md, "Command line").
+
+:func:`run` goes through these steps:
+
+1. resolve the template and load the inputs (:mod:`cyberbudget.reports.inputs`) — a bad scenario, table or
+   template stops everything before a file is written or a kernel starts;
+2. allocate and plan the audits in-process (:mod:`cyberbudget.reports.computed`; on a Dask cluster with
+   ``dask``);
+3. write ``allocation.csv``, ``summary.json`` and ``allocation.xlsx`` (:mod:`cyberbudget.reports.outputs`);
+4. execute the template (:mod:`cyberbudget.reports.execution`); a template that declares ``results_path``
+   receives step 2's results through a private file (:mod:`cyberbudget.reports.handover`), and every template
+   checks its allocated cents against step 2's;
+5. export ``report.html`` (:mod:`cyberbudget.reports.html_export`);
+6. write ``manifest.json`` (:mod:`cyberbudget.reports.manifest`).
+
+Everything is written through :func:`cyberbudget.reports.folders.atomic_folder`: an error or Ctrl-C leaves no
+half report, and a previous report of the same name stays as it was. A failing notebook is kept in
+``DIR/<name>.failed/`` (removed by the next successful run) and raises
+:class:`~cyberbudget.errors.ReportError`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cyberbudget import config
+from cyberbudget.errors import ReportError
+from cyberbudget.reports import manifest
+from cyberbudget.reports.computed import Computed, compute_from
+from cyberbudget.reports.execution import (
+    NOTEBOOK_NAME,
+    declared_parameters,
+    execute_notebook,
+    notebook_parameters,
+)
+from cyberbudget.reports.folders import atomic_folder
+from cyberbudget.reports.handover import save_results
+from cyberbudget.reports.html_export import HTML_NAME, export_html
+from cyberbudget.reports.inputs import Inputs, PathArg, load_inputs, resolve_template
+from cyberbudget.reports.outputs import XLSX_NAME, write_outputs
+from cyberbudget.reports.published import Published, publish
+
+__all__ = ["failed_folder", "run"]
+
+
+def failed_folder(out: PathArg, name: str) -> Path:
+    """Where a failing notebook of scenario ``name`` is kept: ``out/<name>.failed``."""
+    return Path(out) / f"{name}.failed"
+
+
+def _compute_on_dask(address: str, inputs: Inputs) -> Computed:
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        return client.submit(compute_from, inputs, pure=False).result()
+
+
+@contextmanager
+def _results_file(computed: Computed, pub: Published, wanted: bool) -> Iterator[str | None]:
+    """The private results file handed to the notebook (None when the template does not take one)."""
+    if not wanted:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="cyberbudget-results-") as private:
+        yield str(save_results(computed, pub, Path(private) / "results.pickle"))
+
+
+def _keep_failed(notebook: Path, folder: Path) -> None:
+    """Keep the executed notebook of a failed run in ``folder`` (replacing an older one)."""
+    with atomic_folder(folder) as keep:
+        if notebook.exists():
+            shutil.copy2(notebook, keep / NOTEBOOK_NAME)
+
+
+def run(
+    scenario_path: PathArg,
+    data: PathArg | None = None,
+    out: PathArg = "reports",
+    template: PathArg = config.DEFAULT_TEMPLATE,
+    dask: str | None = None,
+    *,
+    engine: str | None = None,
+    exporter: Any = None,
+    lang: str = "en",
+) -> Path:
+    """Run one scenario and write its report folder ``out/<name>/``.
+
+    Parameters
+    ----------
+    scenario_path : path
+        Scenario YAML (or a name in ``scenarios/``; see :func:`cyberbudget.reports.inputs.resolve_scenario_path`).
+    data : path, optional
+        Establishment table (default: the committed table).
+    out : path
+        Parent folder of the report folder.
+    template : str or path
+        Template name in ``notebooks/templates/`` or a notebook path.
+    dask : str, optional
+        Address of a Dask scheduler: the in-process computation is submitted there, and templates that
+        simulate receive it as ``dask_address``.
+    engine : str, optional
+        papermill engine (batches: :data:`cyberbudget.reports.kernels.ENGINE_NAME`, the thread's warm kernel).
+    exporter : HTMLExporter, optional
+        A pre-built :func:`cyberbudget.reports.html_export.html_exporter` (batches).
+    lang : {"en", "fr"}
+        Number format of the report.
+
+    Returns
+    -------
+    Path
+        ``out/<name>``.
+
+    Raises
+    ------
+    InputError
+        Bad scenario, table or template: raised before anything is written.
+    ReportError
+        The notebook failed (kept in ``out/<name>.failed/``) or an output could not be written.
+    """
+    t_start = time.perf_counter()
+    template_path = resolve_template(template)
+    inputs = load_inputs(scenario_path, data)
+    t_loaded = time.perf_counter()
+    computed = _compute_on_dask(dask, inputs) if dask else compute_from(inputs)
+    computed.timings["load"] = t_loaded - t_start
+    scenario = inputs.scenario
+    name = scenario.name
+    final = Path(out) / name
+    with atomic_folder(final) as tmp:
+        pub = publish(computed)
+        paths = write_outputs(computed, tmp, pub=pub)
+        declared = declared_parameters(template_path)
+        params = notebook_parameters(computed, lang, dask)
+        if declared:  # pass only what the template declares (papermill warns about the rest)
+            params = {k: v for k, v in params.items() if k in declared}
+        t0 = time.perf_counter()
+        with _results_file(computed, pub, "results_path" in declared) as results_path:
+            run_params = params if results_path is None else {**params, "results_path": results_path}
+            try:
+                nb = execute_notebook(template_path, tmp / NOTEBOOK_NAME, run_params, engine, cwd=tmp)
+            except ReportError:
+                _keep_failed(tmp / NOTEBOOK_NAME, failed_folder(out, name))
+                raise
+        t1 = time.perf_counter()
+        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=f"cyberbudget — {name}")
+        t2 = time.perf_counter()
+        computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
+        computed.timings["total"] = time.perf_counter() - t_start
+        inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
+                                               template=template_path, extends=scenario.extends_chain)
+        man = manifest.build_manifest(
+            name=name, inputs=inputs_hashes, parameters=scenario.to_dict(), seed=scenario.seed,
+            notebook_parameters=params, outputs={k: v for k, v in paths.items() if k != XLSX_NAME},
+            timings=computed.timings, template=template_path.stem,
+        )
+        man["dask"] = dask
+        manifest.write_manifest(tmp / manifest.MANIFEST_NAME, man)
+    stale = failed_folder(out, name)
+    if stale.is_dir():
+        shutil.rmtree(stale, ignore_errors=True)
+    return final
