@@ -443,6 +443,15 @@ def test_control_characters_in_text_cells_are_refused_with_row_and_column(small_
                for p in info.value.problems), str(info.value)
 
 
+def test_a_hostile_column_name_is_refused_and_shown_escaped_and_cut(small_table_raw):
+    df = small_table_raw.copy()
+    df["\x1b[2J" + "x" * 5000] = "1"
+    with pytest.raises(TableError) as info:
+        validate_table(df, source="t.csv")
+    message = str(info.value)
+    assert "without control characters" in message and "\x1b" not in message and len(message) < 1000
+
+
 def test_tabs_and_line_breaks_inside_text_are_allowed(small_table_raw):
     df = small_table_raw.copy()
     df.loc[3, "name"] = "Centre\thospitalier\nde Gamma"

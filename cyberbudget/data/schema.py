@@ -153,8 +153,15 @@ def _where(source: str, row: int | None, column: str | None) -> str:
     if row is not None:
         parts.append(f"row {row}")
     if column is not None:
-        parts.append(f"column {column}")
+        parts.append(f"column {_label(column)}")
     return ", ".join(parts)
+
+
+def _label(name: str) -> str:
+    """A column name as shown in a message: as written when short and printable, else quoted, escaped and cut
+    (a header cell is as hostile as any other)."""
+    name = str(name)
+    return name if len(name) <= 60 and name.isprintable() else _show(name)
 
 
 def _show(value: Any) -> str:
@@ -310,6 +317,10 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     problems = _Collector(source)
     df = df.reset_index(drop=True)
     columns = [str(c).strip() for c in df.columns]
+    for c in columns:
+        if _CONTROL_RE.search(c) or len(c) > config.MAX_TEXT_LENGTH:
+            problems.table(f"expected a column name of at most {config.MAX_TEXT_LENGTH:,} characters without control "
+                           "characters", c)
     dupe_cols = sorted({c for c in columns if columns.count(c) > 1})
     for c in dupe_cols:
         problems.table(f"column appears {columns.count(c)} times; expected once", c)
@@ -318,7 +329,7 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         df = df.loc[:, ~pd.Index(columns).duplicated()]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        found = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
+        found = ", ".join(_label(c) for c in columns[:20]) + (" ..." if len(columns) > 20 else "")
         for c in missing:
             problems.table(f"required column missing (found columns: {found or 'none'})", c)
     n = len(df)
