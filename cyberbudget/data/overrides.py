@@ -95,6 +95,12 @@ def _quoted(value: object, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
+def _label(name: object) -> str:
+    """A column name in a location: as written when short and printable, else :func:`_quoted`."""
+    text = str(name)
+    return text if len(text) <= 60 and text.isprintable() else _quoted(text)
+
+
 def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[Problem]) -> _Rows:
     cols = [str(c).strip().lower() for c in raw.columns]
     raw = raw.copy()
@@ -108,7 +114,7 @@ def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[P
                                                  "legal entity)")], source=source)
     unknown = [c for c in cols if c not in KEY_COLUMNS + IGNORED_COLUMNS + MONEY_COLUMNS]
     for c in unknown:
-        problems.append(Problem(f"{source}, column {_quoted(c)}",
+        problems.append(Problem(f"{source}, column {_label(c)}",
                                 f"expected one of {', '.join(MONEY_COLUMNS)} (money columns only, besides finess, "
                                 f"finess_ej and name), found {_quoted(c)}"))
     money = [c for c in MONEY_COLUMNS if c in cols]
