@@ -88,6 +88,19 @@ def _suggest(value: str, known: set[str]) -> str | None:
     return None
 
 
+def _quoted(value: object, limit: int = 60) -> str:
+    """A cell or column name as shown in a message: quoted and escaped (no control character reaches a terminal),
+    cut to ``limit`` characters (an overrides file may be hostile)."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _label(name: object) -> str:
+    """A column name in a location: as written when short and printable, else :func:`_quoted`."""
+    text = str(name)
+    return text if len(text) <= 60 and text.isprintable() else _quoted(text)
+
+
 def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[Problem]) -> _Rows:
     cols = [str(c).strip().lower() for c in raw.columns]
     raw = raw.copy()
@@ -95,13 +108,15 @@ def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[P
     keys = [c for c in KEY_COLUMNS if c in cols]
     if not keys:
         raise TableError(
-            f"{source}: expected a finess or finess_ej column, found {', '.join(cols) or 'no column'}",
+            f"{source}: expected a finess or finess_ej column, found "
+            f"{', '.join(_quoted(c) for c in cols[:20]) or 'no column'}",
             [Problem(f"{source}, column finess", "required column missing (finess for a site, finess_ej for a "
                                                  "legal entity)")], source=source)
     unknown = [c for c in cols if c not in KEY_COLUMNS + IGNORED_COLUMNS + MONEY_COLUMNS]
     for c in unknown:
-        problems.append(Problem(f"{source}, column {c}", f"expected one of {', '.join(MONEY_COLUMNS)} (money columns "
-                                                         f"only, besides finess, finess_ej and name), found {c!r}"))
+        problems.append(Problem(f"{source}, column {_label(c)}",
+                                f"expected one of {', '.join(MONEY_COLUMNS)} (money columns only, besides finess, "
+                                f"finess_ej and name), found {_quoted(c)}"))
     money = [c for c in MONEY_COLUMNS if c in cols]
     if not money and not unknown:
         problems.append(Problem(source, f"expected at least one of {', '.join(MONEY_COLUMNS)}, found none"))
@@ -125,10 +140,10 @@ def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[P
             value = to_cents(text)
             if value is None:
                 problems.append(Problem(f"{source}, row {row}, column {c}",
-                                        f"expected an amount in euros >= 0 (e.g. 2 500 000,00), found {text!r}"))
+                                        f"expected an amount in euros >= 0 (e.g. 2 500 000,00), found {_quoted(text)}"))
             elif value < 0:
                 problems.append(Problem(f"{source}, row {row}, column {c}",
-                                        f"expected an amount in euros >= 0, found {text!r}"))
+                                        f"expected an amount in euros >= 0, found {_quoted(text)}"))
             elif value == 0 and c == "operating_budget_eur":
                 problems.append(Problem(f"{source}, row {row}, column {c}", "expected an amount > 0, found 0"))
             else:
@@ -142,20 +157,20 @@ def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[P
                                                    f"you mean {fixed}? (a spreadsheet dropped the leading zero: "
                                                    f"format the column as text)"))
                 elif f in entities:
-                    problems.append(Problem(where, f"expected a site's FINESS, found {f!r}, a legal entity: put it in "
+                    problems.append(Problem(where, f"expected a site's FINESS, found {_quoted(f)}, a legal entity: put it in "
                                                    f"a finess_ej column"))
                 else:
-                    problems.append(Problem(where, f"expected a finess of the table, found {f!r} (unknown "
+                    problems.append(Problem(where, f"expected a finess of the table, found {_quoted(f)} (unknown "
                                                    f"establishment)"))
                 continue
             pos = site_pos[f]
             if e and e != ej_of[pos]:
                 problems.append(Problem(f"{source}, row {row}, column finess_ej",
                                         f"expected {ej_of[pos]} (the legal entity of site {f}) or an empty cell, "
-                                        f"found {e!r}"))
+                                        f"found {_quoted(e)}"))
                 continue
             if pos in out.site_rows:
-                problems.append(Problem(where, f"expected each finess once, found {f!r} also on row "
+                problems.append(Problem(where, f"expected each finess once, found {_quoted(f)} also on row "
                                                f"{out.site_rows[pos]}"))
                 continue
             out.site_rows[pos] = row
@@ -169,14 +184,14 @@ def _parse(raw: pd.DataFrame, table: pd.DataFrame, source: str, problems: list[P
                                                    f"found {e}: did you mean {fixed}? (a spreadsheet dropped the "
                                                    f"leading zero: format the column as text)"))
                 elif e in sites:
-                    problems.append(Problem(where, f"expected a legal entity's FINESS, found {e!r}, a site: put it "
+                    problems.append(Problem(where, f"expected a legal entity's FINESS, found {_quoted(e)}, a site: put it "
                                                    f"in a finess column"))
                 else:
-                    problems.append(Problem(where, f"expected a finess_ej of the table, found {e!r} (unknown legal "
+                    problems.append(Problem(where, f"expected a finess_ej of the table, found {_quoted(e)} (unknown legal "
                                                    f"entity)"))
                 continue
             if e in out.entity_rows:
-                problems.append(Problem(where, f"expected each finess_ej once, found {e!r} also on row "
+                problems.append(Problem(where, f"expected each finess_ej once, found {_quoted(e)} also on row "
                                                f"{out.entity_rows[e]}"))
                 continue
             out.entity_rows[e] = row

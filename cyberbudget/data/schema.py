@@ -8,10 +8,17 @@ was expected and what was found.
 Validation runs in two vectorised passes:
 
 1. *coercion*: each column is parsed to its type (text, integer, euro amount, boolean); a cell that cannot be
-   parsed, or an empty required cell, is a problem reported with the text found;
-2. *rules*: the pandera schema :data:`SCHEMA` (codes, ranges, uniqueness) runs lazily on the parsed columns,
-   then the cross-column rules (``cyber_spend_eur <= it_budget_eur <= operating_budget_eur``, GHT membership
-   and support).
+   parsed, an empty required cell, a text cell holding a control character (:data:`CONTROL_PATTERN`: what an
+   Excel workbook cannot hold, and terminal escapes) or longer than ``config.MAX_TEXT_LENGTH`` characters, or a
+   count beyond ``config.MAX_COUNT`` (before the conversion to int64, which would overflow silently), is a
+   problem reported with the text found;
+2. *rules*: the pandera schema :data:`SCHEMA` (codes, ranges and their maxima - ``config.MAX_COUNT`` beds,
+   places, stations or staff, ``config.MAX_FTE`` FTE, ``config.MAX_BUDGET_EUR`` euros per establishment -,
+   uniqueness) runs lazily on the parsed columns, then the cross-column rules
+   (``cyber_spend_eur <= it_budget_eur <= operating_budget_eur``, GHT membership and support).
+
+``cyberbudget validate`` and ``cyberbudget run`` both read a table through :func:`validate_table`: a table one
+accepts, the other accepts.
 
 At most :data:`MAX_PROBLEMS` problems are listed, followed by a count of the others.
 """
@@ -57,6 +64,15 @@ MAY_BE_EMPTY: frozenset[str] = frozenset({"ght", "imputed", "finess_ej", "ght_na
 #: Most problems listed in one error; the rest are counted.
 MAX_PROBLEMS: int = 50
 
+#: Characters no text cell may hold: the C0 controls except tab, line feed and carriage return (the characters an
+#: Excel workbook cannot hold, openpyxl's ``ILLEGAL_CHARACTERS_RE``), DEL, the C1 controls (U+0080-U+009F, e.g.
+#: CSI, a terminal escape) and U+FFFE/U+FFFF (not characters; not allowed in XML). An RE2 pattern (pyarrow).
+CONTROL_PATTERN: str = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{fffe}\x{ffff}]"
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_COUNT_RANGE = f"from 0 to {config.MAX_COUNT:,} (the limit for one establishment)"
+_FTE_LIMIT = f"at most {config.MAX_FTE:,.0f} (the limit for one establishment)"
+_MONEY_LIMIT = f"an amount of at most {config.MAX_BUDGET_EUR:,.0f} euros (the limit for one establishment)"
+
 FINESS_PATTERN = r"(?:\d{2}|2A|2B)\d{7}"
 DEPARTMENT_PATTERN = r"(?:0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5]|2A|2B|97[1-6])"
 GHT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,29}"
@@ -88,26 +104,43 @@ def _text_checks() -> dict[str, pa.Column]:
     }
 
 
+def _count_column() -> pa.Column:
+    return pa.Column("int64", [pa.Check.ge(0, error="an integer >= 0"),
+                               pa.Check.le(config.MAX_COUNT, error=f"an integer {_COUNT_RANGE}")], nullable=False)
+
+
+def _fte_column() -> pa.Column:
+    return pa.Column("float64", [pa.Check.ge(0, error="a number of full-time equivalents >= 0"),
+                                 pa.Check.le(config.MAX_FTE,
+                                             error=f"a number of full-time equivalents {_FTE_LIMIT}")],
+                     nullable=False)
+
+
+def _money_limit() -> pa.Check:
+    return pa.Check.le(config.MAX_BUDGET_EUR, error=_MONEY_LIMIT)
+
+
 #: The pandera schema of a parsed table (after coercion: text as strings, counts int64, money float64).
 SCHEMA: pa.DataFrameSchema = pa.DataFrameSchema(
     {
         **_text_checks(),
         "ght_support": pa.Column(bool, nullable=False),
         "ose": pa.Column(bool, nullable=False),
-        "beds": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
-        "places": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
-        "had_places": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
+        "beds": _count_column(),
+        "places": _count_column(),
+        "had_places": _count_column(),
         "operating_budget_eur": pa.Column(
-            "float64", pa.Check.gt(0, error="an amount > 0 (annual operating expenses)"), nullable=False),
-        "it_budget_eur": pa.Column("float64", pa.Check.ge(0, error="an amount >= 0"), nullable=False),
-        "cyber_spend_eur": pa.Column("float64", pa.Check.ge(0, error="an amount >= 0"), nullable=False),
+            "float64", [pa.Check.gt(0, error="an amount > 0 (annual operating expenses)"), _money_limit()],
+            nullable=False),
+        "it_budget_eur": pa.Column("float64", [pa.Check.ge(0, error="an amount >= 0"), _money_limit()],
+                                   nullable=False),
+        "cyber_spend_eur": pa.Column("float64", [pa.Check.ge(0, error="an amount >= 0"), _money_limit()],
+                                     nullable=False),
         "medico_social": pa.Column(bool, nullable=False),
-        "staff_fte": pa.Column("float64", pa.Check.ge(0, error="a number of full-time equivalents >= 0"),
-                               nullable=False),
-        "medical_fte": pa.Column("float64", pa.Check.ge(0, error="a number of full-time equivalents >= 0"),
-                                 nullable=False),
-        "headcount": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
-        "dialysis_stations": pa.Column("int64", pa.Check.ge(0, error="an integer >= 0"), nullable=False),
+        "staff_fte": _fte_column(),
+        "medical_fte": _fte_column(),
+        "headcount": _count_column(),
+        "dialysis_stations": _count_column(),
     },
     strict=False,
     coerce=False,
@@ -120,8 +153,15 @@ def _where(source: str, row: int | None, column: str | None) -> str:
     if row is not None:
         parts.append(f"row {row}")
     if column is not None:
-        parts.append(f"column {column}")
+        parts.append(f"column {_label(column)}")
     return ", ".join(parts)
+
+
+def _label(name: str) -> str:
+    """A column name as shown in a message: as written when short and printable, else quoted, escaped and cut
+    (a header cell is as hostile as any other)."""
+    name = str(name)
+    return name if len(name) <= 60 and name.isprintable() else _show(name)
 
 
 def _show(value: Any) -> str:
@@ -255,7 +295,10 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     TableError
         Listing every problem (at most :data:`MAX_PROBLEMS`, then a count): missing columns, empty required
         cells, unparseable cells, codes outside their nomenclature, duplicate ``finess``, negative counts or
-        amounts, FTE or stations, ``cyber_spend_eur > it_budget_eur``, ``it_budget_eur > operating_budget_eur``,
+        amounts, FTE or stations, counts, FTE or amounts beyond their maximum (``config.MAX_COUNT``,
+        ``config.MAX_FTE``, ``config.MAX_BUDGET_EUR``), text with a control character (in any column, extra
+        columns included) or longer than ``config.MAX_TEXT_LENGTH``,
+        ``cyber_spend_eur > it_budget_eur``, ``it_budget_eur > operating_budget_eur``,
         ``medical_fte > staff_fte``, a ``finess_ej`` that is not a FINESS, a GHT on a non-public row, a support
         establishment outside a GHT, two supports in one GHT.
 
@@ -274,6 +317,10 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     problems = _Collector(source)
     df = df.reset_index(drop=True)
     columns = [str(c).strip() for c in df.columns]
+    for c in columns:
+        if _CONTROL_RE.search(c) or len(c) > config.MAX_TEXT_LENGTH:
+            problems.table(f"expected a column name of at most {config.MAX_TEXT_LENGTH:,} characters without control "
+                           "characters", c)
     dupe_cols = sorted({c for c in columns if columns.count(c) > 1})
     for c in dupe_cols:
         problems.table(f"column appears {columns.count(c)} times; expected once", c)
@@ -282,7 +329,7 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         df = df.loc[:, ~pd.Index(columns).duplicated()]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        found = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
+        found = ", ".join(_label(c) for c in columns[:20]) + (" ..." if len(columns) > 20 else "")
         for c in missing:
             problems.table(f"required column missing (found columns: {found or 'none'})", c)
     n = len(df)
@@ -296,6 +343,7 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         text, empty = _as_text(df[c])
         if c not in MAY_BE_EMPTY:
             problems.cells_from_mask(c, empty, lambda _p: "expected a value, found an empty cell")
+        _check_characters(text, c, problems)
         out[c] = text.array
     _default_text(out, n)
     for c in INT_COLUMNS + FLOAT_COLUMNS + MONEY_COLUMNS:
@@ -315,7 +363,12 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         if c in INT_COLUMNS:
             fractional = ~empty & ~bad & np.isfinite(values) & (values != np.round(values))
             problems.cells_from_mask(c, fractional, lambda p, raw=raw: f"expected an integer, found {_show(raw.iloc[p])}")
-            ok = np.isfinite(values) & ~fractional
+            with np.errstate(invalid="ignore"):
+                huge = ~empty & ~bad & ~fractional & np.isfinite(values) & (np.abs(values) > config.MAX_COUNT)
+            # before the conversion to int64, which would overflow silently (beds = 2**63 is negative there)
+            problems.cells_from_mask(
+                c, huge, lambda p, raw=raw: f"expected an integer {_COUNT_RANGE}, found {_show(raw.iloc[p])}")
+            ok = np.isfinite(values) & ~fractional & ~huge
             ints = np.where(ok, values, 0 if not optional else OPTIONAL_COLUMNS[c]).astype("int64")
             if optional:
                 ints[empty] = OPTIONAL_COLUMNS[c]
@@ -338,6 +391,10 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
             problems.cells_from_mask(c, empty, lambda _p: "expected true or false, found an empty cell")
         out[c] = values.astype(bool)
 
+    for c in df.columns:  # text of the other columns: the same characters refused (they reach the outputs)
+        textual = df[c].dtype == object or pd.api.types.is_string_dtype(df[c])
+        if c not in out and c not in BOOL_COLUMNS and textual:
+            _check_characters(_as_text(df[c])[0], c, problems)
     parsed = pd.DataFrame(out, index=pd.RangeIndex(n))
     _run_schema(parsed, problems)
     _cross_checks(parsed, problems)
@@ -361,6 +418,28 @@ def validate_table(df: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
         result[c] = (result[c].astype(object) if c == "finess"
                      else pd.Series(_deduplicated(result[c]), index=result.index, dtype=object))
     return result
+
+
+def _check_characters(text: pd.Series, column: str, problems: _Collector) -> None:
+    """Cells holding a character of :data:`CONTROL_PATTERN` or longer than ``config.MAX_TEXT_LENGTH``, each
+    reported with its row and column (the same rule for ``validate`` and ``run``: both read through here)."""
+    arrow = _arrow(text)
+    control = np.asarray(pc.match_substring_regex(arrow, CONTROL_PATTERN).to_numpy(zero_copy_only=False),
+                         dtype=bool)
+    if control.any():
+        def describe(p: int) -> str:
+            value = str(text.iloc[p])
+            found = _CONTROL_RE.search(value)
+            at = f"U+{ord(found.group()):04X} at character {found.start() + 1}" if found else "a control character"
+            return (f"expected text without control characters (an Excel workbook cannot hold them; tab and line "
+                    f"breaks are allowed), found {at} in {_show(value)}")
+        problems.cells_from_mask(column, control, describe)
+    long = np.asarray(pc.greater(pc.utf8_length(arrow), config.MAX_TEXT_LENGTH).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+    if long.any():
+        problems.cells_from_mask(
+            column, long, lambda p: f"expected at most {config.MAX_TEXT_LENGTH:,} characters, found "
+                                    f"{len(str(text.iloc[p])):,} in {_show(text.iloc[p])}")
 
 
 def _deduplicated(series: pd.Series) -> np.ndarray:

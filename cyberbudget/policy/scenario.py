@@ -46,6 +46,7 @@ import copy
 import difflib
 import math
 import re
+import stat
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -136,7 +137,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
         except TypeError:
             continue
         if hashable:
-            loader.duplicates.append(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            loader.duplicates.append(f"line {key_node.start_mark.line + 1}: duplicate key {_clip(repr(key))}")
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -145,25 +146,133 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: Deepest nesting of mappings and lists in a scenario file (a scenario nests 3 levels).
+MAX_YAML_DEPTH: int = 32
+#: Longest chain of ``extends:`` (a scenario extending one extending one ...).
+MAX_EXTENDS_DEPTH: int = 16
+#: Longest piece of a file (a key, a value, a parser message) quoted in an error message, in characters.
+MAX_QUOTED: int = 120
+
+
+def _clip(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` cut to ``limit`` characters with the count of the rest, so that no message grows with the input.
+
+    Examples
+    --------
+    >>> _clip("x" * 500, 10)
+    'xxxxxxxxxx... (490 more characters)'
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def _yaml_problem(exc: BaseException) -> str:
+    """A parser error as ``line L, column C: problem``, without the parser's quote of the file (it could be any
+    file reached by ``extends:``) and of bounded length."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or type(exc).__name__
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        return f"{where}{_clip(what)}"
+    return _clip(str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
+class _TooLarge(Exception):
+    """The YAML node graph expands beyond the limits (raised inside :func:`_expanded_size`)."""
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Number of nodes of the document once its aliases are expanded, computed on the composed graph (where an
+    alias is a second reference to the same node) in time linear in the file: each distinct node is sized once.
+
+    Raises
+    ------
+    _TooLarge
+        The count exceeds ``limit``, the nesting exceeds :data:`MAX_YAML_DEPTH`, or an alias refers to a node
+        that contains it (a recursive structure, infinite once expanded).
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _TooLarge("has an alias (*name) referring to a mapping or list that contains it (a recursive "
+                            "structure, infinite once expanded)")
+        if depth > MAX_YAML_DEPTH:
+            raise _TooLarge(f"nests mappings and lists more than {MAX_YAML_DEPTH} levels deep")
+        total = 1
+        if isinstance(node, yaml.SequenceNode | yaml.MappingNode):
+            active.add(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else [c for kv in node.value for c in kv]
+            for child in children:
+                total += size(child, depth + 1)
+                if total > limit:
+                    raise _TooLarge(f"expands to more than {limit:,} nodes (keys, values, list items) once its "
+                                    f"aliases (*name) are expanded; {config.MAX_SCENARIO_NODES.hint()}")
+            active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root, 0)
+
+
 def _read_yaml(path: Path) -> Any:
+    """Read one scenario file with bounded work: its size is checked before it is read, its YAML is composed
+    (aliases stay references) and sized before anything is built from it, and no error quotes more than a few
+    words of it."""
     where = str(path)
+    limit = config.MAX_SCENARIO_BYTES.value()
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
     except FileNotFoundError:
         raise ScenarioError(f"{where}: scenario file not found", source=where) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{where}: cannot read the scenario as UTF-8 text ({exc})", source=where) from None
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read the scenario ({exc.strerror})", source=where) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(f"{where}: expected a scenario file, found a folder or a special file", source=where)
+    if info.st_size > limit:
+        raise ScenarioError(
+            f"{where}: the scenario file has {info.st_size:,} bytes; {config.MAX_SCENARIO_BYTES.hint()}",
+            source=where)
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read the scenario ({exc.strerror})", source=where) from None
+    if len(raw) > limit:  # the file grew after stat
+        raise ScenarioError(f"{where}: the scenario file has more than {limit:,} bytes; "
+                            f"{config.MAX_SCENARIO_BYTES.hint()}", source=where)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{where}: cannot read the scenario as UTF-8 text (line {line}: byte "
+                            f"0x{raw[exc.start]:02x} is not UTF-8)", source=where) from None
     loader = _Loader(text)
     loader.duplicates = []
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, config.MAX_SCENARIO_NODES.value())
+        data = loader.construct_document(node) if node is not None else None
+    except _TooLarge as exc:
+        raise ScenarioError(f"{where}: the YAML {exc}", source=where) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{where}: not valid YAML ({exc})", source=where) from None
+        raise ScenarioError(f"{where}: not valid YAML ({_yaml_problem(exc)})", source=where) from None
+    except RecursionError:
+        raise ScenarioError(f"{where}: not valid YAML (nested too deeply)", source=where) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. an integer of more than 4,300 digits
+        raise ScenarioError(f"{where}: not valid YAML ({_yaml_problem(exc)})", source=where) from None
     finally:
         loader.dispose()
     if loader.duplicates:
         raise ScenarioError(
-            f"{where}: duplicate keys", [Problem(where, d) for d in loader.duplicates], source=where
+            f"{where}: duplicate keys", [Problem(where, d) for d in loader.duplicates[:20]], source=where
         )
     return data
 
@@ -705,17 +814,35 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
+#: File suffixes ``extends:`` may name: only scenario files are ever read through it.
+SCENARIO_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
+#: A bare scenario name in ``extends:`` (a file ``<name>.yaml``): letters, digits, ``_``, ``-``, ``.``.
+_BARE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
+
+
 def resolve_extends(ref: str, relative_to: Path | None) -> Path:
     """Path of the scenario named by ``extends:``.
 
     A value with a ``/`` or ending in ``.yaml``/``.yml`` is a path, relative to the extending file's folder
     (or the working directory for a dict). Otherwise it is a name: ``<folder of the extending file>/<name>.yaml``
     if it exists, else ``scenarios/<name>.yaml`` of the package root (``config.SCENARIOS_DIR``).
+
+    Raises
+    ------
+    ValueError
+        ``ref`` is neither a bare name (letters, digits, ``_``, ``-``, ``.``) nor a path ending in ``.yaml`` or
+        ``.yml``: ``extends:`` reads scenario files only (never, say, ``/etc/passwd``).
     """
     folder = relative_to if relative_to is not None else Path.cwd()
-    if "/" in ref or "\\" in ref or ref.endswith((".yaml", ".yml")):
+    if "/" in ref or "\\" in ref or ref.lower().endswith(SCENARIO_SUFFIXES):
+        if not ref.lower().endswith(SCENARIO_SUFFIXES) or "\0" in ref:
+            raise ValueError("expected a scenario name (e.g. baseline) or the path of a .yaml/.yml scenario file, "
+                             f"found {_clip(repr(ref))}")
         p = Path(ref)
         return p if p.is_absolute() else folder / p
+    if not _BARE_NAME.fullmatch(ref):
+        raise ValueError("expected a scenario name (letters, digits, '_', '-') or the path of a .yaml/.yml "
+                         f"scenario file, found {_clip(repr(ref))}")
     local = folder / f"{ref}.yaml"
     if relative_to is not None and local.is_file():
         return local
@@ -757,13 +884,26 @@ def resolve_scenario(ref: str | Path) -> Path:
     )
 
 
+def _foreign_base(data: Any) -> str | None:
+    """Why a file reached by ``extends:`` is not a scenario (``None`` when it is one), in words that quote
+    nothing of it: its content is never echoed, whatever the file is."""
+    if not isinstance(data, Mapping):
+        return f"its YAML is {'empty' if data is None else f'a {type(data).__name__}'}, not a mapping of scenario keys"
+    foreign = [k for k in data if not isinstance(k, str) or k not in Scenario.model_fields]
+    if foreign:
+        verb = "is not a scenario key" if len(foreign) == 1 else "are not scenario keys"
+        return (f"{len(foreign)} of its top-level keys {verb} "
+                f"(expected keys among {', '.join(Scenario.model_fields)}); its content is not shown")
+    return None
+
+
 def _raw_with_extends(
     data: Any, path: Path | None, where: str, chain: list[str], files: list[str]
 ) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ScenarioError(
             f"{where}: expected a mapping of scenario keys, found {type(data).__name__}",
-            [Problem(where, f"expected a mapping (name: ..., envelope: ...), found {data!r}")],
+            [Problem(where, f"expected a mapping (name: ..., envelope: ...), found {_clip(repr(data))}")],
             source=where,
         )
     ref = data.get("extends")
@@ -771,10 +911,25 @@ def _raw_with_extends(
         return dict(data)
     if not isinstance(ref, str) or not ref:
         raise ScenarioError(
-            f"{where}: invalid extends", [Problem(f"{where}: extends", f"expected a scenario name or path, found {ref!r}")],
+            f"{where}: invalid extends",
+            [Problem(f"{where}: extends", f"expected a scenario name or path, found {_clip(repr(ref))}")],
             source=where,
         )
-    base_path = resolve_extends(ref, path.parent if path is not None else None).resolve()
+    try:
+        base_path = resolve_extends(ref, path.parent if path is not None else None).resolve()
+    except (ValueError, OSError) as exc:
+        raise ScenarioError(f"{where}: invalid extends", [Problem(f"{where}: extends", str(exc))],
+                            source=where) from None
+    if not base_path.name.lower().endswith(SCENARIO_SUFFIXES):  # a link named x.yaml to another file
+        raise ScenarioError(
+            f"{where}: invalid extends",
+            [Problem(f"{where}: extends", f"expected a .yaml/.yml scenario file, found {_clip(repr(ref))} leading "
+                                          f"to {_clip(str(base_path))}")], source=where)
+    if len(chain) > MAX_EXTENDS_DEPTH:
+        raise ScenarioError(
+            f"{where}: extends chain too long",
+            [Problem(f"{where}: extends", f"expected at most {MAX_EXTENDS_DEPTH} scenarios extending one another, "
+                                          f"found a longer chain")], source=where)
     if str(base_path) in chain:
         raise ScenarioError(
             f"{where}: extends loop",
@@ -784,14 +939,119 @@ def _raw_with_extends(
     if not base_path.is_file():
         raise ScenarioError(
             f"{where}: extends: base scenario not found",
-            [Problem(f"{where}: extends", f"expected an existing scenario, found {ref!r} (looked for {base_path})")],
+            [Problem(f"{where}: extends",
+                     f"expected an existing scenario, found {_clip(repr(ref))} (looked for {_clip(str(base_path))})")],
             source=where,
         )
     files.append(str(base_path))
-    base_raw = _raw_with_extends(_read_yaml(base_path), base_path, str(base_path), [*chain, str(base_path)], files)
+    base_data = _read_yaml(base_path)
+    foreign = _foreign_base(base_data)
+    if foreign is not None:
+        raise ScenarioError(
+            f"{where}: extends: {_clip(str(base_path))} is not a scenario file",
+            [Problem(f"{where}: extends", f"expected a scenario file, found {_clip(str(base_path))}: {foreign}")],
+            source=where)
+    base_raw = _raw_with_extends(base_data, base_path, str(base_path), [*chain, str(base_path)], files)
     # A literal deep merge: a derived file without `name` keeps the base's name (and so its output folder;
     # `batch` reports two scenarios with the same name). Give derived scenarios their own name.
     return deep_merge(base_raw, data)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bounds of values: sane maxima, checked on the merged YAML before the models (each names the key path)
+# --------------------------------------------------------------------------------------------------------------
+
+#: Largest euro amount anywhere in a scenario (every key ending in ``_eur``): 1,000 billion euros.
+MAX_SCENARIO_EUR: int = 10**12
+#: Largest magnitude of any other number (shares, factors, rates, counts), except ``seed``.
+MAX_SCENARIO_NUMBER: float = 1e15
+#: Largest ``seed`` (an unsigned 64-bit integer).
+MAX_SEED: int = 2**64 - 1
+#: Most years in ``envelope.years`` (and entries in ``envelope.schedule``), and their range.
+MAX_YEARS: int = 50
+YEAR_RANGE: tuple[int, int] = (1900, 2200)
+#: Longest ``name`` (it becomes a folder name: the file system allows 255 bytes with the suffixes added).
+MAX_NAME_LENGTH: int = 64
+#: Longest ``description``, in characters.
+MAX_DESCRIPTION_LENGTH: int = 10_000
+#: Longest other text value (a rule, a column name, an ``extends`` path), in characters.
+MAX_TEXT_LENGTH: int = 1_000
+#: Most items of any list or mapping (``allocation.tiers`` has at most 18 groups).
+MAX_ITEMS: int = 100
+
+_TEXT_LIMITS: dict[str, int] = {"name": MAX_NAME_LENGTH, "description": MAX_DESCRIPTION_LENGTH}
+_ITEM_LIMITS: dict[str, int] = {"envelope.years": MAX_YEARS, "envelope.schedule": MAX_YEARS}
+
+
+def _bounds_problems(raw: Mapping[str, Any], where: str) -> list[Problem]:
+    """Values beyond the sane maxima above, each as ``file: key.path: expected at most ..., found ...``.
+
+    Types are left to the models (a value of the wrong type is skipped here). Runs on the merged mapping, whose
+    size is bounded by :data:`cyberbudget.config.MAX_SCENARIO_NODES`.
+    """
+    problems: list[Problem] = []
+
+    def at(path: str, message: str) -> None:
+        problems.append(Problem(f"{where}: {_clip(path)}", message))
+
+    def visit(value: Any, path: str, key: str) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, str):
+            limit = _TEXT_LIMITS.get(path, MAX_TEXT_LENGTH)
+            if len(value) > limit:
+                at(path, f"expected at most {limit:,} characters, found {len(value):,}")
+            return
+        if _is_number(value):
+            number = abs(_decimal_of(value)) if not isinstance(value, float) or math.isfinite(value) else None
+            if number is None:
+                return  # inf and nan: the models say what they expect
+            if key.endswith("_eur") and number > MAX_SCENARIO_EUR:
+                at(path, f"expected an amount of at most {MAX_SCENARIO_EUR:,} euros, found {_clip(_fmt_found(value))}")
+            elif key == "seed" and path == "seed":
+                if number > MAX_SEED:
+                    at(path, f"expected a seed of at most {MAX_SEED:,} (2**64 - 1), found {_clip(_fmt_found(value))}")
+            elif path.startswith("envelope.years"):
+                if not YEAR_RANGE[0] <= value <= YEAR_RANGE[1]:
+                    at(path, f"expected a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}, "
+                             f"found {_clip(_fmt_found(value))}")
+            elif number > MAX_SCENARIO_NUMBER:
+                at(path, f"expected a number of magnitude at most {MAX_SCENARIO_NUMBER:g}, "
+                         f"found {_clip(_fmt_found(value))}")
+            return
+        if isinstance(value, Mapping | list | tuple):
+            limit = _ITEM_LIMITS.get(path, MAX_ITEMS)
+            if len(value) > limit:
+                at(path, f"expected at most {limit:,} {'entries' if isinstance(value, Mapping) else 'items'}, "
+                         f"found {len(value):,}")
+                return
+            items = value.items() if isinstance(value, Mapping) else enumerate(value)
+            for k, v in items:
+                name = str(k)
+                if isinstance(k, str) and len(k) > MAX_TEXT_LENGTH:
+                    at(f"{path}.{_clip(k, 40)}" if path else _clip(k, 40),
+                       f"expected a key of at most {MAX_TEXT_LENGTH:,} characters, found {len(k):,}")
+                    continue
+                if isinstance(value, list | tuple):
+                    child = f"{path}.{k}"
+                elif path.endswith("schedule"):  # year keys: the years' own bounds
+                    child = f"{path}.{name}"
+                    if _is_number(k) and not YEAR_RANGE[0] <= k <= YEAR_RANGE[1]:
+                        at(child, f"expected a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
+                        continue
+                else:
+                    child = f"{path}.{name}" if path else name
+                visit(v, child, name)
+
+    visit(raw, "", "")
+    return problems
+
+
+def _merge_problems(bounds: list[Problem], others: list[Problem]) -> list[Problem]:
+    """The bound problems, then the models' problems at other key paths (one message per key)."""
+    flagged = {p.where for p in bounds}
+    return bounds + [p for p in others
+                     if not any(p.where == w or p.where.startswith(w + ".") for w in flagged)]
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:
@@ -812,10 +1072,12 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def _fmt_found(value: Any) -> str:
     if isinstance(value, YamlFloat):
-        return value.text
+        return _clip(value.text)
     if isinstance(value, Mapping):
         return "a mapping"
-    return repr(value)
+    if isinstance(value, list | tuple) and len(value) > 10:
+        return f"a list of {len(value):,} items"
+    return _clip(repr(value))
 
 
 def _translate(exc: ValidationError, where: str) -> list[Problem]:
@@ -831,10 +1093,10 @@ def _translate(exc: ValidationError, where: str) -> list[Problem]:
             names = _field_names(parent) if parent else []
             close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]}?" if close else f"expected one of {', '.join(names)}"
-            problems.append(Problem(f"{where}: {path}", f"unknown key; {hint}"))
+            problems.append(Problem(f"{where}: {_clip(path)}", f"unknown key; {hint}"))
             continue
         if etype == "missing":
-            problems.append(Problem(f"{where}: {path}", "required key missing"))
+            problems.append(Problem(f"{where}: {_clip(path)}", "required key missing"))
             continue
         msg = err["msg"]
         if msg.startswith("Value error, "):
@@ -850,7 +1112,7 @@ def _translate(exc: ValidationError, where: str) -> list[Problem]:
             m = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", msg)
             if m:
                 path, msg = m.group(1), m.group(2)
-        problems.append(Problem(f"{where}: {path}" if path else where, msg))
+        problems.append(Problem(f"{where}: {_clip(path)}" if path else where, _clip(msg, 4 * MAX_QUOTED)))
     # one message per location and text (unions may repeat)
     unique: dict[tuple[str, str], Problem] = {}
     for p in problems:
@@ -889,11 +1151,14 @@ def load_scenario(path_or_dict: str | Path | Mapping[str, Any]) -> Scenario:
     chain = [str(path.resolve())] if path is not None else []
     files = list(chain)
     raw = _raw_with_extends(data, path, where, chain, files)
+    bounds = _bounds_problems(raw, where)
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = _translate(exc, where)
+        problems = _merge_problems(bounds, _translate(exc, where))
         raise ScenarioError(f"{where}: {len(problems)} problem(s) in the scenario", problems, source=where) from None
+    if bounds:
+        raise ScenarioError(f"{where}: {len(bounds)} problem(s) in the scenario", bounds, source=where)
     scenario._source = str(path) if path is not None else None
     scenario._chain = tuple(files[::-1])
     return scenario
