@@ -275,6 +275,28 @@ def test_key_figures_built_from_one_to_four_establishments_are_hidden(small_tabl
     assert rows["allocated"]["difference"] == "non diffusé"
 
 
+@pytest.mark.parametrize("changes", [
+    {}, {"eligibility": {"min_share": 0.09}}, {"eligibility": {"statuses": ["private_nonprofit"], "min_share": 0.08}},
+    {"allocation": {"rule": "gap", "cap_eur": 300_000}}, {"eligibility": {"min_share": 0.12, "max_share": 0.2}},
+])
+@pytest.mark.parametrize("which", ["default", "small"])
+def test_the_app_cells_are_those_of_the_published_breakdown(table, small_table, changes, which):
+    """`grants_by_group` (numpy) shows a cell exactly when `disclosure.breakdown` (the reports) does."""
+    data = load_scenario(BASELINE).to_dict()
+    for section, values in changes.items():
+        data[section].update(values)
+    res = allocate(table if which == "default" else small_table, load_scenario(data)).table
+    for by, groups in (("region", config.REGIONS), ("status", config.STATUSES)):
+        ref = disclosure.breakdown(res, by, groups=groups).rows
+        got = whatif_model.grants_by_group(res, by, groups)
+        assert got[by].tolist() == ref[by].tolist()
+        assert got["suppressed"].tolist() == ref["suppressed"].tolist()
+        assert got["n_establishments"].tolist() == ref["n_establishments"].astype(int).tolist()
+        assert got["n_eligible"].equals(ref["n_eligible"].astype("Int64"))
+        assert got["grant_cents"].equals(ref["grant_cents"])
+        assert np.array_equal(got["grant_eur"].to_numpy(float), ref["grant_eur"].to_numpy(float), equal_nan=True)
+
+
 def test_under_funding_units_cells_of_fewer_than_five_units_are_suppressed():
     """DESIGN.md "Units": the small-cell rule counts units as well as establishments."""
     n = 40
@@ -285,7 +307,7 @@ def test_under_funding_units_cells_of_fewer_than_five_units_are_suppressed():
         "eligible": [True] * n, "grant_cents": [100] * n, "it_budget_eur": [1.0] * n, "cyber_spend_eur": [0.1] * n,
         "beds": [1] * n,
     })
-    rows = disclosure.breakdown(table, "region").rows
+    rows = whatif_model.grants_by_group(table, "region", ["11", "24", "27"])
     assert (rows["suppressed"] == "").all()  # by establishments alone every region is publishable
     out = whatif_model._suppress_units(rows, table, "region", table["unit"])
     by = dict(zip(out["region"], out["suppressed"], strict=True))

@@ -194,7 +194,8 @@ def grants_by(current: pd.DataFrame, reference: pd.DataFrame, by: str, *, refere
         "type": "bar", "orientation": "h", "name": word(lang, "current"),
         "y": [plots.label(by, c, lang) for c in shown], "x": [cur[c] / 1e6 for c in shown],
         "marker": {"color": plots.PALETTE[0]},
-        "text": [fmt_eur_compact(cur[c], lang) for c in shown], "textposition": "outside", "cliponaxis": False,
+        "text": [fmt_eur_compact(cur[c], lang) for c in shown], "textposition": "auto", "cliponaxis": False,
+        "insidetextanchor": "end",
         "customdata": [fmt_int(int(counts.get(c, 0)), lang) for c in shown],
         "hovertemplate": "%{y} : %{text} (%{customdata} " + est + ")<extra></extra>",
     }]

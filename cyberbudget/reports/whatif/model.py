@@ -38,6 +38,7 @@ import copy
 import datetime as dt
 import math
 import os
+import re
 import time
 import typing
 from collections.abc import Mapping
@@ -62,8 +63,8 @@ from cyberbudget.reports.whatif import figures
 from cyberbudget.reports.whatif.words import choice, word
 
 __all__ = [
-    "CONTROLS", "DATA_ENV", "KeyFigure", "Outcome", "Update", "WhatIf", "control_choices", "list_references",
-    "unit_choices",
+    "CONTROLS", "DATA_ENV", "KeyFigure", "Outcome", "Update", "WhatIf", "control_choices", "grants_by_group",
+    "list_references", "unit_choices", "units_supported",
 ]
 
 #: Environment variable through which ``cyberbudget app --data TABLE`` hands the table to the notebook.
@@ -269,8 +270,8 @@ class Outcome:
         The library's result (internal: complete, establishment-level; never shown as such).
     key_figures : dict of str to KeyFigure
     by_region, by_status : DataFrame
-        :func:`cyberbudget.reports.disclosure.breakdown` rows (grants missing where suppressed), extended to
-        count units as well under a funding unit other than ``establishment``.
+        :func:`grants_by_group` (the cells of :func:`cyberbudget.reports.disclosure.breakdown`, grants missing
+        where suppressed), extended to count units as well under a funding unit other than ``establishment``.
     avoided_error : str or None
         Why the avoided loss could not be computed, if it could not.
     """
@@ -388,6 +389,60 @@ def _risk_input(table: pd.DataFrame, res: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def grants_by_group(res: pd.DataFrame, by: str, groups: tuple[str, ...] | list[str],
+                    k: int = config.MIN_CELL_SIZE) -> pd.DataFrame:
+    """Grants by group with primary and secondary suppression — the cells of
+    :func:`cyberbudget.reports.disclosure.breakdown` that the app draws, computed with ``numpy.bincount``.
+
+    The suppression itself is the library's (:func:`~cyberbudget.reports.disclosure.primary_mask` on
+    establishments, eligible establishments and recipients per group, then
+    :func:`~cyberbudget.reports.disclosure.secondary_mask_1d` in the order of ``groups``), so a cell is shown
+    exactly when a published report shows it; a test compares both on many scenarios. ``breakdown`` builds
+    every column of the published tables with pandas and costs about 35 ms a call, half of an update: the app
+    needs five columns.
+
+    Parameters
+    ----------
+    res : DataFrame
+        ``AllocationResult.table`` (``<by>``, ``eligible``, ``grant_cents``).
+    by : str
+        Grouping column.
+    groups : sequence of str
+        The groups, in order (those absent from the table are left out, as ``breakdown(..., groups=)`` does).
+
+    Returns
+    -------
+    DataFrame
+        ``<by>, n_establishments, n_eligible (Int64), grant_cents (Int64), grant_eur, suppressed`` with the
+        figures of suppressed cells missing and ``suppressed`` ``""``, ``"primary"`` or ``"secondary"``.
+    """
+    keys = res[by].astype(str).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(keys, sort=False)
+    present = {str(u): i for i, u in enumerate(uniques)}
+    order = [g for g in groups if g in present]
+    idx = np.array([present[g] for g in order], dtype=np.int64)
+    m = len(uniques)
+    grant = res["grant_cents"].to_numpy(np.int64)
+    n = np.bincount(codes, minlength=m)[idx]
+    n_eligible = np.bincount(codes, weights=res["eligible"].to_numpy(bool), minlength=m)[idx].round().astype(np.int64)
+    recipients = np.bincount(codes, weights=grant > 0, minlength=m)[idx].round().astype(np.int64)
+    cents = np.zeros(m, dtype=np.int64)
+    np.add.at(cents, codes, grant)
+    cents = cents[idx]
+    primary = disclosure.primary_mask(n, n_eligible, recipients, k)
+    mask = disclosure.secondary_mask_1d(n, recipients, primary, k)
+    out = pd.DataFrame({
+        by: order,
+        "n_establishments": n,
+        "n_eligible": pd.array(np.where(mask, 0, n_eligible), dtype="Int64"),
+        "grant_cents": pd.array(np.where(mask, 0, cents), dtype="Int64"),
+        "grant_eur": np.where(mask, np.nan, cents / 100),
+        "suppressed": np.where(primary, "primary", np.where(mask, "secondary", "")),
+    })
+    out.loc[mask, ["n_eligible", "grant_cents"]] = pd.NA
+    return out
+
+
 def _small(n: int, k: int = config.MIN_CELL_SIZE) -> bool:
     return 0 < n < k
 
@@ -401,8 +456,8 @@ def _outcome(table: pd.DataFrame, scenario: Scenario, lang: str) -> Outcome:
     summary = result.summary
     k = config.MIN_CELL_SIZE
     units = _units_column(result, scenario)
-    by_region = disclosure.breakdown(res, "region", groups=config.REGIONS).rows
-    by_status = disclosure.breakdown(res, "status", groups=config.STATUSES).rows
+    by_region = grants_by_group(res, "region", config.REGIONS)
+    by_status = grants_by_group(res, "status", config.STATUSES)
     if units is not None:
         by_region = _suppress_units(by_region, res, "region", units)
         by_status = _suppress_units(by_status, res, "status", units)
@@ -632,37 +687,44 @@ class WhatIf:
         """
         start = time.perf_counter()
         changes = dict(changes)
-        changed: list[str] = []
-        if "reference" in changes:
-            path = self._resolve_reference(changes.pop("reference"))
-            self.reference_dict, self.reference = self._load_reference(path)
-            self.reference_path = path
-            new_state = self._controls_of(self.reference.scenario)
-            changed = [n for n in self.controls if new_state[n] != self.state.get(n)] + ["reference"]
-            self.state = new_state
-            self.error = None
-            self.current = self.reference
+        reference = changes.pop("reference", None)
         unknown = sorted(set(changes) - set(self.controls))
         if unknown:
             hint = "" if units_supported() or "unit" not in unknown else " (funding units are not in this engine yet)"
-            raise OptionError(f"unknown control(s) {', '.join(unknown)}{hint}; expected among {', '.join(self.controls)}")
-        new = dict(self.state)
-        for name, value in changes.items():
-            new[name] = _normalise(name, value, self.choices)
-        changed += [n for n in changes if new[n] != self.state[n]]
-        self.state = new
+            raise OptionError(f"unknown control(s) {', '.join(unknown)}{hint}; "
+                              f"expected among {', '.join(self.controls)}")
+        values = {name: _normalise(name, value, self.choices) for name, value in changes.items()}
+        changed: list[str] = []
+        if reference is not None:
+            path = self._resolve_reference(reference)
+            self.reference_dict, self.reference = self._load_reference(path)
+            self.reference_path = path
+            new_state = self._controls_of(self.reference.scenario)
+            changed = ["reference", *(n for n in self.controls if new_state[n] != self.state.get(n))]
+            self.state = new_state
+            self.error = None
+            self.current = self.reference
+        changed += [n for n, v in values.items() if v != self.state[n] and n not in changed]
+        self.state = {**self.state, **values}
+        if reference is not None and not any(v != self.reference_state(n) for n, v in values.items()):
+            self._redraw()  # the reference itself: already computed
+            return Update(True, tuple(changed), None, (time.perf_counter() - start) * 1000)
         if not changed and self.error is None:
             return Update(True, (), None, (time.perf_counter() - start) * 1000)
         try:
             scenario = load_scenario(self.scenario_dict())
             outcome = _outcome(self.table, scenario, self.lang)
         except CyberbudgetError as exc:
-            self.error = str(exc).replace("<dict>: ", "").replace("<dict>", "scénario" if self.lang == "fr" else "scenario")
+            self.error = str(exc).replace("<dict>: ", "")
             return Update(False, tuple(changed), self.error, (time.perf_counter() - start) * 1000)
         self.error = None
         self.current = outcome
         self._redraw()
         return Update(True, tuple(changed), None, (time.perf_counter() - start) * 1000)
+
+    def reference_state(self, name: str) -> Any:
+        """The reference scenario's value of control ``name`` (normalised as in :attr:`state`)."""
+        return self._controls_of(self.reference.scenario)[name]
 
     def reset(self) -> Update:
         """Every control back to the reference scenario's value."""
@@ -763,29 +825,29 @@ class WhatIf:
         return out
 
     def _describe_changes(self) -> str:
-        cur = self.scenario
+        """The differences from the reference in words, for the saved file's description."""
+        from cyberbudget.reports.plots import label as group_label
+
+        lang = self.lang
         parts = []
         for section, keys in self.differences().items():
             for key, value in keys.items():
                 name = next(n for n, p in CONTROLS.items() if p == (section, key))
-                label = word(self.lang, "total_meur") if name == "total_eur" else word(
-                    self.lang, "cap_eur" if name == "cap_eur" else name)
-                if name in ("min_share", "max_share", "match_rate", "target_share"):
-                    text = fmt_share(value, self.lang)
+                label = re.sub(r"\s*\(.*\)$", "", word(lang, "total_meur" if name == "total_eur" else name))
+                if name in _SHARES:
+                    text = fmt_share(value, lang)
                 elif name in _EUROS:
-                    text = "–" if value is None else fmt_eur(value, self.lang)
+                    text = word(lang, "none") if value is None else fmt_cents(
+                        scenario_mod.euros_to_cents(value), lang, decimals=None)
                 elif name == "statuses":
-                    from cyberbudget.reports.plots import label as group_label
-
-                    text = ", ".join(group_label("status", v, self.lang) for v in value)
+                    text = ", ".join(group_label("status", v, lang) for v in value)
                 elif name == "tiers":
-                    text = " > ".join(figures.tier_label(v, self.lang) for v in value)
+                    text = " > ".join(figures.tier_label(v, lang) for v in value)
                 elif isinstance(value, bool):
-                    text = ("oui" if value else "non") if self.lang == "fr" else ("yes" if value else "no")
+                    text = word(lang, "yes" if value else "no")
                 else:
-                    text = choice(self.lang, name, str(value))
-                parts.append(f"{label.lower() if name != 'total_eur' else label} {text}")
-        del cur
+                    text = choice(lang, name, str(value))
+                parts.append(f"{label.lower()} {text}")
         return "; ".join(parts)
 
     def save(self, name: str, *, overwrite: bool = False, folder: str | os.PathLike[str] | None = None,

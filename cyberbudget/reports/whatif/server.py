@@ -64,7 +64,11 @@ def voila_command(port: int = DEFAULT_PORT, notebook: str | os.PathLike[str] = N
         "--theme=light",
         "--VoilaConfiguration.strip_sources=True",   # no code on the page
         "--VoilaConfiguration.show_tracebacks=False",
-        "--Voila.log_level=WARN",
+        "--Voila.log_level=ERROR",          # no start-up chatter; errors still show
+        # a kernel whose page never connected or went away without closing it is stopped after 15 min idle
+        # (kernels of open pages are never culled: cull_connected stays False)
+        "--MappingKernelManager.cull_idle_timeout=900",
+        "--MappingKernelManager.cull_interval=60",
     ]
 
 

@@ -6,7 +6,9 @@ tests and the benchmark call — then redraws the key figures and the four figur
 
 Figures are shown as plotly's JSON mime bundle (``application/vnd.plotly.v1+json``) in ``Output`` widgets: the
 ``jupyterlab-plotly`` labextension installed with plotly renders them in JupyterLab and in Voilà, from the
-machine (no CDN). (plotly's ``FigureWidget`` would need the ``anywidget`` package, which the lock file does not
+machine (no CDN). The bundle is written to the widget's ``outputs`` state directly rather than displayed inside
+``with out:``: one state update per figure, no output-capture round trip between Voilà's executor and the
+kernel (that round trip, during the notebook's first execution, occasionally left Voilà's page unfinished). (plotly's ``FigureWidget`` would need the ``anywidget`` package, which the lock file does not
 have.)
 """
 
@@ -16,8 +18,6 @@ import html
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-
-from IPython.display import display
 
 from cyberbudget import config
 from cyberbudget.errors import CyberbudgetError
@@ -62,6 +62,11 @@ def _w() -> Any:
     return ipywidgets
 
 
+def _full() -> Any:
+    """A fresh full-width layout (never share a Layout: hiding one widget would hide all that share it)."""
+    return _w().Layout(width="100%")
+
+
 class AppWidgets:
     """The page's widgets and their wiring (built by :func:`build`).
 
@@ -87,49 +92,50 @@ class AppWidgets:
         t = lambda key, **kw: word(lang, key, **kw)  # noqa: E731 - short alias for the many labels
         style = {"description_width": "150px"}
         self.reference = W.Dropdown(options=app.references, value=app.reference_name, description=t("reference"),
-                                    style=style, layout=W.Layout(width="100%"))
+                                    style=style, layout=_full())
         self.reset_button = W.Button(description=t("reset"), icon="undo", layout=W.Layout(width="auto"))
         ch = app.choices
         c: dict[str, Any] = {}
         c["total_eur"] = W.BoundedFloatText(min=0, max=100_000, step=1, description=t("total_meur"), style=style,
-                                            layout=W.Layout(width="100%"))
+                                            layout=_full())
         c["min_share"] = self._slider("min_share", 0.30, 0.005)
         c["max_share"] = self._slider("max_share", 0.50, 0.005)
-        c["exclude_above_max"] = W.Checkbox(description=t("exclude_above_max"), indent=False, layout=W.Layout(width="100%"))
+        c["exclude_above_max"] = W.Checkbox(description=t("exclude_above_max"), indent=False, layout=_full())
         self.status_boxes = {s: W.Checkbox(description=plots.label("status", s, lang), indent=False,
                                            layout=W.Layout(width="auto")) for s in ch["statuses"]}
         c["statuses"] = W.HBox(list(self.status_boxes.values()))
-        c["medico_social"] = W.Checkbox(description=t("medico_social"), indent=False, layout=W.Layout(width="100%"),
+        c["medico_social"] = W.Checkbox(description=t("medico_social"), indent=False, layout=_full(),
                                         disabled=not app.has_medico_social)
         c["rule"] = W.Dropdown(options=[(choice(lang, "rule", r), r) for r in ch["rule"]], description=t("rule"),
-                               style=style, layout=W.Layout(width="100%"))
+                               style=style, layout=_full())
         c["base"] = W.Dropdown(options=[(choice(lang, "base", b), b) for b in ch["base"]], description=t("base"),
-                               style=style, layout=W.Layout(width="100%"))
+                               style=style, layout=_full())
         c["match_rate"] = self._slider("match_rate", 1.0, 0.05)
         c["target_share"] = self._slider("target_share", 0.30, 0.005)
         self._tier_codes = {tier_label(g, lang): g for g in ch["tiers"]}
-        c["tiers"] = W.TagsInput(allowed_tags=list(self._tier_codes), allow_duplicates=False, layout=W.Layout(width="100%"))
+        c["tiers"] = W.TagsInput(allowed_tags=list(self._tier_codes), allow_duplicates=False, layout=_full())
         c["tier_amount"] = W.Dropdown(options=[(choice(lang, "tier_amount", v), v) for v in ch["tier_amount"]],
-                                      description=t("tier_amount"), style=style, layout=W.Layout(width="100%"))
+                                      description=t("tier_amount"), style=style, layout=_full())
         c["floor_eur"] = W.BoundedFloatText(min=0, max=1e10, step=1000, description=t("floor_eur"), style=style,
-                                            layout=W.Layout(width="100%"))
-        self.cap_on = W.Checkbox(description=t("cap_on"), indent=False, layout=W.Layout(width="100%"))
+                                            layout=_full())
+        self.cap_on = W.Checkbox(description=t("cap_on"), indent=False, layout=_full())
         c["cap_eur"] = W.BoundedFloatText(min=0, max=1e11, step=100_000, description=t("cap_eur"), style=style,
-                                          layout=W.Layout(width="100%"))
+                                          layout=_full())
         c["unit"] = W.Dropdown(options=[(choice(lang, "unit", u), u) for u in ch["unit"]], description=t("unit"),
-                               style=style, layout=W.Layout(width="100%"), disabled=len(ch["unit"]) < 2)
+                               style=style, layout=_full(), disabled=len(ch["unit"]) < 2)
         c["uptake"] = W.Dropdown(options=[(choice(lang, "uptake", u), u) for u in ch["uptake"]],
-                                 description=t("uptake"), style={"description_width": "150px"}, layout=W.Layout(width="100%"))
+                                 description=t("uptake"), style={"description_width": "150px"}, layout=_full())
         self.controls = c
         for name, widget in c.items():
             widget.add_class(f"cb-control-{name}")
         self.floor_hint = W.HTML(f"<span class='cb-hint'>{html.escape(t('floor_disabled'))}</span>")
-        self.tiers_hint = W.HTML(f"<span class='cb-hint'>{html.escape(t('tiers'))}</span>")
+        self.tiers_hint = W.HTML(f"<span class='cb-hint'>{html.escape(t('tiers'))} ({html.escape(t('tiers_help'))})"
+                                "</span>")
         self.unit_hint = W.HTML("" if units_supported() else
                                 f"<span class='cb-hint'>{html.escape(t('unit_only_establishment'))}</span>")
         self.save_name = W.Text(placeholder=t("save_placeholder"), description=t("save_name"), style=style,
-                                layout=W.Layout(width="100%"))
-        self.save_overwrite = W.Checkbox(description=t("save_overwrite"), indent=False, layout=W.Layout(width="100%"))
+                                layout=_full())
+        self.save_overwrite = W.Checkbox(description=t("save_overwrite"), indent=False, layout=_full())
         self.save_button = W.Button(description=t("save_button"), icon="save", button_style="primary",
                                     layout=W.Layout(width="auto"))
         self.save_message = W.HTML()
@@ -138,7 +144,7 @@ class AppWidgets:
         self.status.add_class("cb-status")
         self.key_figures = W.HTML()
         self.key_figures.add_class("cb-keyfigures")
-        self.outputs = {name: W.Output(layout=W.Layout(width="100%")) for name in app.figures}
+        self.outputs = {name: W.Output(layout=_full()) for name in app.figures}
         for name, out in self.outputs.items():
             out.add_class(f"cb-figure-{name}")
 
@@ -167,7 +173,7 @@ class AppWidgets:
             _CSS + f"<div class='cb-app'><h1>{html.escape(t('title'))}</h1>"
             f"<div class='cb-intro'>{html.escape(t('intro', k=config.MIN_CELL_SIZE))}<br>"
             f"{html.escape(t('data_source', source=source, n=fmt_int(len(app.table), lang)))}</div></div>")
-        self.root = W.VBox([header, W.HBox([controls, results], layout=W.Layout(width="100%"))])
+        self.root = W.VBox([header, W.HBox([controls, results], layout=_full())])
         self.root.add_class("cb-app")
         self._sync_from_state()
         self._wire()
@@ -317,10 +323,8 @@ class AppWidgets:
         self.key_figures.value = key_figures_html(self.app)
         for name, out in self.outputs.items():
             fig = self.app.figures[name]
-            with out:
-                out.clear_output(wait=True)
-                display({PLOTLY_MIME: {**fig, "config": PLOT_CONFIG},
-                         "text/plain": _plain_title(fig)}, raw=True)
+            out.outputs = ({"output_type": "display_data", "metadata": {},
+                            "data": {PLOTLY_MIME: {**fig, "config": PLOT_CONFIG}, "text/plain": _plain_title(fig)}},)
 
 
 def _plain_title(fig: dict[str, Any]) -> str:
