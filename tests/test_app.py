@@ -245,8 +245,10 @@ def test_small_cells_are_not_disclosed_anywhere_in_the_figures(small_table, tmp_
     assert (rows["n_establishments"] < 5).all()  # 30 establishments over 17 regions: every region is small
     assert rows["grant_eur"].isna().all()
     region = app.figures["by_region"]
-    assert region["data"][0]["x"] == []  # no region bar
-    assert set(region["data"][1]["text"]) == {"non diffusé (< 5 établissements)"}
+    for trace in region["data"]:  # the scenario and the reference: no region has a bar, each says why
+        assert set(trace["x"]) == {0.0}
+        assert set(trace["customdata"]) == {"non diffusé (< 5 établissements)"}
+    assert set(region["data"][0]["text"]) == {"non diffusé (< 5 établissements)"}
     assert app.figures["difference"]["data"][0]["text"][3:] == ["non diffusé (< 5 établissements)"] * len(rows)
     # no establishment-level grant appears in any figure
     grants = {round(c / 1e8, 6) for c in app.result.table["grant_cents"] if c > 0}

@@ -173,12 +173,13 @@ def _grants(rows: pd.DataFrame, by: str) -> dict[str, float | None]:
 
 def grants_by(current: pd.DataFrame, reference: pd.DataFrame, by: str, *, reference_name: str,
               lang: str = "fr") -> dict[str, Any]:
-    """Horizontal bars of the grants by region or status (M€), the reference as diamonds.
+    """Horizontal bars of the grants by region or status (M€): the scenario, and the reference beside it in grey.
 
     Parameters
     ----------
     current, reference : DataFrame
-        Breakdown rows (``<by>``, ``n_establishments``, ``grant_eur`` missing where suppressed).
+        Breakdown rows (``<by>``, ``n_establishments``, ``grant_eur`` missing where suppressed). A suppressed
+        cell is a grey bar of length 0 labelled "non diffusé", never a value.
     by : {"region", "status"}
     """
     k = config.MIN_CELL_SIZE
@@ -187,45 +188,38 @@ def grants_by(current: pd.DataFrame, reference: pd.DataFrame, by: str, *, refere
     codes = [c for c in order if c in cur or c in ref]
     labels = [plots.label(by, c, lang) for c in codes]
     counts = dict(zip(current[by].astype(str), current["n_establishments"], strict=True))
-    shown = [c for c in codes if cur.get(c) is not None]
-    hidden = [c for c in codes if c in cur and cur[c] is None]
+    hidden_text = word(lang, "not_disclosed_long", k=k)
     est = word(lang, "hist_y").lower()
-    data: list[dict[str, Any]] = [{
-        "type": "bar", "orientation": "h", "name": word(lang, "current"),
-        "y": [plots.label(by, c, lang) for c in shown], "x": [cur[c] / 1e6 for c in shown],
-        "marker": {"color": plots.PALETTE[0]},
-        "text": [fmt_eur_compact(cur[c], lang) for c in shown], "textposition": "auto", "cliponaxis": False,
-        "insidetextanchor": "end",
-        "customdata": [fmt_int(int(counts.get(c, 0)), lang) for c in shown],
-        "hovertemplate": "%{y} : %{text} (%{customdata} " + est + ")<extra></extra>",
-    }]
-    if hidden:
-        text = word(lang, "not_disclosed_long", k=k)
-        data.append({
-            "type": "bar", "orientation": "h", "name": text, "y": [plots.label(by, c, lang) for c in hidden],
-            "x": [0] * len(hidden), "marker": {"color": plots.GREY}, "text": [text] * len(hidden),
-            "textposition": "outside", "cliponaxis": False, "hoverinfo": "skip",
-        })
-    ref_shown = [c for c in codes if ref.get(c) is not None]
-    data.append({
-        "type": "scatter", "mode": "markers", "name": f"{word(lang, 'reference_marker')} « {reference_name} »"
-        if lang == "fr" else f"{word(lang, 'reference_marker')} \"{reference_name}\"",
-        "y": [plots.label(by, c, lang) for c in ref_shown], "x": [ref[c] / 1e6 for c in ref_shown],
-        "marker": {"symbol": "diamond", "size": 10, "color": "#222222", "line": {"color": "white", "width": 1}},
-        "customdata": [fmt_eur_compact(ref[c], lang) for c in ref_shown],
-        "hovertemplate": "%{y} : %{customdata}<extra>" + word(lang, "reference_marker") + "</extra>",
-    })
+
+    def bars(values: dict[str, float | None], name: str, colour: str, with_text: bool) -> dict[str, Any]:
+        x = [values.get(c) for c in codes]
+        return {
+            "type": "bar", "orientation": "h", "name": name, "y": labels,
+            "x": [0.0 if v is None else v / 1e6 for v in x],
+            "marker": {"color": [plots.GREY if v is None else colour for v in x]},
+            "text": [(hidden_text if v is None else fmt_eur_compact(v, lang)) if with_text else "" for v in x],
+            "textposition": "outside", "cliponaxis": False, "constraintext": "none", "textfont": {"size": 12},
+            "customdata": [hidden_text if v is None else f"{fmt_eur_compact(v, lang)} "
+                           f"({fmt_int(int(counts.get(c, 0)), lang)} {est})" for c, v in zip(codes, x, strict=True)],
+            "hovertemplate": "%{y} : %{customdata}<extra>" + name + "</extra>",
+        }
+
+    quote = f"« {reference_name} »" if lang == "fr" else f"\"{reference_name}\""
+    data = [bars(cur, word(lang, "current"), plots.PALETTE[0], True),
+            bars(ref, f"{word(lang, 'reference_marker')} {quote}", "#BBBBBB", False)]
     title = word(lang, "by_region_title" if by == "region" else "by_status_title")
     subtitle = word(lang, "by_subtitle", name=reference_name, k=k)
-    height = max(300, 30 * len(codes) + 170)
+    height = max(320, 36 * len(codes) + 180)
     layout = _layout(lang, height, title, subtitle)
     values = [v for v in [*cur.values(), *ref.values()] if v is not None]
     top = max(values, default=0.0) / 1e6
     layout["yaxis"] = {**layout.get("yaxis", {}), "categoryorder": "array", "categoryarray": labels,
                        "autorange": "reversed", "showgrid": False, "title": None, "type": "category"}
     layout["xaxis"] = {**layout.get("xaxis", {}), "title": {"text": word(lang, "meur")}, "showgrid": True,
-                       "gridcolor": "#E5E5E5", "range": [0, top * 1.25 if top > 0 else 1]}
-    layout["barmode"] = "overlay"
+                       "gridcolor": "#E5E5E5", "range": [0, top * 1.3 if top > 0 else 1]}
+    layout["barmode"] = "group"
+    layout["bargap"] = 0.25
+    layout["bargroupgap"] = 0.05
     layout["showlegend"] = True
     return {"data": data, "layout": layout}
 

@@ -94,8 +94,8 @@ WORDS: dict[str, dict[str, str]] = {
         "hist_max": "plafond {value}",
         "by_region_title": "Subventions par région",
         "by_status_title": "Subventions par statut",
-        "by_subtitle": "Sur toute la période, M€ ; ◆ référence « {name} » ; cellules de moins de {k} "
-                       "établissements non diffusées",
+        "by_subtitle": "Sur toute la période, M€ ; en gris, la référence « {name} » ; cellules de moins de "
+                       "{k} établissements non diffusées",
         "current": "Scénario",
         "reference_marker": "Référence",
         "meur": "M€",
@@ -191,8 +191,8 @@ WORDS: dict[str, dict[str, str]] = {
         "hist_max": "ceiling {value}",
         "by_region_title": "Grants by region",
         "by_status_title": "Grants by status",
-        "by_subtitle": "Over the whole period, M€; ◆ reference \"{name}\"; cells of fewer than {k} establishments "
-                       "not disclosed",
+        "by_subtitle": "Over the whole period, M€; in grey, the reference \"{name}\"; cells of fewer than {k} "
+                       "establishments not disclosed",
         "current": "Scenario",
         "reference_marker": "Reference",
         "meur": "M€",
