@@ -221,6 +221,10 @@ def grants_by(current: pd.DataFrame, reference: pd.DataFrame, by: str, *, refere
     layout["bargap"] = 0.25
     layout["bargroupgap"] = 0.05
     layout["showlegend"] = True
+    # the legend below the axis title, whatever the figure's height (paper units depend on it)
+    layout["margin"] = {**layout.get("margin", {}), "b": 100}
+    plot_height = height - layout["margin"].get("t", 90) - 100
+    layout["legend"] = {**layout.get("legend", {}), "y": -72 / max(plot_height, 1), "yanchor": "top"}
     return {"data": data, "layout": layout}
 
 
