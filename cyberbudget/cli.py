@@ -239,6 +239,32 @@ def verify(folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME
     raise typer.Exit(1)
 
 
+@app.command("app")
+@handle_errors
+def app_command(
+    data: DataOpt = None,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (it must be free).")] = 8866,
+) -> None:
+    """Serve the what-if app (notebooks/what_if.ipynb, Voilà) on 127.0.0.1; Ctrl-C stops it."""
+    from cyberbudget.data import registry
+    from cyberbudget.reports.whatif import server
+
+    server.check_port(port)
+    if data is not None:
+        _existing_file(data, "establishment table")
+    table = registry.load_establishments(data)  # a bad table exits 2 here, before the server starts
+    out.print(f"table: {data or 'default synthetic table'} — {registry.summarize_table(table)}")
+    del table
+
+    def ready(url: str) -> None:
+        out.print(f"what-if app: {url}  (Ctrl-C to stop)")
+
+    code = server.serve(data, port, on_ready=ready)
+    out.print("stopped")
+    if code:
+        raise typer.Exit(code)
+
+
 @data_app.command("import-sae")
 @handle_errors
 def import_sae(
