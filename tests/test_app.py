@@ -29,6 +29,7 @@ import yaml
 from cyberbudget import config
 from cyberbudget.data.registry import load_establishments, synthesize, write_table
 from cyberbudget.errors import OptionError
+from cyberbudget.formatting import fmt_int
 from cyberbudget.policy import scenario as scenario_mod
 from cyberbudget.policy.allocation import allocate
 from cyberbudget.policy.scenario import load_scenario
@@ -81,7 +82,7 @@ def test_the_app_starts_at_the_reference_and_shows_the_library_numbers(app, tabl
     assert app.key_figures["n_eligible"].value == reference.summary["n_eligible"]
     assert app.key_figures["allocated"].value == reference.summary["allocated_cents"] == 35_000_000_000
     assert app.key_figures["unallocated"].value == 0
-    assert app.key_figures["n_eligible"].text == f"{reference.summary['n_eligible']}"
+    assert app.key_figures["n_eligible"].text == fmt_int(reference.summary["n_eligible"], "fr")
     assert app.key_figures["allocated"].text == "350\u202f000\u202f000\u202f€"  # French number format
     assert set(app.figures) == {"histogram", "by_region", "by_status", "difference"}
     json.dumps(app.figures)  # plain JSON, ready for the plotly mime bundle

@@ -57,6 +57,7 @@ from cyberbudget.errors import CyberbudgetError, OptionError, ReportError
 from cyberbudget.formatting import check_lang, fmt_cents, fmt_eur, fmt_int, fmt_share
 from cyberbudget.policy import scenario as scenario_mod
 from cyberbudget.policy.allocation import AllocationResult, allocate
+from cyberbudget.policy.registry import rule_names
 from cyberbudget.policy.scenario import Scenario, load_scenario
 from cyberbudget.reports import disclosure
 from cyberbudget.reports.whatif import figures
@@ -152,7 +153,7 @@ def control_choices(table: pd.DataFrame | None = None) -> dict[str, tuple[str, .
     table : DataFrame, optional
         Restricts ``base`` to the numeric columns the table has.
     """
-    rules = sorted(scenario_mod.KNOWN_RULES, key=lambda r: (_RULE_ORDER.index(r) if r in _RULE_ORDER else 99, r))
+    rules = sorted(rule_names(), key=lambda r: (_RULE_ORDER.index(r) if r in _RULE_ORDER else 99, r))
     bases = tuple(c for c in BASE_COLUMNS if table is None or (c in table.columns
                                                                 and pd.api.types.is_numeric_dtype(table[c])))
     return {
