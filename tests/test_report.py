@@ -347,3 +347,19 @@ def test_report_shows_what_the_audit_envelope_buys(folder):
     assert audits["surveillance_cents"] + audits["audit_spend_cents"] + audits["unspent_cents"] == \
         audits["envelope_cents"]
     assert audits["n_audits"] * audits["unit_cost_cents"] == audits["audit_spend_cents"]
+
+
+@pytest.mark.slow  # a LocalCluster, then a kernel whose notebook connects to it
+def test_run_with_dask_simulates_on_the_cluster_and_writes_the_same_bytes(tmp_path, table_path, folder):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster:
+        done = reports.run(BASELINE, data=table_path, out=tmp_path, template="uncertainty",
+                           dask=cluster.scheduler_address)
+    nb = nbformat.read(done / "report.ipynb", as_version=4)
+    assert nb.metadata["papermill"]["parameters"]["dask_address"] == cluster.scheduler_address
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert (done / "report.html").read_text(encoding="utf-8").count("Plotly.newPlot(") == 3
+    for name in ("allocation.csv", "summary.json"):
+        assert (done / name).read_bytes() == (folder / name).read_bytes()
+    assert json.loads((done / "manifest.json").read_text(encoding="utf-8"))["dask"] == cluster.scheduler_address
