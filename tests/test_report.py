@@ -134,6 +134,14 @@ def test_results_file_round_trip_gives_the_same_figures(tmp_path, table_path):
         reports.check_expected(ctx, int(computed.result.table["grant_cents"].sum()) + 1)
 
 
+def test_the_notebook_context_fails_when_its_cents_differ_from_the_run(table_path):
+    computed, pub = handover.notebook_context(BASELINE, table_path)  # a template run by hand: no check
+    assert pub.key["allocated_cents"] == computed.allocated_cents
+    handover.notebook_context(BASELINE, table_path, "", computed.allocated_cents)
+    with pytest.raises(ReportError, match="allocated"):
+        handover.notebook_context(BASELINE, table_path, "", computed.allocated_cents - 1)
+
+
 def test_results_file_of_another_kind_is_refused(tmp_path):
     import pickle
 
