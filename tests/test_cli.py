@@ -74,6 +74,7 @@ def test_run_with_a_bad_scenario_names_the_key_and_writes_nothing(tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow  # the same case is in the bad-scenario matrix below; kept as the user's first example
 def test_run_with_a_share_written_as_percent_says_so(tmp_path):
     bad = tmp_path / "pct.yaml"
     bad.write_text("name: pct\nenvelope:\n  total_eur: 1000\neligibility:\n  min_share: 5\n", encoding="utf-8")
