@@ -197,8 +197,8 @@ def validate(table: Annotated[Path, typer.Argument(help="Establishment table (CS
 @app.command()
 @handle_errors
 def diff(
-    a: Annotated[Path, typer.Argument(help="First scenario YAML.")],
-    b: Annotated[Path, typer.Argument(help="Second scenario YAML.")],
+    a: Annotated[Path, typer.Argument(help="First scenario YAML (or a name in scenarios/).")],
+    b: Annotated[Path, typer.Argument(help="Second scenario YAML (or a name in scenarios/).")],
     data: DataOpt = None,
     report_dir: Annotated[
         Path | None,
@@ -209,8 +209,9 @@ def diff(
     from cyberbudget.data import registry
     from cyberbudget.policy import diff as compare
     from cyberbudget.policy.scenario import load_scenario
+    from cyberbudget.reports.inputs import resolve_scenario_path
 
-    sa, sb = load_scenario(_existing_file(a, "scenario")), load_scenario(_existing_file(b, "scenario"))
+    sa, sb = (load_scenario(resolve_scenario_path(p)) for p in (a, b))
     table = registry.load_establishments(data)
     out.print(compare.diff(sa, sb, table).to_text())
     if report_dir is not None:

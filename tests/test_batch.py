@@ -13,6 +13,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from cyberbudget import config
 from cyberbudget.reports.batch import EXIT_INTERRUPTED, read_batch_json, run_batch
 
+pytestmark = pytest.mark.slow  # every test runs notebooks in kernels
+
 # A tiny template: the parameters `runner.run` injects, one cell that prints, one that fails for scenarios whose
 # file name contains "boom" (index 3 once papermill has inserted the injected-parameters cell after cell 0).
 PARAMETERS = (
@@ -156,7 +158,7 @@ def test_resume_skips_reports_whose_manifest_matches_their_inputs(real_batch, ta
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow  # --jobs 2: two worker processes, each starting a kernel
+# --jobs 2: two worker processes, each starting a kernel
 def test_a_notebook_failing_mid_way_is_kept_and_the_others_finish(tmp_path, table):
     template = tiny_template(tmp_path)
     paths = [scenario(tmp_path, "fine", file="fine.yaml"), scenario(tmp_path, "exploding", file="boom.yaml"),
@@ -212,7 +214,7 @@ def test_ctrl_c_stops_cleanly_finished_reports_stay_and_no_half_report_remains(t
     assert [s["status"] for s in record["scenarios"]] == statuses
 
 
-@pytest.mark.slow  # starts a LocalCluster and a kernel in its worker
+# starts a LocalCluster and a kernel in its worker
 def test_dask_cluster_gives_the_same_bytes_as_a_local_run(tmp_path, table):
     distributed = pytest.importorskip("distributed")
     template = tiny_template(tmp_path)

@@ -74,6 +74,7 @@ def test_run_with_a_bad_scenario_names_the_key_and_writes_nothing(tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow  # the same case is in the bad-scenario matrix below; kept as the user's first example
 def test_run_with_a_share_written_as_percent_says_so(tmp_path):
     bad = tmp_path / "pct.yaml"
     bad.write_text("name: pct\nenvelope:\n  total_eur: 1000\neligibility:\n  min_share: 5\n", encoding="utf-8")
@@ -114,6 +115,7 @@ BAD_SCENARIOS = {
 }
 
 
+@pytest.mark.slow  # one interpreter per case; test_run_with_a_bad_scenario_names_the_key... stays in test-fast
 @pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
 def test_every_class_of_bad_scenario_exits_2_with_its_key_path_and_writes_nothing(tmp_path, case):
     text, key = BAD_SCENARIOS[case]
@@ -125,6 +127,7 @@ def test_every_class_of_bad_scenario_exits_2_with_its_key_path_and_writes_nothin
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow  # executes the comparison notebook
 def test_diff_with_report_writes_the_comparison_notebook_and_a_self_contained_html(tmp_path):
     base, other = config.SCENARIOS_DIR / "baseline.yaml", config.SCENARIOS_DIR / "matching.yaml"
     proc = cyberbudget("diff", base, other, "--report", tmp_path)

@@ -239,6 +239,7 @@ def test_floors_above_the_envelope_exit_2_naming_file_and_key_and_write_nothing(
     assert not (tmp_path / "out" / "floors").exists()
 
 
+@pytest.mark.slow  # a batch with a kernel, then verify and diff, each as a separate process
 def test_batch_verify_and_diff_exit_codes(tmp_path, small_csv) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("name: good\nenvelope: {total_eur: 1000000}\n", encoding="utf-8")

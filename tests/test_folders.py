@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from cyberbudget.reports.folders import atomic_folder, is_partial, remove_partial_folders
+from cyberbudget.reports.folders import atomic_folder, is_partial, remove_partial_folders, write_text_atomic
 
 
 def names(folder) -> list[str]:
@@ -89,3 +89,12 @@ def test_leftovers_of_a_killed_process_are_recognised_and_removed(tmp_path):
     assert sorted(p.name for p in removed) == [".baseline.failed.tmp-abcdefgh", ".baseline.old-9z8y7x6w",
                                               ".baseline.tmp-1a2b3c4d"]
     assert names(tmp_path) == [".capped.tmp-00000000", ".hidden", "baseline"]  # other scenarios' are not ours
+
+
+def test_a_file_written_atomically_replaces_the_old_one_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "batch.json"
+    write_text_atomic(path, "{}\n")
+    assert path.read_bytes() == b"{}\n"
+    with pytest.raises(TypeError):
+        write_text_atomic(path, b"not text")  # fails mid-write
+    assert path.read_bytes() == b"{}\n" and names(tmp_path) == ["batch.json"]

@@ -14,6 +14,8 @@ from papermill.exceptions import PapermillExecutionError
 
 from cyberbudget.reports.kernels import ENGINE_NAME, KernelPool, WarmKernel
 
+pytestmark = pytest.mark.slow  # every test starts or uses a kernel
+
 
 def make_notebook(path: Path, *cells: str, parameters: str = "x = 1  # a parameter") -> Path:
     """Write a notebook whose first cell is tagged ``parameters`` and whose other cells are ``cells``."""

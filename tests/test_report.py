@@ -35,7 +35,8 @@ def out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def folder(out, table_path) -> Path:
-    """One real run (papermill kernel, HTML export) shared by the tests of this module."""
+    """One real run (papermill kernel, HTML export) shared by the tests of this module (marked `slow`: end to
+    end; `make test-fast` leaves them out)."""
     return reports.run(BASELINE, data=table_path, out=out)
 
 
@@ -46,6 +47,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------------------------------- run
 
 
+@pytest.mark.slow
 def test_run_writes_every_file_and_leaves_no_temporary_folder(folder, out):
     assert folder == out / "baseline"
     names = {p.name for p in folder.iterdir()}
@@ -54,6 +56,7 @@ def test_run_writes_every_file_and_leaves_no_temporary_folder(folder, out):
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_allocation_csv_format(folder, table_path):
     raw = (folder / "allocation.csv").read_bytes()
     assert b"\r" not in raw
@@ -72,6 +75,7 @@ def test_allocation_csv_format(folder, table_path):
             assert cents == 0
 
 
+@pytest.mark.slow
 def test_summary_json_conserves_the_envelope_and_has_breakdowns(folder):
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     for key in ("envelope_cents", "allocated_cents", "unallocated_cents", "n_establishments", "n_eligible",
@@ -82,6 +86,7 @@ def test_summary_json_conserves_the_envelope_and_has_breakdowns(folder):
     assert summary["allocated_cents"] == sum(int(r["grant_cents"]) for r in _rows(folder / "allocation.csv"))
 
 
+@pytest.mark.slow
 def test_outputs_are_byte_deterministic(tmp_path, table_path, folder):
     computed = reports.compute(BASELINE, table_path)
     reports.write_outputs(computed, tmp_path, xlsx=False)
@@ -89,6 +94,7 @@ def test_outputs_are_byte_deterministic(tmp_path, table_path, folder):
         assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_notebook_was_really_executed_with_the_run_parameters(folder, table_path):
     nb = nbformat.read(folder / "report.ipynb", as_version=4)
     params = nb.metadata["papermill"]["parameters"]
@@ -105,6 +111,7 @@ def test_notebook_was_really_executed_with_the_run_parameters(folder, table_path
     assert len(plots) >= 8
 
 
+@pytest.mark.slow
 def test_run_hands_its_results_to_the_notebook_through_a_private_file_it_removes(folder, out):
     nb = nbformat.read(folder / "report.ipynb", as_version=4)
     given = Path(nb.metadata["papermill"]["parameters"]["results_path"])
@@ -127,6 +134,14 @@ def test_results_file_round_trip_gives_the_same_figures(tmp_path, table_path):
         reports.check_expected(ctx, int(computed.result.table["grant_cents"].sum()) + 1)
 
 
+def test_the_notebook_context_fails_when_its_cents_differ_from_the_run(table_path):
+    computed, pub = handover.notebook_context(BASELINE, table_path)  # a template run by hand: no check
+    assert pub.key["allocated_cents"] == computed.allocated_cents
+    handover.notebook_context(BASELINE, table_path, "", computed.allocated_cents)
+    with pytest.raises(ReportError, match="allocated"):
+        handover.notebook_context(BASELINE, table_path, "", computed.allocated_cents - 1)
+
+
 def test_results_file_of_another_kind_is_refused(tmp_path):
     import pickle
 
@@ -136,6 +151,7 @@ def test_results_file_of_another_kind_is_refused(tmp_path):
         handover.load_results(bad)
 
 
+@pytest.mark.slow
 def test_html_is_self_contained_small_and_code_free(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert len(html.encode("utf-8")) < 10 * 1024 * 1024
@@ -148,6 +164,7 @@ def test_html_is_self_contained_small_and_code_free(folder):
     assert "@media print" in html
 
 
+@pytest.mark.slow
 def test_html_has_no_establishment_level_figure_by_default(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
     rows = _rows(folder / "allocation.csv")
@@ -160,6 +177,7 @@ def test_html_has_no_establishment_level_figure_by_default(folder):
     assert "Diffusion restreinte" not in html
 
 
+@pytest.mark.slow
 def test_manifest_records_inputs_parameters_versions_and_timings(folder, table_path):
     from cyberbudget.reports.manifest import sha256_file
 
@@ -176,6 +194,7 @@ def test_manifest_records_inputs_parameters_versions_and_timings(folder, table_p
     assert man["outputs"]["allocation.csv"] == sha256_file(folder / "allocation.csv")
 
 
+@pytest.mark.slow
 def test_rerun_replaces_the_folder_atomically(out, table_path, folder, monkeypatch):
     before = (folder / "allocation.csv").read_bytes()
 
@@ -217,6 +236,7 @@ def test_unknown_template_is_an_option_error(tmp_path, table_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_failed_notebook_is_kept_in_a_failed_folder(tmp_path, table_path):
     template = tmp_path / "broken.ipynb"
     nb = nbformat.v4.new_notebook()
@@ -243,12 +263,14 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_verify_identical(folder):
     result = reports.verify(folder)
     assert result.ok, result.differences
     assert result.differences == [] and result.warnings == []
 
 
+@pytest.mark.slow
 def test_verify_catches_a_tampered_allocation_csv(folder, tmp_path):
     copy = _copy(folder, tmp_path)
     lines = (copy / "allocation.csv").read_text(encoding="utf-8").split("\n")
@@ -261,6 +283,7 @@ def test_verify_catches_a_tampered_allocation_csv(folder, tmp_path):
     assert any("allocation.csv" in d and "line 4" in d for d in result.differences)
 
 
+@pytest.mark.slow
 def test_verify_names_the_differing_summary_key(folder, tmp_path):
     copy = _copy(folder, tmp_path)
     summary = json.loads((copy / "summary.json").read_text(encoding="utf-8"))
@@ -271,6 +294,7 @@ def test_verify_names_the_differing_summary_key(folder, tmp_path):
     assert any("summary.json: n_eligible" in d for d in result.differences)
 
 
+@pytest.mark.slow
 def test_verify_warns_when_package_versions_differ(folder, tmp_path):
     copy = _copy(folder, tmp_path)
     man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
@@ -281,6 +305,7 @@ def test_verify_warns_when_package_versions_differ(folder, tmp_path):
     assert any("numpy" in w and "0.0.1" in w for w in result.warnings)
 
 
+@pytest.mark.slow
 def test_verify_reports_a_changed_input(folder, tmp_path):
     copy = _copy(folder, tmp_path)
     table = tmp_path / "table.csv"
@@ -307,6 +332,7 @@ def test_verify_bad_folder_is_an_input_error(tmp_path):
         reports.verify(tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
     copy = _copy(folder, tmp_path)
     man = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
@@ -318,6 +344,7 @@ def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
     assert any(w.startswith("input changed since the run: template") for w in result.warnings)
 
 
+@pytest.mark.slow
 def test_report_shows_what_the_audit_envelope_buys(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
     for fragment in ("Audits funded", "Left for audits", "Cost of one audit (assumption)",
@@ -328,3 +355,19 @@ def test_report_shows_what_the_audit_envelope_buys(folder):
     assert audits["surveillance_cents"] + audits["audit_spend_cents"] + audits["unspent_cents"] == \
         audits["envelope_cents"]
     assert audits["n_audits"] * audits["unit_cost_cents"] == audits["audit_spend_cents"]
+
+
+@pytest.mark.slow  # a LocalCluster, then a kernel whose notebook connects to it
+def test_run_with_dask_simulates_on_the_cluster_and_writes_the_same_bytes(tmp_path, table_path, folder):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster:
+        done = reports.run(BASELINE, data=table_path, out=tmp_path, template="uncertainty",
+                           dask=cluster.scheduler_address)
+    nb = nbformat.read(done / "report.ipynb", as_version=4)
+    assert nb.metadata["papermill"]["parameters"]["dask_address"] == cluster.scheduler_address
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert (done / "report.html").read_text(encoding="utf-8").count("Plotly.newPlot(") == 3
+    for name in ("allocation.csv", "summary.json"):
+        assert (done / name).read_bytes() == (folder / name).read_bytes()
+    assert json.loads((done / "manifest.json").read_text(encoding="utf-8"))["dask"] == cluster.scheduler_address

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cyberbudget import config
-from cyberbudget.errors import OptionError
+from cyberbudget.errors import OptionError, ScenarioError
 from cyberbudget.reports import allocation_sections, disclosure, risk_tables, tables
 from cyberbudget.reports import uncertainty_sections as sections
 from cyberbudget.reports.computed import compute
@@ -36,12 +36,19 @@ def markdown(obj) -> str:
 
 
 def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
-    mc = sections.simulate(files["optimal"], files["table"], draws=64)
+    from cyberbudget.reports.inputs import load_inputs
+    from cyberbudget.uncertainty.montecarlo import simulate
+
+    scenario, table, _, _ = load_inputs(files["optimal"], files["table"])
+    with pytest.raises(ScenarioError) as refusal:  # the simulation path refuses the rule...
+        simulate(table, scenario, draws=64)
+    mc = sections.simulate(files["optimal"], files["table"], draws=64)  # ...and the report says so
     assert isinstance(mc, sections.Unavailable)
     assert (mc.analysis, mc.scenario, mc.rule) == ("uncertainty", "optimal_rule", "optimal")
+    assert mc.reason and mc.reason in str(refusal.value)
     title = markdown(sections.uncertainty_title(mc))
     assert title.startswith("# How sure are we — optimal_rule")
-    assert "Not available for the rule `optimal`" in title and "found 'optimal'" in title
+    assert "Not available for the rule `optimal`" in title and mc.reason in title
     assert str(files["optimal"]) not in title  # no local path in a published report
     for section in (sections.quantiles_table, sections.grants_by_category, sections.loss_exceedance,
                     sections.eligibility_by_category):

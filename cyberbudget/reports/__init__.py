@@ -21,6 +21,7 @@ Modules, one concern each (``cyberbudget.reports.<module>``):
 ``published``             the aggregated, suppression-checked tables of a report
 ``outputs``               ``allocation.csv``, ``summary.json`` (byte-deterministic) and the workbook
 ``folders``               :func:`atomic_folder` and the clean-up of interrupted writes
+``startup``               start-up of our own report processes (command line, batch workers)
 ``execution``             executing a template with papermill (parameters, kernel, failures)
 ``handover``              the run's results handed to the notebook through a private file
 ``html_export``           the self-contained ``report.html``

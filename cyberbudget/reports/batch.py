@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, ReportError
-from cyberbudget.reports.folders import remove_partial_folders
+from cyberbudget.reports.folders import atomic_folder, remove_partial_folders, write_text_atomic
 
 if TYPE_CHECKING:  # imported lazily (papermill), after a --jobs worker has set up its imports
     from cyberbudget.reports.kernels import KernelPool, WarmKernel
@@ -366,8 +366,6 @@ def _remote_run(job: _Job, data: str | None, template: str) -> dict[str, Any]:
 
 def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
     """Put files produced elsewhere into ``out``, each top folder whole or not at all (``atomic_folder``)."""
-    from cyberbudget.reports.folders import atomic_folder
-
     tops = sorted({rel.split("/", 1)[0] for rel in files})
     for top in tops:
         with atomic_folder(out / top) as staging:
@@ -718,12 +716,8 @@ def write_batch_json(
         "counts": counts,
         "scenarios": [asdict(o) for o in result.outcomes],
     }
-    path = out / BATCH_JSON
-    tmp = out / f".{BATCH_JSON}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
-                   encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return write_text_atomic(out / BATCH_JSON, text)
 
 
 def read_batch_json(out: str | os.PathLike[str]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.reports import disclosure
+from cyberbudget.reports.folders import write_text_atomic
 
 INDEX_NAME: str = "index.html"
 NOT_DISCLOSED: str = "n.d."
@@ -233,8 +233,4 @@ def write_index(
     Path
     """
     out = Path(out)
-    path = out / INDEX_NAME
-    tmp = out / f".{INDEX_NAME}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.write_text(render_index(out, outcomes, min_cell, data), encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(out / INDEX_NAME, render_index(out, outcomes, min_cell, data))

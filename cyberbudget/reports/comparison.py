@@ -72,7 +72,7 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def comparison_tables(scenario_paths: Sequence[PathArg] | Iterable[PathArg], data: PathArg | None = None,
+def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = None,
                       min_cell: int = config.MIN_CELL_SIZE) -> Comparison:
     """Allocate several scenarios on one table and build their published (suppressed) breakdowns.
 

@@ -19,6 +19,7 @@ Examples
 ...     _ = (tmp / "summary.json").write_text("{}")
 >>> sorted(p.name for p in out.iterdir()), (out / "baseline" / "summary.json").read_text()
 (['baseline'], '{}')
+>>> import shutil; shutil.rmtree(out)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PARTIAL_TAGS", "atomic_folder", "is_partial", "remove_partial_folders"]
+__all__ = ["PARTIAL_TAGS", "atomic_folder", "is_partial", "remove_partial_folders", "write_text_atomic"]
 
 #: Markers in the names of the hidden folders :func:`atomic_folder` creates (``.tmp-``: being written;
 #: ``.old-``: the replaced folder, being deleted).
@@ -95,6 +96,24 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write one file whole or not at all: UTF-8, LF, into ``.<name>.tmp-XXXXXXXX`` beside it, then renamed.
+
+    For the files a batch writes next to its report folders (``batch.json``, ``index.html``).
+    """
+    final = Path(path).absolute()
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return final
 
 
 def is_partial(path: str | os.PathLike[str], names: Iterable[str] | None = None) -> bool:

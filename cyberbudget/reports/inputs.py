@@ -27,9 +27,10 @@ from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, Problem, ScenarioError, TableError
 from cyberbudget.policy import Scenario
 
-__all__ = ["Inputs", "load_inputs", "resolve_scenario_path", "resolve_table_path", "resolve_template",
+__all__ = ["Inputs", "PathArg", "load_inputs", "resolve_scenario_path", "resolve_table_path", "resolve_template",
            "template_names"]
 
+#: A path argument: text or any path-like object.
 PathArg = str | os.PathLike[str]
 
 

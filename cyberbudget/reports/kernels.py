@@ -117,7 +117,7 @@ def _warmup_code(preload: Iterable[str]) -> str:
     )
 
 
-def _reset_code(cwd: Path, renderer: str, template: str, baseline: Iterable[str]) -> str:
+def _reset_code(cwd: Path, renderer: str, template: str) -> str:
     return (
         # chdir first: the previous notebook's folder may be gone, and %reset needs a working directory
         "import os as _cb_os\n"
@@ -361,7 +361,7 @@ class WarmKernel:
         folder = Path(cwd) if cwd is not None else Path.cwd()
         # One round trip: the names left are a user expression, evaluated after the reset and stored nowhere.
         reply = self.run_code(
-            _reset_code(folder.resolve(), self._state["renderer"], self._state["template"], self._baseline),
+            _reset_code(folder.resolve(), self._state["renderer"], self._state["template"]),
             user_expressions={"names": _names_expression(self._baseline)},
         )
         names = _user_expression(reply, "names")

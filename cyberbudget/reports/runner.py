@@ -133,7 +133,9 @@ def run(
     name = scenario.name
     final = Path(out) / name
     with atomic_folder(final) as tmp:
+        t0 = time.perf_counter()
         pub = publish(computed)
+        computed.timings["publish"] = time.perf_counter() - t0
         paths = write_outputs(computed, tmp, pub=pub)
         declared = declared_parameters(template_path)
         params = notebook_parameters(computed, lang, dask)

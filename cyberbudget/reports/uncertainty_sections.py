@@ -141,7 +141,7 @@ def _dask_client(address: str) -> Iterator[Any]:
         return
     from distributed import Client
 
-    with Client(address, timeout="30s", set_as_default=False) as client:
+    with Client(address, timeout="30s") as client:  # the default client while it is open: futures need one
         yield client
 
 
