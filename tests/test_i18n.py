@@ -35,3 +35,7 @@ def test_fields_are_filled_in():
         pytest.skip("no message with fields yet")
     fields = {name: "X" for name in _fields(i18n.catalogue("fr")[key])}
     assert "{" not in i18n.t(key, "fr", **fields)
+
+
+def test_every_language_has_the_same_catalogue_files():
+    assert [p.name for p in i18n.catalogue_files("fr")] == [p.name for p in i18n.catalogue_files("en")]

@@ -1,8 +1,9 @@
 """One catalogue of every published word, in French (the default) and English.
 
-The words of published outputs — report, workbook, batch index, notices, PDF, the what-if app — live in two
-gettext catalogues, ``locale/fr/LC_MESSAGES/cyberbudget.po`` and ``locale/en/LC_MESSAGES/cyberbudget.po``, read
-with Babel. Message ids are stable *keys* (``key_figures.title``), not English sentences, so that both languages
+The words of published outputs — report, workbook, batch index, notices, PDF, the what-if app — live in gettext
+catalogues, one folder per language: ``locale/fr/LC_MESSAGES/*.po`` and ``locale/en/LC_MESSAGES/*.po``, read with
+Babel. A language's catalogue is the union of its ``.po`` files (one per part of the product: ``cyberbudget.po``
+for reports and workbooks, ``notices.po``, ``app.po``, …); a key defined in two files is an error. Message ids are stable *keys* (``key_figures.title``), not English sentences, so that both languages
 are translations of the same key and a missing translation is an error, never a silent fallback. A message may
 hold ``str.format`` fields (``{n}``) filled by :func:`t`.
 
@@ -26,7 +27,9 @@ from babel.messages.pofile import read_po
 
 from cyberbudget.formatting import LANGS, check_lang
 
-__all__ = ["DOMAIN", "LOCALE_DIR", "LOCALES", "catalogue", "catalogue_path", "keys", "long_date", "t"]
+__all__ = [
+    "DOMAIN", "LOCALE_DIR", "LOCALES", "catalogue", "catalogue_files", "catalogue_path", "keys", "long_date", "t",
+]
 
 #: Folder of the catalogues.
 LOCALE_DIR: Path = Path(__file__).resolve().parent / "locale"
@@ -37,16 +40,37 @@ LOCALES: dict[str, str] = {"fr": "fr_FR", "en": "en_GB"}
 
 
 def catalogue_path(lang: str) -> Path:
-    """The ``.po`` file of ``lang``."""
-    return LOCALE_DIR / check_lang(lang) / "LC_MESSAGES" / f"{DOMAIN}.po"
+    """The folder of ``lang``'s ``.po`` files."""
+    return LOCALE_DIR / check_lang(lang) / "LC_MESSAGES"
+
+
+def catalogue_files(lang: str) -> list[Path]:
+    """The ``.po`` files of ``lang``, sorted by name."""
+    return sorted(catalogue_path(lang).glob("*.po"))
 
 
 @lru_cache(maxsize=len(LANGS))
 def catalogue(lang: str) -> dict[str, str]:
-    """Every key of ``lang``'s catalogue and its text (empty translations are left out)."""
-    with catalogue_path(lang).open("rb") as fh:
-        cat = read_po(fh, locale=LOCALES[check_lang(lang)], domain=DOMAIN)
-    return {str(m.id): str(m.string) for m in cat if m.id and m.string}
+    """Every key of ``lang``'s catalogue and its text (empty translations are left out).
+
+    Raises
+    ------
+    ValueError
+        A key is defined in two ``.po`` files of the language.
+    """
+    out: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for path in catalogue_files(lang):
+        with path.open("rb") as fh:
+            cat = read_po(fh, locale=LOCALES[check_lang(lang)], domain=DOMAIN)
+        for m in cat:
+            if not m.id or not m.string:
+                continue
+            key = str(m.id)
+            if key in out:
+                raise ValueError(f"message {key!r} is defined in {origin[key]} and in {path.name}")
+            out[key], origin[key] = str(m.string), path.name
+    return out
 
 
 def keys(lang: str) -> frozenset[str]:
