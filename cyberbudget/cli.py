@@ -30,7 +30,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Build establishment tables: real SAE import, synthetic default.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # printed values are text: `[public]` is no style tag
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,6 +84,9 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
 DaskOpt = Annotated[
     str | None, typer.Option("--dask", help="Address of an existing Dask distributed scheduler (tcp://host:port).")
 ]
+LangOpt = Annotated[
+    str, typer.Option("--lang", help="Language of every published word and number: fr (default) or en.")
+]
 
 
 @app.command()
@@ -96,15 +99,19 @@ def run(
     out_dir: OutOpt = Path("reports"),
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
     dask: DaskOpt = None,
+    lang: LangOpt = "fr",
 ) -> None:
     """Run one scenario: allocation.csv, summary.json, report.ipynb/html, allocation.xlsx, manifest.json."""
+    from cyberbudget.reports.i18n import require_lang
     from cyberbudget.reports.runner import run as run_report
+
+    require_lang(lang)
 
     if data is not None:
         _existing_file(data, "establishment table")
     start = time.perf_counter()
     with err.status(f"running {scenario} …"):
-        folder = run_report(scenario, data=data, out=out_dir, template=template, dask=dask)
+        folder = run_report(scenario, data=data, out=out_dir, template=template, dask=dask, lang=lang)
     out.print(f"wrote {folder} in {time.perf_counter() - start:.1f} s")
     out.print(f"  report:   {folder / 'report.html'}")
     out.print(f"  workbook: {folder / 'allocation.xlsx'}")
@@ -120,6 +127,7 @@ def batch(
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenarios whose manifest matches their inputs.")] = False,
     dask: DaskOpt = None,
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
+    lang: LangOpt = "fr",
 ) -> None:
     """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed)."""
     from rich.progress import (
@@ -132,7 +140,9 @@ def batch(
     )
 
     from cyberbudget.reports import batch as batch_mod
+    from cyberbudget.reports.i18n import require_lang
 
+    require_lang(lang)
     if data is not None:
         _existing_file(data, "establishment table")
     counts = {"ok": 0, "failed": 0, "skipped": 0, "interrupted": 0}
@@ -163,7 +173,7 @@ def batch(
 
         result = batch_mod.run_batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
-            on_event=on_event,
+            on_event=on_event, lang=lang,
         )
     interrupted = f", {result.n_interrupted} interrupted" if result.n_interrupted else ""
     out.print(
@@ -204,13 +214,17 @@ def diff(
         Path | None,
         typer.Option("--report", help="Also write the scenario_comparison notebook and HTML under this folder."),
     ] = None,
+    lang: LangOpt = "fr",
 ) -> None:
-    """Parameter differences between two scenarios, then the differences in their results."""
+    """Parameter differences between two scenarios, then the differences in their results (eligibility changes
+    split by cause); with --report, the comparison report in --lang."""
     from cyberbudget.data import registry
     from cyberbudget.policy import diff as compare
     from cyberbudget.policy.scenario import load_scenario
+    from cyberbudget.reports.i18n import require_lang
     from cyberbudget.reports.inputs import resolve_scenario_path
 
+    require_lang(lang)
     sa, sb = (load_scenario(resolve_scenario_path(p)) for p in (a, b))
     table = registry.load_establishments(data)
     out.print(compare.diff(sa, sb, table).to_text())
@@ -218,7 +232,7 @@ def diff(
         from cyberbudget.reports.comparison import compare as compare_report
 
         with err.status("writing the comparison report …"):
-            folder = compare_report([a, b], data=data, out=report_dir)
+            folder = compare_report([a, b], data=data, out=report_dir, lang=lang)
         out.print(f"\nwrote {folder / 'report.html'}")
 
 

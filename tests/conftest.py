@@ -97,3 +97,76 @@ def sae_table(sae_dir):
     from cyberbudget.data.registry import import_sae
 
     return import_sae(sae_dir)
+
+
+# ------------------------------------------------------------------------------------------- published language
+
+
+def _visible_text(page: str) -> str:
+    """The text a reader sees in an HTML page: no script, style, code, preformatted block, nor text quoted as
+    written in the inputs (class ``cb-quoted``: a scenario's description, the reference files' notes)."""
+    from html.parser import HTMLParser
+
+    class Visible(HTMLParser):
+        SKIP = {"script", "style", "code", "pre", "head", "title"}
+        VOID = {"br", "img", "meta", "link", "input", "hr", "wbr", "col", "area", "base", "source"}
+
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.stack: list[bool] = []
+            self.parts: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag in self.VOID:
+                return
+            classes = (dict(attrs).get("class") or "").split()
+            self.stack.append(tag in self.SKIP or "cb-quoted" in classes or bool(self.stack and self.stack[-1]))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag not in self.VOID and self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data: str) -> None:
+            if not (self.stack and self.stack[-1]):
+                self.parts.append(data)
+
+    parser = Visible()
+    parser.feed(page)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def _figure_text(nb) -> str:
+    """Every word the notebook's plotly figures show: titles, axis titles, legends, hover text, annotations,
+    category labels and bar texts (the HTML page draws them from JSON inside a script)."""
+    import re
+
+    out: list[str] = []
+
+    def walk(node, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and key in ("text", "name", "hovertemplate", "x", "y", "label", "title"):
+            out.append(re.sub(r"<[^>]+>|%\{[^}]*\}", " ", node))
+
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            fig = o.get("data", {}).get("application/vnd.plotly.v1+json")
+            if fig:
+                walk({"data": fig.get("data", []), "layout": fig.get("layout", {})})
+    return " ".join(" ".join(out).split())
+
+
+@pytest.fixture(scope="session")
+def foreign_words():
+    """``foreign_words(report_html, notebook, lang)``: the phrases of the other language's catalogue that the
+    report shows (visible text and figures) although it should be all in ``lang``."""
+    from cyberbudget.reports.i18n import foreign_words_in
+
+    def check(page: str, nb, lang: str) -> list[str]:
+        return foreign_words_in(_visible_text(page) + " " + _figure_text(nb), lang)
+
+    return check

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from cyberbudget import config, reports
 from cyberbudget.reports import excel
+from cyberbudget.reports.i18n import column, t
 
 SHEETS = ["summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance"]
 
@@ -59,39 +60,51 @@ def test_workbook_has_exactly_the_published_sheets(aggregate):
     assert load_workbook(xlsx).sheetnames == SHEETS
 
 
+def _summary(ws) -> dict[str, object]:
+    """The summary sheet's key figures, by their (French) label: the rows under the header "Indicateur"."""
+    col_a = [c.value for c in ws["A"]]
+    start = col_a.index(column("indicator", "fr")) + 2
+    return {line[0].value: line[1].value for line in ws.iter_rows(min_row=start)}
+
+
 def test_totals_match_allocation_csv_to_the_cent(aggregate):
     xlsx, rows = aggregate
     csv_cents = sum(int(r["grant_cents"]) for r in rows)
     wb = load_workbook(xlsx)
-    summary = {ws_row[0].value: ws_row[1].value for ws_row in wb["summary"].iter_rows(min_row=3)}
-    assert summary["allocated_cents"] == csv_cents
-    assert round(summary["allocated_eur"] * 100) == csv_cents
-    assert summary["envelope_cents"] == summary["allocated_cents"] + summary["unallocated_cents"]
+    summary = _summary(wb["summary"])
+    kf = {k: t(f"xlsx.kf.{k}", "fr") for k in ("allocated_cents", "allocated_eur", "envelope_cents",
+                                               "unallocated_cents")}
+    assert summary[kf["allocated_cents"]] == csv_cents
+    assert round(summary[kf["allocated_eur"]] * 100) == csv_cents
+    assert summary[kf["envelope_cents"]] == summary[kf["allocated_cents"]] + summary[kf["unallocated_cents"]]
+    cents, eur = column("grant_cents", "fr"), column("grant_eur", "fr")
     for sheet in ("by_region", "by_status", "by_category", "by_year"):
         ws = wb[sheet]
         header = [c.value for c in ws[2]]
         last = [c.value for c in ws[ws.max_row]]
         assert last[0] == "Total", sheet
-        assert last[header.index("grant_cents")] == csv_cents, sheet
-        assert round(last[header.index("grant_eur")] * 100) == csv_cents, sheet
+        assert last[header.index(cents)] == csv_cents, sheet
+        assert round(last[header.index(eur)] * 100) == csv_cents, sheet
     # each year column of the CSV sums to its by_year line
     ws = wb["by_year"]
     header = [c.value for c in ws[2]]
     for line in ws.iter_rows(min_row=3, max_row=ws.max_row - 1, values_only=True):
-        year = line[header.index("year")]
-        assert line[header.index("grant_cents")] == sum(int(r[f"grant_cents_{year}"]) for r in rows)
+        year = line[header.index(column("year", "fr"))]
+        assert line[header.index(cents)] == sum(int(r[f"grant_cents_{year}"]) for r in rows)
 
 
 def test_number_formats_and_frozen_headers(aggregate):
     xlsx, _ = aggregate
     wb = load_workbook(xlsx)
-    for name in SHEETS:
+    for name in SHEETS[1:]:
         assert wb[name].freeze_panes == "B3", name
+    col_a = [c.value for c in wb["summary"]["A"]]
+    assert wb["summary"].freeze_panes == f"B{col_a.index(column('indicator', 'fr')) + 2}"
     ws = wb["by_status"]
     header = [c.value for c in ws[2]]
-    eur = ws.cell(row=ws.max_row, column=header.index("grant_eur") + 1)
+    eur = ws.cell(row=ws.max_row, column=header.index(column("grant_eur", "fr")) + 1)
     assert eur.number_format == excel.FORMATS["eur"]
-    share = ws.cell(row=ws.max_row, column=header.index("eligible_share") + 1)
+    share = ws.cell(row=ws.max_row, column=header.index(column("eligible_share", "fr")) + 1)
     assert share.number_format == excel.FORMATS["share"]
 
 
@@ -101,10 +114,10 @@ def test_suppressed_cells_read_nd_and_small_groups_show_no_money(aggregate):
     header = [c.value for c in ws[2]]
     seen_small = False
     for line in ws.iter_rows(min_row=3, max_row=ws.max_row - 1, values_only=True):
-        if line[header.index("n_establishments")] < config.MIN_CELL_SIZE:
+        if line[header.index(column("n_establishments", "fr"))] < config.MIN_CELL_SIZE:
             seen_small = True
-            assert line[header.index("grant_cents")] == excel.NOT_DISCLOSED
-            assert line[header.index("cyber_share")] == excel.NOT_DISCLOSED
+            assert line[header.index(column("grant_cents", "fr"))] == excel.NOT_DISCLOSED
+            assert line[header.index(column("cyber_share", "fr"))] == excel.NOT_DISCLOSED
     assert seen_small  # the fixture has categories of fewer than 5 establishments
 
 
@@ -130,6 +143,6 @@ def test_establishment_disclosure_adds_the_sheet_and_marks_every_sheet(restricte
         assert ws.oddHeader.center.text == "Diffusion restreinte", ws.title
     ws = wb["establishments"]
     header = [c.value for c in ws[2]]
-    listed = {line[header.index("finess")]: line[header.index("grant_cents")]
+    listed = {line[header.index("FINESS")]: line[header.index(column("grant_cents", "fr"))]
               for line in ws.iter_rows(min_row=3, values_only=True)}
     assert listed == {r["finess"]: int(r["grant_cents"]) for r in rows}

@@ -1,6 +1,8 @@
 """Notebook templates: committed without outputs, a typed `parameters` cell that survives nbstripout, cells that
-only call the library, and every template really executed on a tiny table — including scenarios with a logistic
-uptake and with the `optimal` rule, which the simulation templates must report as not available, not crash on.
+only call the library (no text of their own: headings come from the catalogue), and every template really executed
+on a tiny table in French and in English — every word of the page in the language asked, the data's nature first —
+including scenarios with a logistic uptake and with the `optimal` rule, which the simulation templates must report
+as not available, not crash on.
 
 The executions here share one warm kernel (reset before every notebook, as in batches) and use few draws;
 `tests/test_cli.py` runs every template through `cyberbudget run --template NAME` in fresh kernels, on the baseline,
@@ -163,18 +165,52 @@ def test_nbstripout_keeps_the_parameters_tag(tmp_path):
 # ------------------------------------------------------------------------------------------- execution
 
 
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_templates_have_no_text_of_their_own(path):
+    """Every published word comes from the catalogue: no markdown cell, no string displayed as it is."""
+    nb = nbformat.read(path, as_version=4)
+    assert [c.cell_type for c in nb.cells if c.cell_type != "code"] == []
+    for cell in nb.cells[1:]:
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("Markdown", "HTML"):
+                assert not (node.args and isinstance(node.args[0], ast.Constant)), cell.source
+
+
+def _page(nb: nbformat.NotebookNode, folder: Path) -> str:
+    from cyberbudget.reports.html_export import export_html
+
+    return export_html(nb, folder / "report.html").read_text(encoding="utf-8")
+
+
 @pytest.mark.slow  # one warm kernel for the module; `make test-fast` skips notebook executions
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
-def test_every_template_executes_on_a_tiny_table_with_few_draws(kernel, tiny_table, scenarios, tmp_path, path):
-    params = {"scenario_path": str(scenarios["baseline"]), "data_path": str(tiny_table), "lang": "fr",
-              **SMALL.get(path.stem, {})}
+def test_every_template_executes_on_a_tiny_table_with_few_draws(kernel, tiny_table, scenarios, tmp_path, path,
+                                                                foreign_words):
+    """In French (the default): no English word of the catalogue on the page or in a figure; synthetic data said
+    first."""
+    params = {"scenario_path": str(scenarios["baseline"]), "data_path": str(tiny_table), **SMALL.get(path.stem, {})}
     nb = kernel.execute(path, tmp_path / "out.ipynb", parameters=params, cwd=tmp_path)
 
     assert [o for o in outputs(nb) if o.output_type == "error"] == []
     assert nb.metadata.papermill.parameters == params
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
-    assert "Not available" not in shown_text(nb)
+    assert "Non disponible" not in shown_text(nb)
     assert figures(nb) == FIGURES[path.stem]
+    page = _page(nb, tmp_path)
+    assert foreign_words(page, nb, "fr") == []
+    first = outputs(nb)[0]["data"]
+    assert "DONNÉES SYNTHÉTIQUES" in str(first.get("text/html", first.get("text/markdown", "")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
+def test_every_template_speaks_english_when_asked(kernel, tiny_table, scenarios, tmp_path, path, foreign_words):
+    params = {"scenario_path": str(scenarios["baseline"]), "data_path": str(tiny_table), "lang": "en",
+              **SMALL.get(path.stem, {})}
+    nb = kernel.execute(path, tmp_path / "out.ipynb", parameters=params, cwd=tmp_path)
+    assert [o for o in outputs(nb) if o.output_type == "error"] == []
+    assert foreign_words(_page(nb, tmp_path), nb, "en") == []
+    assert "SYNTHETIC DATA" in shown_text(nb)
 
 
 @pytest.mark.slow
@@ -187,18 +223,22 @@ def test_simulation_templates_say_the_optimal_rule_is_not_available(kernel, tiny
                         cwd=tmp_path)
     assert [o for o in outputs(nb) if o.output_type == "error"] == []
     text = shown_text(nb)
-    assert "Not available for the rule `optimal`" in text
-    assert "cannot be computed for scenario “optimal_rule”: " in text  # then why
+    assert "Non disponible pour la règle `optimal`" in text
+    assert "ne peut pas être calculée pour le scénario «\u00a0optimal_rule\u00a0» " in text  # then why
+    assert "the Monte Carlo simulation supports" in text
     assert str(scenarios["optimal"]) not in text  # without local paths
     assert figures(nb) == 0
 
 
 @pytest.mark.slow
-def test_scenario_comparison_executes(kernel, tmp_path, tiny_table, scenarios):
-    params = {"scenario_paths": [str(scenarios["baseline"]), "capped"], "data_path": str(tiny_table), "lang": "fr"}
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_scenario_comparison_executes(kernel, tmp_path, tiny_table, scenarios, lang, foreign_words):
+    params = {"scenario_paths": [str(scenarios["baseline"]), "capped"], "data_path": str(tiny_table), "lang": lang}
     nb = kernel.execute(config.TEMPLATES_DIR / "scenario_comparison.ipynb", tmp_path / "out.ipynb",
                         parameters=params, cwd=tmp_path)
     assert not [o for o in outputs(nb) if o.output_type == "error"]
+    assert foreign_words(_page(nb, tmp_path), nb, lang) == []
+    assert ("DONNÉES SYNTHÉTIQUES" if lang == "fr" else "SYNTHETIC DATA") in shown_text(nb)
     html = [o["data"]["text/html"] for o in outputs(nb) if "application/vnd.plotly.v1+json" in o.get("data", {})]
     assert len(html) == 5
     assert sum("plotly.js v" in h for h in html) == 1  # plotly.js embedded once, in the first figure
@@ -213,4 +253,4 @@ def test_a_template_run_by_hand_finds_a_relative_scenario_from_the_project_root(
     nb = kernel.execute(config.TEMPLATES_DIR / "allocation_report.ipynb", tmp_path / "out.ipynb",
                         parameters=params, cwd=tmp_path)
     assert not [o for o in outputs(nb) if o.output_type == "error"]
-    assert "scenario “capped”" in shown_text(nb)
+    assert "scénario «\u00a0capped\u00a0»" in shown_text(nb)

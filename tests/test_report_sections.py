@@ -46,23 +46,25 @@ def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
     assert isinstance(mc, sections.Unavailable)
     assert (mc.analysis, mc.scenario, mc.rule) == ("uncertainty", "optimal_rule", "optimal")
     assert mc.reason and mc.reason in str(refusal.value)
-    title = markdown(sections.uncertainty_title(mc))
+    title = markdown(sections.uncertainty_title(mc, "en"))
     assert title.startswith("# How sure are we — optimal_rule")
     assert "Not available for the rule `optimal`" in title and mc.reason in title
     assert str(files["optimal"]) not in title  # no local path in a published report
     for section in (sections.quantiles_table, sections.grants_by_category, sections.loss_exceedance,
                     sections.eligibility_by_category):
-        assert "Not available" in markdown(section(mc))
+        assert "Not available" in markdown(section(mc, "en"))
+        assert "Non disponible" in markdown(section(mc))  # French by default
+    assert "Non disponible pour la règle `optimal`" in markdown(sections.uncertainty_title(mc))
 
 
 def test_the_sensitivity_report_says_the_optimal_rule_is_not_available(files):
     sens = sections.analyse_sensitivity(files["optimal"], files["table"], sobol_n=8)
     assert isinstance(sens, sections.Unavailable) and sens.analysis == "sensitivity"
-    assert "Not available for the rule `optimal`" in markdown(sections.sensitivity_title(sens))
+    assert "Not available for the rule `optimal`" in markdown(sections.sensitivity_title(sens, "en"))
     for section in (sections.tornado_figure, sections.sobol_figure):
-        assert "Not available" in markdown(section(sens, "eligible"))
-    assert "Not available" in markdown(sections.pareto_table(sens))
-    assert "Not available" in markdown(sections.tradeoff_figure(sens))
+        assert "Not available" in markdown(section(sens, "eligible", "en"))
+    assert "Not available" in markdown(sections.pareto_table(sens, "en"))
+    assert "Non disponible" in markdown(sections.tradeoff_figure(sens))
 
 
 def test_other_errors_are_not_hidden_as_unavailable(files):
@@ -73,7 +75,8 @@ def test_other_errors_are_not_hidden_as_unavailable(files):
 def test_a_supported_rule_gives_the_analyses(files):
     mc = sections.simulate(files["baseline"], files["table"], draws=64, seed=3)
     assert not isinstance(mc, sections.Unavailable) and len(mc.draws) == 64 and mc.seed == 3
-    assert "How sure are we — baseline" in markdown(sections.uncertainty_title(mc))
+    assert "How sure are we — baseline" in markdown(sections.uncertainty_title(mc, "en"))
+    assert "Quelle confiance accorder aux résultats\u202f? — baseline" in markdown(sections.uncertainty_title(mc))
     sens = sections.analyse_sensitivity(files["baseline"], files["table"], sobol_n=8)
     assert not isinstance(sens, sections.Unavailable)
     assert set(sens.tornado["output"]) >= {"avoided_loss_eur", "eligible"}
@@ -140,5 +143,7 @@ def test_risk_key_figures_are_written_for_their_unit(files):
     from cyberbudget.risk.model import assess
 
     c = compute(files["baseline"], files["table"])
-    html = risk_tables.key_figures_html(assess(c.result, c.scenario))
+    html = risk_tables.key_figures_html(assess(c.result, c.scenario), "en")
     assert "cb-table" in html and "share of staff" in html and " %" in html
+    html = risk_tables.key_figures_html(assess(c.result, c.scenario))
+    assert "part du personnel" in html and "\u202f%" in html and "<th>Chiffre</th>" in html

@@ -1,9 +1,11 @@
 """Scenario diff: what changes between two scenarios, in parameters and in results (``cyberbudget diff``).
 
 :func:`diff` allocates both scenarios on the same table and returns a :class:`ScenarioDiff`: the parameter
-differences (resolved values, by key path), then the result differences — eligible count, allocated and
-unallocated cents, induced spend, allocation by region, status and category, and the establishments that gain
-or lose most. ``to_text()`` is what the command line prints; ``to_dict()`` is JSON-able.
+differences (resolved values, by key path; ``name``, ``description`` and ``extends`` say which scenario it is,
+not what it does, and are left out), then the result differences — eligible count, and the change in eligibility
+split by cause (for the establishments eligible in A but not in B, the first test of B's corridor they fail:
+threshold, ceiling, status or medico-social filter, no IT budget; and the reverse), allocated and unallocated
+cents, induced spend, allocation by region, status and category, and the establishments that gain or lose most. ``to_text()`` is what the command line prints; ``to_dict()`` is JSON-able.
 
 The gainers and losers list establishments with their grant change: this is an internal working output (like
 ``allocation.csv``), not a published one.
@@ -21,12 +23,17 @@ import pandas as pd
 from cyberbudget import config
 from cyberbudget.formatting import fmt_cents
 from cyberbudget.policy.allocation import AllocationResult, allocate
+from cyberbudget.policy.eligibility import CORRIDOR_TESTS, failed_test
 from cyberbudget.policy.scenario import Scenario, load_scenario
 
-__all__ = ["ScenarioDiff", "diff", "diff_paths", "parameter_differences"]
+__all__ = ["CHANGE_CAUSES", "DESCRIPTIVE_KEYS", "ScenarioDiff", "diff", "diff_paths", "eligibility_changes",
+           "parameter_differences", "show_value"]
 
-#: Keys left out of the parameter differences (they describe rather than parameterise).
-DESCRIPTIVE_KEYS: frozenset[str] = frozenset({"description", "extends"})
+#: Keys left out of the parameter differences (they name or describe rather than parameterise).
+DESCRIPTIVE_KEYS: frozenset[str] = frozenset({"name", "description", "extends"})
+#: Causes of a change in eligibility: the corridor's tests, in order, then ``other`` (a row that passes every
+#: test of the corridor yet changes, e.g. through a funding unit or uptake).
+CHANGE_CAUSES: tuple[str, ...] = (*CORRIDOR_TESTS, "other")
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -96,6 +103,7 @@ class ScenarioDiff:
     losers: list[dict[str, Any]]
     n_changed: int
     results: tuple[AllocationResult, AllocationResult] | None = field(default=None, repr=False)
+    eligibility: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (no DataFrames)."""
@@ -110,6 +118,7 @@ class ScenarioDiff:
             "gainers": self.gainers,
             "losers": self.losers,
             "n_changed": self.n_changed,
+            "eligibility": self.eligibility,
         }
 
     def to_text(self) -> str:
@@ -133,6 +142,13 @@ class ScenarioDiff:
                              f"Δ {_signed_eur((vb - va) * 100)}")
             else:
                 lines.append(f"  {key:<22} {va:>22,}  {vb:>22,}  Δ {vb - va:+,}")
+        if self.eligibility:
+            lines += ["", "Eligibility changes by cause (establishments; the first test of the corridor they fail)"]
+            for side, what in (("lost", "eligible in A, not in B (test of B)"),
+                               ("gained", "eligible in B, not in A (test of A)")):
+                counts = self.eligibility.get(side, {})
+                detail = ", ".join(f"{c} {n:,}" for c, n in counts.items() if n) or "none"
+                lines.append(f"  {side:<7} {sum(counts.values()):>7,}  {what}: {detail}")
         for title, rows, names in (("By region", self.by_region, config.REGION_NAMES),
                                    ("By status", self.by_status, {}), ("By category", self.by_category, {})):
             lines += ["", f"{title} (grants, A → B)"]
@@ -151,17 +167,56 @@ class ScenarioDiff:
         return "\n".join(lines)
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
+    """A parameter's value as written in a scenario file: ``null``, ``[public, private_nonprofit]``, ``0.05``.
+
+    Examples
+    --------
+    >>> show_value(None), show_value(("public", "private_nonprofit")), show_value({2021: 0.5}), show_value(True)
+    ('null', '[public, private_nonprofit]', '{2021: 0.5}', 'true')
+    """
     if v is None:
         return "null"
-    if isinstance(v, list):
-        return "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(show_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {show_value(x)}" for k, x in v.items()) + "}"
     return str(v)
+
+
+_show = show_value
+
+
+def eligibility_changes(table: pd.DataFrame, a: Scenario, b: Scenario, eligible_a: Any,
+                        eligible_b: Any) -> dict[str, dict[str, int]]:
+    """Establishments whose eligibility changes from A to B, counted by cause.
+
+    ``lost``: eligible under A, not under B, by the first test of B's corridor they fail; ``gained``: eligible under
+    B, not under A, by the first test of A's corridor they fail (:func:`cyberbudget.policy.eligibility.failed_test`;
+    ``other`` when the row passes every test, e.g. eligibility decided for its funding unit). Each side maps every
+    cause of :data:`CHANGE_CAUSES` to a count (0 included).
+    """
+    ea, eb = np.asarray(eligible_a, dtype=bool), np.asarray(eligible_b, dtype=bool)
+    out: dict[str, dict[str, int]] = {}
+    for side, moved, scenario in (("lost", ea & ~eb, b), ("gained", eb & ~ea, a)):
+        causes = failed_test(table, scenario)[moved]
+        causes = np.where(causes == "", "other", causes)
+        out[side] = {c: int((causes == c).sum()) for c in CHANGE_CAUSES}
+    return out
 
 
 def _signed_eur(cents: float) -> str:
     sign = "+" if cents > 0 else "−" if cents < 0 else "±"
     return sign + fmt_cents(abs(cents), 'en')
+
+
+def _aligned(table: pd.DataFrame, finess: pd.Series) -> pd.DataFrame:
+    """The input rows (spend before any uptake) in the order of an allocation table."""
+    if table["finess"].astype(str).tolist() == finess.astype(str).tolist():
+        return table
+    return table.set_index(table["finess"].astype(str)).loc[finess.astype(str).tolist()].reset_index(drop=True)
 
 
 def diff(a: Scenario, b: Scenario, table: pd.DataFrame, top: int = 10) -> ScenarioDiff:
@@ -209,6 +264,8 @@ def diff(a: Scenario, b: Scenario, table: pd.DataFrame, top: int = 10) -> Scenar
         gainers=gainers, losers=losers,
         n_changed=int(np.count_nonzero(delta)),
         results=(ra, rb),
+        eligibility=eligibility_changes(_aligned(table, ra.table["finess"]), a, b, ra.table["eligible"],
+                                        rb.table["eligible"].to_numpy()),
     )
 
 

@@ -57,8 +57,8 @@ from cyberbudget.policy.parameters import PolicyParameters
 from cyberbudget.policy.scenario import Scenario
 
 __all__ = [
-    "UPTAKE_STREAM", "EligibilityResult", "Uptake", "assess", "corridor", "corridor_masks", "logistic_probability",
-    "raised_spend", "uptake", "uptake_slope", "uptake_uniforms",
+    "CORRIDOR_TESTS", "UPTAKE_STREAM", "EligibilityResult", "Uptake", "assess", "corridor", "corridor_masks",
+    "failed_test", "logistic_probability", "raised_spend", "uptake", "uptake_slope", "uptake_uniforms",
 ]
 
 #: Stream index of the uptake draw in ``SeedSequence([seed, UPTAKE_STREAM])``.
@@ -178,6 +178,66 @@ def _pct(x: float) -> str:
     return f"{round(x * 100, 6):g}"
 
 
+#: The corridor's tests in the order they are applied (module docstring); the first one a row fails is why it is
+#: ineligible (:func:`failed_test`).
+CORRIDOR_TESTS: tuple[str, ...] = ("no_it_budget", "threshold", "ceiling", "status", "medico_social")
+
+
+@dataclass(frozen=True)
+class _Tests:
+    has_it: np.ndarray
+    share: np.ndarray
+    status_ok: np.ndarray
+    medico_ok: np.ndarray
+    above_min: np.ndarray
+    above_max: np.ndarray
+    excluded_max: np.ndarray
+
+
+def _corridor_tests(table: pd.DataFrame, scenario: Scenario) -> _Tests:
+    """Each test of the corridor on each row (one definition for :func:`corridor` and :func:`failed_test`)."""
+    el = scenario.eligibility
+    it = table["it_budget_eur"].to_numpy(dtype=np.float64)
+    cyber = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    has_it = it > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(has_it, cyber / np.where(has_it, it, 1.0), np.nan)
+    status_ok = table["status"].isin(list(el.statuses)).to_numpy(dtype=bool)
+    medico = (table["medico_social"].to_numpy(dtype=bool) if "medico_social" in table.columns
+              else np.zeros(len(table), dtype=bool))
+    medico_ok = ~medico | el.medico_social
+    with np.errstate(invalid="ignore"):
+        above_min = has_it & (share >= el.min_share)
+        above_max = has_it & (share > el.max_share)
+    return _Tests(has_it, share, status_ok, medico_ok, above_min, above_max, above_max & el.exclude_above_max)
+
+
+def failed_test(table: pd.DataFrame, scenario: Scenario) -> np.ndarray:
+    """The first test of the corridor each row fails (one of :data:`CORRIDOR_TESTS`), ``""`` when it passes all.
+
+    Uptake is not applied: a row failing ``threshold`` may still become eligible by raising its spend.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cyberbudget.policy.scenario import load_scenario
+    >>> t = pd.DataFrame({"it_budget_eur": [1000.0, 1000.0, 0.0, 1000.0], "cyber_spend_eur": [50.0, 32.0, 0.0, 60.0],
+    ...                   "status": ["public", "public", "public", "private_forprofit"]})
+    >>> s = load_scenario({"name": "x", "envelope": {"total_eur": 1}, "eligibility": {"statuses": ["public"]}})
+    >>> failed_test(t, s).tolist()
+    ['', 'threshold', 'no_it_budget', 'status']
+    """
+    tests = _corridor_tests(table, scenario)
+    out = np.full(len(table), "", dtype=object)
+    # the last assignment wins: apply in reverse order of precedence
+    out[~tests.medico_ok] = "medico_social"
+    out[~tests.status_ok] = "status"
+    out[tests.excluded_max] = "ceiling"
+    out[tests.has_it & ~tests.above_min] = "threshold"
+    out[~tests.has_it] = "no_it_budget"
+    return out
+
+
 def corridor(table: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The corridor without uptake, with the reasons.
 
@@ -197,21 +257,12 @@ def corridor(table: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, np.nd
     ([True, False, False], ['eligible: cyber share 5.0 % >= 5 %', 'ineligible: cyber share 3.2 % < 5 %', 'ineligible: no IT budget'])
     """
     el = scenario.eligibility
+    tests = _corridor_tests(table, scenario)
     it = table["it_budget_eur"].to_numpy(dtype=np.float64)
-    cyber = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
-    has_it = it > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(has_it, cyber / np.where(has_it, it, 1.0), np.nan)
-    status_ok = table["status"].isin(list(el.statuses)).to_numpy(dtype=bool)
-    medico = (table["medico_social"].to_numpy(dtype=bool) if "medico_social" in table.columns
-              else np.zeros(len(table), dtype=bool))
-    medico_ok = ~medico | el.medico_social
+    has_it, share, status_ok, medico_ok = tests.has_it, tests.share, tests.status_ok, tests.medico_ok
     eligible, candidate = corridor_masks(share, it, status_ok & medico_ok, el.min_share, el.max_share,
                                          el.exclude_above_max)
-    with np.errstate(invalid="ignore"):
-        above_min = has_it & (share >= el.min_share)
-        above_max = has_it & (share > el.max_share)
-    excluded_max = above_max & el.exclude_above_max
+    above_min, above_max, excluded_max = tests.above_min, tests.above_max, tests.excluded_max
 
     share0 = np.nan_to_num(share)
     text = _fmt_share(share0, el.min_share)

@@ -2,12 +2,18 @@
 
 Each function returns one section's Markdown or HTML (or figures) from a
 :class:`~cyberbudget.reports.computed.Computed` and its :class:`~cyberbudget.reports.published.Published`
-tables; the template only displays them. Nothing here sees an establishment-level figure except
-:func:`establishment_html`, which shows one only under ``disclosure: establishment``.
+tables, in the report's language (``lang``, French by default; every word from the catalogue,
+:mod:`cyberbudget.reports.i18n`); the template only displays them. Nothing here sees an establishment-level figure
+except :func:`establishment_html`, which shows one only under ``disclosure: establishment``.
+
+The report opens with :func:`header_markdown` (the data's nature, the scenario, the date and version, see
+:mod:`cyberbudget.reports.provenance_line`) and the one-page *synthèse* (:func:`synthese_html`): the five key
+figures and the generated paragraph in ``<section id="synthese">``, followed by a page break when printed.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -15,58 +21,84 @@ import pandas as pd
 from cyberbudget import config, formatting
 from cyberbudget.reports import plots, tables
 from cyberbudget.reports.computed import Computed
+from cyberbudget.reports.i18n import heading, label, t
+from cyberbudget.reports.provenance_line import banner_html, provenance_of
 from cyberbudget.reports.published import Published
+from cyberbudget.reports.reasons import translate_reasons
 
 __all__ = [
-    "assumptions_frame", "assumptions_html", "audits_figures", "audits_markdown", "establishment_html",
-    "header_markdown", "key_figures_markdown", "narrative_markdown",
+    "QUOTED", "SYNTHESE_ID", "assumptions_frame", "assumptions_html", "audits_figures", "audits_markdown",
+    "corridor_heading", "establishment_html", "header_markdown", "key_figure_rows", "key_figures_html",
+    "narrative_markdown", "synthese_html",
 ]
 
+#: ``id`` of the synthèse's ``<section>`` (the PDF and the print CSS find it by this id; class ``cb-synthese``).
+SYNTHESE_ID: str = "synthese"
+#: Class of the text a report quotes as written in its inputs (a scenario's description, the notes of the reference
+#: files), in whatever language they were written: not the report's own words.
+QUOTED: str = "cb-quoted"
 
-def header_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:
-    """Report title, scenario description and (under ``disclosure: establishment``) the marking."""
+
+def header_markdown(computed: Computed, pub: Published, lang: str = "fr") -> str:
+    """The report's first lines: the data's nature (a banner, loud for synthetic data), the title, the scenario's
+    description and rule, the disclosure rule; under ``disclosure: establishment``, the marking first."""
     s = computed.scenario
+    prov = pub.provenance or provenance_of(computed)
     lines = []
     if pub.marking:
-        lines.append(f"<div class='cb-marking'><b>{pub.marking}</b> — establishment-level figures, internal "
-                     "use only. Do not publish.</div>\n")
-    lines.append(f"# Cybersecurity envelope — scenario “{s.name}”")
-    if s.description:
-        lines.append(f"\n{s.description}")
-    lines.append(
-        f"\nRule **{s.allocation.rule}**; eligibility from {formatting.fmt_pct(s.eligibility.min_share, lang, 0)} "
-        f"(ceiling {formatting.fmt_pct(s.eligibility.max_share, lang, 0)}) of the IT budget; years "
-        f"{', '.join(str(y) for y in s.envelope.years)}. Table: `{computed.data_path.name}` "
-        f"({len(computed.table)} establishments). Published figures are aggregated: a figure built from fewer "
-        f"than {config.MIN_CELL_SIZE} establishments is not disclosed."
-    )
+        lines.append(f"<div class='cb-marking'><b>{pub.marking}</b> — {html.escape(t('report.marking', lang))}</div>\n")
+    lines.append(banner_html(prov, lang) + "\n")
+    lines.append(f"# {t('report.title', lang, scenario=s.name)}")
+    if s.description:  # the scenario file's own words, quoted as written
+        lines.append(f"\n<div class='{QUOTED}'>{html.escape(s.description)}</div>\n")
+    years = ", ".join(str(y) for y in s.envelope.years)
+    lines.append("\n" + t(
+        "report.scope", lang, rule=label("rule", s.allocation.rule, lang), code=s.allocation.rule,
+        min=formatting.fmt_share(s.eligibility.min_share, lang), max=formatting.fmt_share(s.eligibility.max_share, lang),
+        years=years, n=formatting.fmt_int(len(computed.table), lang), k=config.MIN_CELL_SIZE))
     return "\n".join(lines)
 
 
-def key_figures_markdown(pub: Published, lang: str = "en") -> str:
-    """The national key figures as a Markdown table (suppressed figures say so)."""
+def key_figure_rows(computed: Computed, pub: Published, lang: str = "fr") -> list[tuple[str, str]]:
+    """The five key figures of the synthèse, ``(label, value)``: envelope, eligible establishments (and units
+    under a funding unit), allocated, unallocated, induced spend — amounts in full (``350 000 000,00 €``), a
+    suppressed figure as "non diffusé"."""
     k = pub.key
     f = formatting
-    nd = f"not disclosed (< {config.MIN_CELL_SIZE} establishments)"
+    nd = t("nd.long", lang, k=config.MIN_CELL_SIZE)
 
     def cents(x: int | None) -> str:
         return nd if x is None else f.fmt_cents(x, lang)
 
-    rows = [
-        ("Envelope", cents(k["envelope_cents"])),
-        ("Allocated", cents(k["allocated_cents"])),
-        ("Unallocated", cents(k["unallocated_cents"])),
-        ("Establishments", f.fmt_int(k["n_establishments"], lang)),
-        ("Eligible establishments", nd if k["n_eligible"] is None else
-         f"{f.fmt_int(k['n_eligible'], lang)} ({f.fmt_pct(k['eligible_share'], lang)})"),
-        ("Induced cyber spend (over the period)", nd if k["induced_spend_eur"] is None else
-         f.fmt_eur(k["induced_spend_eur"], lang)),
+    eligible = nd if k["n_eligible"] is None else t(
+        "kf.eligible_value", lang, n=f.fmt_int(k["n_eligible"], lang), total=f.fmt_int(k["n_establishments"], lang),
+        share=f.fmt_pct(k["eligible_share"], lang))
+    rows = [(t("kf.envelope", lang), cents(k["envelope_cents"])), (t("kf.eligible", lang), eligible)]
+    units = computed.result.summary.get("units") if hasattr(computed.result, "summary") else None
+    if isinstance(units, dict) and units.get("unit", "establishment") != "establishment":
+        n_units, n_el_units = int(units.get("n", 0)), int(units.get("n_eligible", 0))
+        hidden = 0 < n_el_units < config.MIN_CELL_SIZE
+        rows.append((t("kf.eligible_units", lang, unit=t(f"kf.unit.{units['unit']}", lang)),
+                     nd if hidden else t("kf.eligible_units_value", lang, n=f.fmt_int(n_el_units, lang),
+                                         total=f.fmt_int(n_units, lang))))
+    rows += [
+        (t("kf.allocated", lang), cents(k["allocated_cents"])),
+        (t("kf.unallocated", lang), cents(k["unallocated_cents"])),
+        (t("kf.induced", lang), nd if k["induced_spend_eur"] is None else f.fmt_eur(k["induced_spend_eur"], lang, 2)),
     ]
-    lines = ["| Key figure | Value |", "|---|---:|"] + [f"| {a} | {b} |" for a, b in rows]
-    return "\n".join(lines)
+    return rows
 
 
-def narrative_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:
+def key_figures_html(computed: Computed, pub: Published, lang: str = "fr") -> str:
+    """:func:`key_figure_rows` as an HTML table (class ``cb-table cb-keyfigures``)."""
+    body = "".join(f"<tr><th scope='row'>{html.escape(a)}</th><td class='cb-num'>{html.escape(b)}</td></tr>"
+                   for a, b in key_figure_rows(computed, pub, lang))
+    head = (f"<thead><tr><th>{html.escape(t('kf.head.figure', lang))}</th>"
+            f"<th>{html.escape(t('kf.head.value', lang))}</th></tr></thead>")
+    return f"<table class='cb-table cb-keyfigures'>{head}<tbody>{body}</tbody></table>"
+
+
+def narrative_markdown(computed: Computed, pub: Published, lang: str = "fr") -> str:
     """The plain-language paragraph (see :mod:`cyberbudget.reports.narrative`)."""
     from cyberbudget.reports.narrative import paragraph
 
@@ -78,63 +110,88 @@ def narrative_markdown(computed: Computed, pub: Published, lang: str = "en") -> 
     )
 
 
-def audits_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:
+def synthese_html(computed: Computed, pub: Published, lang: str = "fr") -> str:
+    """The one-page synthèse: its heading, the five key figures and the generated paragraph, in
+    ``<section id="synthese" class="cb-synthese">`` (printed alone on the first page with the header)."""
+    return (f"<section id='{SYNTHESE_ID}' class='cb-synthese'>"
+            f"<h2>{html.escape(t('report.synthese', lang))}</h2>"
+            f"{key_figures_html(computed, pub, lang)}"
+            f"<p class='cb-narrative'>{html.escape(narrative_markdown(computed, pub, lang))}</p></section>")
+
+
+def corridor_heading(computed: Computed, lang: str = "fr") -> str:
+    """The heading of the cyber-share section, with the scenario's own threshold (``min_share``)."""
+    return heading("report.corridor", lang, 2, min=formatting.fmt_share(computed.scenario.eligibility.min_share, lang))
+
+
+def audits_markdown(computed: Computed, pub: Published, lang: str = "fr") -> str:
     """What the 25 M€ audit and surveillance envelope buys (or why it is not simulated)."""
     a = pub.audits
     env = computed.scenario.audits.envelope_eur
-    head = (f"The France Relance envelope of {formatting.fmt_eur_compact(env, lang)} funds cybersecurity audits of "
-            "establishments and the national cyber-surveillance service (ANS, ANSSI).") if env else ""
+    f = formatting
+    head = t("audits.head", lang, amount=f.fmt_eur_compact(env, lang)) if env else ""
     if a["note"]:
-        return f"{head}\n\n*{a['note']}.*"
+        return f"{head}\n\n*{t('audits.no_envelope', lang)}*"
     sm = a["summary"]
 
     def eur(cents: Any) -> str:
-        return formatting.fmt_eur(None if cents is None else cents / 100, lang)
+        return f.fmt_eur(None if cents is None else cents / 100, lang)
 
     assumptions = sm.get("assumptions") or {}
 
     def origin(key: str) -> str:
         src = (assumptions.get(key) or {}).get("source", "")
-        return " (assumption)" if src == "assumption" else ""
+        return t("audits.assumption_mark", lang) if src == "assumption" else ""
 
     rows = [
-        ("National cyber-surveillance service" + origin("surveillance_eur"), eur(sm.get("surveillance_cents"))),
-        ("Left for audits", eur(sm.get("audit_budget_cents"))),
-        ("Cost of one audit" + origin("unit_cost_eur"), eur(sm.get("unit_cost_cents"))),
-        ("Audits funded", formatting.fmt_number(sm.get("n_audits"), 0, lang)),
-        ("Operators of essential services audited",
-         f"{formatting.fmt_number(sm.get('n_ose_audited'), 0, lang)} of {formatting.fmt_number(sm.get('n_ose'), 0, lang)}"),
-        ("Unspent", eur(sm.get("unspent_cents"))),
+        (t("audits.surveillance", lang) + origin("surveillance_eur"), eur(sm.get("surveillance_cents"))),
+        (t("audits.left", lang), eur(sm.get("audit_budget_cents"))),
+        (t("audits.unit_cost", lang) + origin("unit_cost_eur"), eur(sm.get("unit_cost_cents"))),
+        (t("audits.n_audits", lang), f.fmt_number(sm.get("n_audits"), 0, lang)),
+        (t("audits.ose", lang), t("audits.of", lang, n=f.fmt_number(sm.get("n_ose_audited"), 0, lang),
+                                   total=f.fmt_number(sm.get("n_ose"), 0, lang))),
+        (t("audits.unspent", lang), eur(sm.get("unspent_cents"))),
     ]
-    table = "\n".join(["| Audits and surveillance | Value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in rows]])
+    table = "\n".join([f"| {t('audits.table_head', lang)} | {t('kf.head.value', lang)} |", "|---|---:|",
+                       *[f"| {k} | {v} |" for k, v in rows]])
     n, n_est = sm.get("n_audits") or 0, sm.get("n_establishments") or 0
-    text = (f"Audits go first to the operators of essential services (GHT support establishments), then by "
-            f"{sm.get('priority', 'size')}: {formatting.fmt_number(n, 0, lang)} of {formatting.fmt_number(n_est, 0, lang)} "
-            "establishments are audited. Costs marked *assumption* are not published; they are set in "
-            "`data/reference/policy.yaml` or the scenario's `audits:` keys.")
+    priority = str(sm.get("priority", "size")).split(" ")[0]
+    text = t("audits.text", lang, priority=t(f"audits.priority.{priority}", lang), n=f.fmt_number(n, 0, lang),
+             total=f.fmt_number(n_est, 0, lang))
     return f"{head}\n\n{table}\n\n{text}"
 
 
-def audits_figures(pub: Published, lang: str = "en") -> list[Any]:
+def audits_figures(pub: Published, lang: str = "fr") -> list[Any]:
     """Audits funded per region and per status (counts already suppressed in ``pub.audits``)."""
     figs = []
     for by in ("region", "status"):
         frame = pub.audits.get(f"by_{by}")
         if frame is None:
             continue
-        figs.append(plots.coverage_by(frame, by, "n_audited", lang=lang, value_label="audits",
-                                      title=f"Audits funded, by {by}"))
+        figs.append(plots.coverage_by(frame, by, "n_audited", lang=lang, value_label=t("audits.fig_value", lang),
+                                      title=t(f"audits.fig_title.{by}", lang)))
     return figs
 
 
-def establishment_html(pub: Published, top: int = 50) -> str:
-    """Largest grants, establishment by establishment — only under ``disclosure: establishment``."""
+def establishment_html(pub: Published, top: int = 50, lang: str = "fr") -> str:
+    """Largest grants, establishment by establishment — only under ``disclosure: establishment`` (headers,
+    labels and reasons in ``lang``)."""
     if pub.establishments is None:
-        return ("<p>Establishment-level figures are not published under <code>disclosure: aggregate</code>; "
-                "they are in the internal file <code>allocation.csv</code>.</p>")
-    est = pub.establishments.sort_values(["grant_cents", "finess"], ascending=[False, True]).head(top)
-    return (f"<p class='cb-marking'><b>{pub.marking}</b> — the {len(est)} largest grants; the full list is in "
-            "the workbook's <code>establishments</code> sheet.</p>" + est.to_html(index=False, classes="cb-table"))
+        return f"<p>{t('report.establishments_not_published', lang)}</p>"
+    est = pub.establishments.sort_values(["grant_cents", "finess"], ascending=[False, True]).head(top).copy()
+    for kind in ("status", "category", "region"):
+        if kind in est:
+            est[kind] = [label(kind, c, lang) for c in est[kind]]
+    for col in ("eligible", "ose"):
+        if col in est:
+            est[col] = [t("label.yes" if bool(v) else "label.no", lang) for v in est[col]]
+    if "reason" in est:
+        est["reason"] = translate_reasons(est["reason"], lang)
+    formats = {"grant_eur": lambda x: formatting.fmt_eur(x, lang, 2), "cyber_share": tables.percent(2, lang),
+               "finess": str, "department": str}
+    body = tables.html_table(est, formats, lang=lang)
+    return (f"<p class='cb-marking'><b>{pub.marking}</b> — "
+            f"{html.escape(t('report.establishments_top', lang, n=len(est)))}</p>" + body)
 
 
 def assumptions_frame() -> pd.DataFrame:
@@ -148,6 +205,6 @@ def assumptions_frame() -> pd.DataFrame:
     return out
 
 
-def assumptions_html(lang: str = "en") -> str:
-    """:func:`assumptions_frame` as an HTML table (values as written in the reference files)."""
-    return tables.html_table(assumptions_frame(), {"value": str}, lang=lang)
+def assumptions_html(lang: str = "fr") -> str:
+    """:func:`assumptions_frame` as an HTML table (values and notes quoted as written in the reference files)."""
+    return f"<div class='{QUOTED}'>{tables.html_table(assumptions_frame(), {'value': str}, lang=lang)}</div>"

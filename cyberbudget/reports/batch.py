@@ -173,6 +173,7 @@ class _Job:
     given: str
     name: str
     error: dict[str, Any] | None = None
+    lang: str = "fr"
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -221,12 +222,13 @@ def _data_path(data: str | os.PathLike[str] | None) -> Path:
     return Path(data) if data is not None else config.DEFAULT_TABLE
 
 
-def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -> bool:
-    """Whether the report in ``folder`` was built from exactly these inputs and is complete.
+def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, lang: str | None = None) -> bool:
+    """Whether the report in ``folder`` was built from exactly these inputs (in ``lang``, when given) and is
+    complete.
 
     Compares the SHA-256 of every input recorded in ``folder/manifest.json`` (table, scenario, extended
-    scenarios, template, reference files) with the files as they are now, and checks every output the manifest
-    lists is present with its recorded SHA-256.
+    scenarios, template, reference files) with the files as they are now, the language the report was written
+    in, and checks every output the manifest lists is present with its recorded SHA-256.
     """
     from cyberbudget.reports import manifest as mf
 
@@ -240,6 +242,8 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -
         return sorted((str(e.get("role")), str(e.get("sha256"))) for e in entries)
 
     if key(recorded.get("inputs", [])) != key(current):
+        return False
+    if lang is not None and (recorded.get("notebook_parameters") or {}).get("lang", "en") != lang:
         return False
     outputs = recorded.get("outputs") or {}
     if not outputs:
@@ -256,7 +260,7 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _call_report_run(scenario: Path, data: str | None, out: Path, template: str) -> Path:
+def _call_report_run(scenario: Path, data: str | None, out: Path, template: str, lang: str = "fr") -> Path:
     """``runner.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
 
     The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`.
@@ -265,7 +269,7 @@ def _call_report_run(scenario: Path, data: str | None, out: Path, template: str)
     from cyberbudget.reports.runner import run
 
     return Path(run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
-                    exporter=_worker_exporter()))
+                    exporter=_worker_exporter(), lang=lang))
 
 
 def _failed_folder(out: Path, name: str) -> str | None:
@@ -283,7 +287,8 @@ def _run_one(
     start = time.perf_counter()
     try:
         with use_kernel(kernel):
-            folder = (runner or _call_report_run)(job.path, data, out, template)
+            folder = (runner(job.path, data, out, template) if runner is not None
+                      else _call_report_run(job.path, data, out, template, job.lang))
     except Exception as exc:
         return Outcome(job.name, job.given, "failed", round(time.perf_counter() - start, 3),
                        _failed_folder(out, job.name), _error_info(exc))
@@ -422,6 +427,7 @@ def run_batch(
     template: str = config.DEFAULT_TEMPLATE,
     on_event: EventCallback | None = None,
     runner: Callable[..., Path] | None = None,
+    lang: str = "fr",
 ) -> BatchResult:
     """Run every scenario's report; write ``DIR/batch.json`` and ``DIR/index.html``.
 
@@ -452,6 +458,8 @@ def run_batch(
     runner : callable, optional
         ``runner(scenario_path, data, out, template, kernel) -> report folder``; default
         :func:`cyberbudget.reports.runner.run` in the thread's warm kernel. For tests and other report kinds.
+    lang : {"fr", "en"}
+        Language of every report and of ``index.html`` (``--resume`` re-runs a report written in another).
 
     Returns
     -------
@@ -467,7 +475,10 @@ def run_batch(
         raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
     if not paths:
         raise OptionError("batch: expected at least one SCENARIO.yaml, found none")
+    from cyberbudget.reports.i18n import require_lang
     from cyberbudget.reports.inputs import resolve_template
+
+    lang = require_lang(lang)
 
     tpl = resolve_template(template)
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
@@ -479,6 +490,8 @@ def run_batch(
     started_at = datetime.now(UTC)
 
     job_list = _prepare(paths)
+    for job in job_list:
+        job.lang = lang
     progress = _Progress(len(job_list), on_event)
     outcomes: dict[int, Outcome] = {}
     interrupted = False
@@ -492,7 +505,7 @@ def run_batch(
             if job.error is not None:
                 outcomes[job.index] = Outcome(job.name, job.given, "failed", 0.0, None, job.error)
                 progress.record(outcomes[job.index])
-            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl):
+            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl, lang):
                 outcomes[job.index] = Outcome(job.name, job.given, "skipped", 0.0, job.name)
                 progress.record(outcomes[job.index])
             else:
@@ -523,10 +536,10 @@ def run_batch(
     result = BatchResult(out=out_dir, outcomes=ordered, duration_s=round(time.perf_counter() - progress.start, 3),
                          interrupted=interrupted)
     result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
-                                         data=str(_data_path(data)), dask=dask)
+                                         data=str(_data_path(data)), dask=dask, lang=lang)
     from cyberbudget.reports.batch_index import write_index
 
-    result.index_html = write_index(out_dir, ordered, data=_data_path(data))
+    result.index_html = write_index(out_dir, ordered, data=_data_path(data), lang=lang)
     if pending_error is not None:
         raise pending_error
     try:
@@ -695,6 +708,7 @@ def _run_dask(
 
 def write_batch_json(
     out: Path, result: BatchResult, *, started_at: datetime, jobs: int, template: str, data: str, dask: Any = None,
+    lang: str = "fr",
 ) -> Path:
     """Write ``DIR/batch.json`` atomically (UTF-8, sorted keys, LF).
 
@@ -710,6 +724,7 @@ def write_batch_json(
         "jobs": jobs,
         "dask": None if dask is None else (dask if isinstance(dask, str) else getattr(dask.scheduler, "address", None)),
         "template": template,
+        "lang": lang,
         "data": data,
         "interrupted": result.interrupted,
         "exit_code": result.exit_code,

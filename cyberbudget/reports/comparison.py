@@ -1,33 +1,38 @@
 """Scenario comparison: ``cyberbudget diff A B --report DIR`` and the ``scenario_comparison`` template.
 
 :func:`comparison_tables` allocates several scenarios on one table and builds their published (suppressed)
-breakdowns side by side; the section functions turn them into what the template displays; :func:`compare`
+breakdowns side by side, and the change in eligibility between the first two split by cause; the section functions
+turn them into what the template displays, in the report's language (``lang``, French by default); :func:`compare`
 executes the template and writes ``DIR/compare-<a>-vs-<b>/`` (``report.ipynb``, ``report.html``) through
 :func:`cyberbudget.reports.folders.atomic_folder`.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from cyberbudget import config
+from cyberbudget import config, formatting
 from cyberbudget.errors import OptionError
 from cyberbudget.reports import disclosure, tables
 from cyberbudget.reports.computed import compute
 from cyberbudget.reports.execution import NOTEBOOK_NAME, execute_notebook
 from cyberbudget.reports.folders import atomic_folder
 from cyberbudget.reports.html_export import HTML_NAME, export_html
+from cyberbudget.reports.i18n import column, require_lang, t
 from cyberbudget.reports.inputs import PathArg, resolve_scenario_path, resolve_table_path, resolve_template
+from cyberbudget.reports.provenance_line import DataProvenance, banner_html, describe
 from cyberbudget.reports.published import key_figures
 
-__all__ = ["TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown", "parameters_html",
-           "title_markdown"]
+__all__ = ["TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown", "eligibility_changes_html",
+           "parameters_html", "published_changes", "title_markdown"]
 
 #: The template :func:`compare` executes.
 TEMPLATE: str = "scenario_comparison"
@@ -52,6 +57,11 @@ class Comparison:
     diff_text : str
         :func:`cyberbudget.policy.diff.diff` of the first two scenarios — only under ``disclosure:
         establishment`` (it names establishments), else empty.
+    eligibility : dict
+        :func:`cyberbudget.policy.diff.eligibility_changes` of the first two scenarios: ``lost`` and ``gained``,
+        each cause → establishments (internal counts: publish them through :func:`published_changes`).
+    provenance : DataProvenance or None
+        The table and its nature, the scenarios, the date and version (the report's first lines).
     """
 
     names: list[str]
@@ -59,6 +69,8 @@ class Comparison:
     totals: pd.DataFrame
     parameters: pd.DataFrame
     diff_text: str
+    eligibility: dict[str, dict[str, int]] | None = None
+    provenance: DataProvenance | None = None
 
 
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -83,7 +95,7 @@ def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = 
     InputError
         A scenario or the table is missing or invalid.
     """
-    from cyberbudget.policy.diff import diff
+    from cyberbudget.policy.diff import DESCRIPTIVE_KEYS, diff, eligibility_changes, show_value
 
     computed = [compute(p, data) for p in scenario_paths]
     if not computed:
@@ -108,26 +120,82 @@ def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = 
             "eligible_share": k["eligible_share"],
         })
     flats = [_flat(c.scenario.to_dict()) for c in computed]
-    keys = sorted({k for f in flats for k in f} - {"name", "description"})
-    rows = [{"parameter": k, **{n: f.get(k) for n, f in zip(names, flats, strict=True)}}
+    keys = sorted(k for k in {k for f in flats for k in f} if k.split(".")[0] not in DESCRIPTIVE_KEYS)
+    rows = [{"parameter": k, **{n: show_value(f.get(k)) for n, f in zip(names, flats, strict=True)}}
             for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
     params = pd.DataFrame(rows, columns=["parameter", *names])
     diff_text = ""
     if len(computed) >= 2 and disclosure.disclosure_mode(computed[0].scenario) == "establishment":
         diff_text = diff(computed[0].scenario, computed[1].scenario, computed[0].table).to_text()
+    changes = None
+    if len(computed) >= 2:
+        a, b = computed[0], computed[1]
+        changes = eligibility_changes(a.table, a.scenario, b.scenario, a.result.table["eligible"],
+                                      b.result.table["eligible"].to_numpy())
+    prov = describe(computed[0].table, computed[0].data_path, ", ".join(names))
     return Comparison(names=names, groups=groups, totals=pd.DataFrame(totals), parameters=params,
-                      diff_text=diff_text)
+                      diff_text=diff_text, eligibility=changes, provenance=prov)
 
 
-def title_markdown(cmp: Comparison, lang: str = "en") -> str:
-    """The comparison's title: the scenarios, the reference, and the disclosure rule."""
-    return (f"# Scenario comparison: {', '.join(cmp.names)}\n\nReference: **{cmp.names[0]}**. Published figures "
-            f"are aggregated; a figure built from fewer than {config.MIN_CELL_SIZE} establishments is not disclosed.")
+def title_markdown(cmp: Comparison, lang: str = "fr") -> str:
+    """The comparison's first lines: the data's nature (a banner), the title, the reference and the disclosure
+    rule."""
+    banner = banner_html(cmp.provenance, lang) + "\n\n" if cmp.provenance is not None else ""
+    return (f"{banner}# {t('cmp.title', lang, names=', '.join(cmp.names))}\n\n"
+            f"{t('cmp.reference', lang, name=cmp.names[0], k=config.MIN_CELL_SIZE)}")
 
 
-def parameters_html(cmp: Comparison, lang: str = "en") -> str:
-    """The parameters that differ between the scenarios, as an HTML table (values as in the scenarios)."""
-    return tables.html_table(cmp.parameters, dict.fromkeys(cmp.parameters.columns, str), lang=lang)
+def parameters_html(cmp: Comparison, lang: str = "fr") -> str:
+    """The parameters that differ between the scenarios, as an HTML table (values as written in a scenario file;
+    one column per scenario, under its name)."""
+    if cmp.parameters.empty:
+        return f"<p>{html.escape(t('cmp.same_parameters', lang))}</p>"
+    frame = cmp.parameters.rename(columns={"parameter": column("parameter", lang)})
+    body = tables.html_table(frame, dict.fromkeys(frame.columns, str), lang=lang, headers=False)
+    return f"<div class='cb-quoted'>{body}</div>"  # keys and values as written in the scenario files
+
+
+def published_changes(cmp: Comparison, min_cell: int = config.MIN_CELL_SIZE) -> pd.DataFrame | None:
+    """The change in eligibility between the first two scenarios, by cause, as published: ``cause, lost,
+    gained`` then a ``total`` row, with a count of 1 to ``min_cell − 1`` establishments suppressed (missing), and
+    secondary suppression so that the total reveals none (a total itself below ``min_cell`` is suppressed).
+    None with fewer than two scenarios."""
+    from cyberbudget.policy.diff import CHANGE_CAUSES
+
+    if not cmp.eligibility:
+        return None
+    out = pd.DataFrame({"cause": [*CHANGE_CAUSES, "total"]})
+    for side in ("lost", "gained"):
+        counts = np.array([int(cmp.eligibility[side].get(c, 0)) for c in CHANGE_CAUSES], dtype=np.int64)
+        total = int(counts.sum())
+        live = counts > 0
+        mask = np.zeros(len(counts), dtype=bool)
+        if live.any():
+            sub = counts[live]
+            mask[live] = disclosure.secondary_mask_1d(sub, sub, sub < min_cell, min_cell)
+        hide_total = 0 < total < min_cell or (live.any() and mask[live].all())
+        values = [None if m else int(c) for c, m in zip(counts, mask, strict=True)]
+        out[side] = pd.array([*values, None if hide_total else total], dtype="Int64")
+    return out
+
+
+def eligibility_changes_html(cmp: Comparison, lang: str = "fr") -> str:
+    """:func:`published_changes` as an HTML table, with a sentence naming the scenarios (empty with fewer than
+    two)."""
+    frame = published_changes(cmp)
+    if frame is None:
+        return ""
+    a, b = cmp.names[0], cmp.names[1]
+    nd = t("nd.short", lang)
+    shown = pd.DataFrame({
+        column("cause", lang): [t(f"cmp.cause.{c}", lang) for c in frame["cause"]],
+        t("cmp.lost", lang, a=a, b=b): [nd if pd.isna(v) else formatting.fmt_int(int(v), lang) for v in frame["lost"]],
+        t("cmp.gained", lang, a=a, b=b): [nd if pd.isna(v) else formatting.fmt_int(int(v), lang)
+                                          for v in frame["gained"]],
+    })
+    intro = t("cmp.changes_intro", lang, a=a, b=b, k=config.MIN_CELL_SIZE)
+    return (f"<p>{html.escape(intro)}</p>"
+            + tables.html_table(shown, dict.fromkeys(shown.columns, str), lang=lang, headers=False))
 
 
 def diff_markdown(cmp: Comparison) -> str:
@@ -136,7 +204,7 @@ def diff_markdown(cmp: Comparison) -> str:
 
 
 def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out: PathArg = "reports", *,
-            lang: str = "en", exporter: Any = None) -> Path:
+            lang: str = "fr", exporter: Any = None) -> Path:
     """Execute the ``scenario_comparison`` template for several scenarios and write its report.
 
     Writes ``out/compare-<a>-vs-<b>…/`` with ``report.ipynb`` (really executed) and ``report.html``
@@ -150,6 +218,8 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
         Establishment table (default: the committed table).
     out : path
         Parent folder of the comparison folder.
+    lang : {"fr", "en"}
+        Language of every word and number of the report.
 
     Returns
     -------
@@ -166,6 +236,7 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     from cyberbudget.data.registry import load_establishments
     from cyberbudget.policy.scenario import load_scenario
 
+    lang = require_lang(lang)
     if len(scenario_paths) < 2:
         raise OptionError(f"compare: expected at least two scenarios, found {len(scenario_paths)}")
     spaths = [resolve_scenario_path(p) for p in scenario_paths]

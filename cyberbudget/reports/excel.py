@@ -3,11 +3,18 @@
 Sheets (DESIGN.md, "Command line"): ``summary``, ``by_region``, ``by_status``, ``by_category``, ``by_ght``,
 ``by_year``, ``parameters``, ``provenance`` and, only under ``disclosure: establishment``, ``establishments``.
 
+Every word is in the workbook's language (``lang``, French by default; catalogue keys ``xlsx.*``, ``col.*``,
+``label.*``): titles, column headers (the reader's names — "Subvention (centimes)", not ``grant_cents``), labels of
+regions, statuses and categories, the reasons of the establishment sheet. Sheet names stay those of DESIGN.md.
+
 Every sheet has a title in row 1, its column headers in row 2 (frozen with the first column), data from row 3
-and, for breakdowns, a bold total row. Amounts are written from integer cents: ``grant_cents`` as an integer
-and ``grant_eur`` as ``cents / 100`` with a two-decimal euro format, so the totals match ``allocation.csv`` to
-the cent. Suppressed cells (see :mod:`cyberbudget.reports.disclosure`) read ``n.d.``. Under ``disclosure:
-establishment`` every sheet carries the marking "Diffusion restreinte" in its title, page header and footer.
+and, for breakdowns, a bold total row — except ``summary``, whose first lines state what the data is (the table
+and its nature, the scenario, the production date and version: :mod:`cyberbudget.reports.provenance_line`) and
+the meaning of ``n.d.``, its headers following (:func:`summary_header_row`). Amounts are written from integer
+cents: the grant in cents as an integer and in euros as ``cents / 100`` with a two-decimal euro format, so the
+totals match ``allocation.csv`` to the cent. Suppressed cells (see :mod:`cyberbudget.reports.disclosure`) read
+``n.d.``. Under ``disclosure: establishment`` every sheet carries the marking "Diffusion restreinte" in its
+title, page header and footer.
 """
 
 from __future__ import annotations
@@ -27,14 +34,16 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from cyberbudget import config
 from cyberbudget.reports.disclosure import Breakdown
+from cyberbudget.reports.i18n import column, label, t
+from cyberbudget.reports.provenance_line import DataProvenance, summary_lines
+from cyberbudget.reports.reasons import translate_reasons
 
 #: Sheets written in every workbook, in order.
 SHEETS: tuple[str, ...] = (
     "summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance",
 )
-#: Text written in a suppressed cell.
+#: Text written in a suppressed cell (the same in both languages: "non diffusé" / "not disclosed").
 NOT_DISCLOSED: str = "n.d."
-LEGEND: str = f"n.d. = not disclosed (built from fewer than {config.MIN_CELL_SIZE} establishments)"
 
 FORMATS: dict[str, str] = {
     "eur": '#,##0.00 "€"',
@@ -55,6 +64,14 @@ COLUMN_FORMATS: dict[str, str] = {
 HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
 TITLE_FONT = Font(bold=True, size=13)
 MARK_FONT = Font(bold=True, size=13, color="C00000")
+#: Fill and font of the data-nature lines of the summary sheet (loud for synthetic data).
+NATURE_FILL = PatternFill("solid", fgColor="FFF3CD")
+NATURE_FONT = Font(bold=True, size=12, color="5C3300")
+
+
+def legend(lang: str = "fr") -> str:
+    """``n.d. = non diffusé (…)``: the meaning of a suppressed cell."""
+    return t("nd.legend", lang, k=config.MIN_CELL_SIZE)
 
 
 def _cell_value(value: Any) -> Any:
@@ -80,10 +97,10 @@ def _title(ws: Worksheet, title: str, marking: str | None) -> None:
 
 
 def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, formats: Mapping[str, str] | None = None,
-                 suppressed: pd.Series | None = None, bold_last: bool = False) -> None:
+                 suppressed: pd.Series | None = None, bold_last: bool = False, lang: str = "fr") -> None:
     formats = {**COLUMN_FORMATS, **(formats or {})}
     for j, col in enumerate(frame.columns, start=1):
-        cell = ws.cell(row=start_row, column=j, value=str(col))
+        cell = ws.cell(row=start_row, column=j, value=column(str(col), lang))
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -105,7 +122,7 @@ def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, form
                 ws.cell(row=i, column=j).font = Font(bold=True)
     ws.freeze_panes = ws.cell(row=start_row + 1, column=2)
     for j, col in enumerate(frame.columns, start=1):
-        values = [str(col)] + [str(v) for v in frame[col].head(200).tolist()]
+        values = [column(str(col), lang)] + [str(v) for v in frame[col].head(200).tolist()]
         width = min(60, max(10, max(len(v) for v in values) + 2))
         ws.column_dimensions[get_column_letter(j)].width = width
     ws.print_title_rows = f"{start_row}:{start_row}"
@@ -115,13 +132,24 @@ def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, form
     ws.page_setup.fitToHeight = 0
 
 
-def _labelled(breakdown: Breakdown, labels: Mapping[str, str] | None) -> pd.DataFrame:
+def _labelled(breakdown: Breakdown, lang: str = "fr") -> pd.DataFrame:
+    """A breakdown with its total row, a label column (statuses, categories, regions) and the suppression in
+    words."""
     frame = breakdown.to_frame(with_total=True)
     by = breakdown.by
-    if labels:
-        frame.insert(1, "label", [labels.get(str(code), "") if code != "Total" else "" for code in frame[by]])
-    frame["suppressed"] = frame["suppressed"].map({"primary": "n < 5", "secondary": "secondary", "": ""})
+    total = frame[by].astype(str) == "Total"
+    if by in ("region", "status", "category"):
+        frame.insert(1, "label", ["" if is_total else label(by, str(code), lang)
+                                  for code, is_total in zip(frame[by], total, strict=True)])
+    frame[by] = [t("label.total", lang) if is_total else code for code, is_total in zip(frame[by], total, strict=True)]
+    frame["suppressed"] = frame["suppressed"].map({"primary": t("nd.suppressed.primary", lang, k=breakdown.min_cell),
+                                                   "secondary": t("nd.suppressed.secondary", lang), "": ""})
     return frame
+
+
+def summary_header_row(n_lines: int) -> int:
+    """Row of the summary sheet's column headers: after the title and the ``n_lines`` data-nature and legend lines."""
+    return 2 + n_lines
 
 
 def write_workbook(
@@ -135,7 +163,8 @@ def write_workbook(
     establishments: pd.DataFrame | None = None,
     marking: str | None = None,
     title: str = "cyberbudget",
-    labels: Mapping[str, Mapping[str, str]] | None = None,
+    data: DataProvenance | None = None,
+    lang: str = "fr",
 ) -> Path:
     """Write the workbook atomically (temporary file, then rename).
 
@@ -143,8 +172,9 @@ def write_workbook(
     ----------
     path : path
         Output ``.xlsx``.
-    summary : sequence of (indicator, value, format)
-        Key figures; ``value`` None means suppressed; ``format`` one of :data:`FORMATS`.
+    summary : sequence of (key, value, format)
+        Key figures: ``key`` names the figure in the catalogue (``xlsx.kf.<key>``); ``value`` None means
+        suppressed; ``format`` one of :data:`FORMATS`.
     breakdowns : mapping
         ``{"region": Breakdown, "status": ..., "category": ..., "ght": ...}`` from
         :func:`cyberbudget.reports.disclosure.breakdown`.
@@ -159,8 +189,12 @@ def write_workbook(
         only under ``disclosure: establishment``.
     marking : str, optional
         Protective marking written on every sheet (title, page header and footer).
-    labels : mapping, optional
-        ``{"region": {code: name}, ...}`` to add a readable label column to breakdowns.
+    title : str
+        What the workbook is (e.g. ``cyberbudget — baseline``), first in every sheet's title.
+    data : DataProvenance, optional
+        What the figures are built from, stated in the first lines of the ``summary`` sheet.
+    lang : {"fr", "en"}
+        Language of every title, header and label.
 
     Returns
     -------
@@ -168,53 +202,67 @@ def write_workbook(
         The path written.
     """
     path = Path(path)
+    nd = legend(lang)
     wb = Workbook()
     ws = wb.active
     ws.title = "summary"
-    _title(ws, f"{title} — key figures ({LEGEND})", marking)
-    frame = pd.DataFrame([(k, v) for k, v, _ in summary], columns=["indicator", "value"])
-    _write_frame(ws, frame, suppressed=frame["value"].isna())
-    for i, (_, _, fmt) in enumerate(summary, start=3):
+    _title(ws, t("xlsx.title.summary", lang, title=title), marking)
+    lines = [*(summary_lines(data, lang) if data is not None else []), nd]
+    for i, text in enumerate(lines, start=2):
+        cell = ws.cell(row=i, column=1, value=text)
+        if data is not None and i < 2 + len(lines) - 1:
+            cell.font = NATURE_FONT if data.nature == "synthetic" else Font(bold=True)
+            if data.nature == "synthetic":
+                cell.fill = NATURE_FILL
+    header = summary_header_row(len(lines))
+    frame = pd.DataFrame([(t(f"xlsx.kf.{k}", lang), v) for k, v, _ in summary], columns=["indicator", "value"])
+    _write_frame(ws, frame, start_row=header, suppressed=frame["value"].isna(), lang=lang)
+    for i, (_, _, fmt) in enumerate(summary, start=header + 1):
         if ws.cell(row=i, column=2).value != NOT_DISCLOSED:
             ws.cell(row=i, column=2).number_format = FORMATS[fmt]
-    ws.column_dimensions["A"].width = 44
-    ws.column_dimensions["B"].width = 22
+    ws.column_dimensions["A"].width = 48
+    ws.column_dimensions["B"].width = 24
 
     for by in ("region", "status", "category", "ght"):
         ws = wb.create_sheet(f"by_{by}")
-        _title(ws, f"{title} — allocation by {by} ({LEGEND})", marking)
-        frame = _labelled(breakdowns[by], (labels or {}).get(by))
+        _title(ws, t(f"xlsx.title.by_{by}", lang, title=title, legend=nd), marking)
+        frame = _labelled(breakdowns[by], lang)
         mask = frame["suppressed"] != ""
-        _write_frame(ws, frame, suppressed=mask, bold_last=True)
+        _write_frame(ws, frame, suppressed=mask, bold_last=True, lang=lang)
 
     ws = wb.create_sheet("by_year")
-    _title(ws, f"{title} — grants by year ({LEGEND})", marking)
+    _title(ws, t("xlsx.title.by_year", lang, title=title, legend=nd), marking)
     yr = years[["year", "grant_cents", "grant_eur"]].copy()
     yr["year"] = yr["year"].astype(str)
     known = yr["grant_cents"].notna().all()
-    total = pd.DataFrame({"year": ["Total"],
+    total = pd.DataFrame({"year": [t("label.total", lang)],
                           "grant_cents": [int(yr["grant_cents"].sum()) if known else pd.NA],
                           "grant_eur": [float(yr["grant_cents"].sum()) / 100 if known else float("nan")]})
     yr = pd.concat([yr, total], ignore_index=True)
-    _write_frame(ws, yr, suppressed=yr["grant_cents"].isna(), bold_last=True)
+    _write_frame(ws, yr, suppressed=yr["grant_cents"].isna(), bold_last=True, lang=lang)
 
     ws = wb.create_sheet("parameters")
-    _title(ws, f"{title} — scenario parameters (resolved)", marking)
+    _title(ws, t("xlsx.title.parameters", lang, title=title), marking)
     params = pd.DataFrame(sorted(_flatten(parameters).items()), columns=["parameter", "value"])
-    _write_frame(ws, params)
+    _write_frame(ws, params, lang=lang)
 
     ws = wb.create_sheet("provenance")
-    _title(ws, f"{title} — where the figures come from (source: assumption = no publication gives it)", marking)
-    _write_frame(ws, provenance.astype(object).where(provenance.notna(), None), formats={"value": ""})
+    _title(ws, t("xlsx.title.provenance", lang, title=title), marking)
+    _write_frame(ws, provenance.astype(object).where(provenance.notna(), None), formats={"value": ""}, lang=lang)
 
     if establishments is not None:
         ws = wb.create_sheet("establishments")
-        _title(ws, f"{title} — establishments (internal use only)", marking)
+        _title(ws, t("xlsx.title.establishments", lang, title=title), marking)
         est = establishments.copy()
+        for kind in ("status", "category", "region"):
+            if kind in est:
+                est[kind] = [label(kind, c, lang) for c in est[kind]]
+        if "reason" in est:
+            est["reason"] = translate_reasons(est["reason"], lang)
         for col in est.columns:
             if est[col].dtype == bool:
-                est[col] = est[col].map({True: "true", False: "false"})
-        _write_frame(ws, est, formats={"finess": "text"})
+                est[col] = est[col].map({True: t("label.yes", lang), False: t("label.no", lang)})
+        _write_frame(ws, est, formats={"finess": "text"}, lang=lang)
         ws.auto_filter.ref = f"A2:{get_column_letter(len(est.columns))}{len(est) + 2}"
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)

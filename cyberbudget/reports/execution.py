@@ -34,7 +34,7 @@ NOTEBOOK_NAME: str = "report.ipynb"
 KERNEL_NAME: str = "python3"
 
 
-def notebook_parameters(computed: Computed, lang: str = "en", dask: str | None = None) -> dict[str, Any]:
+def notebook_parameters(computed: Computed, lang: str = "fr", dask: str | None = None) -> dict[str, Any]:
     """The parameters a template receives from ``run``.
 
     ``scenario_path`` and ``data_path`` (absolute), ``lang``, ``expected_allocated_cents`` (the notebook fails if

@@ -1,8 +1,9 @@
 """``report.html``: the executed notebook as one self-contained page.
 
 :func:`html_exporter` builds an nbconvert ``HTMLExporter`` (``lab`` template) that hides the code, templates
-require.js, MathJax and mermaid away and adds the house CSS (screen and print) and, under
-``disclosure: establishment``, the protective marking as a banner on screen and on every printed page.
+require.js, MathJax and mermaid away and adds the house CSS (screen and print: the allocation report's synthèse,
+``<section id="synthese">``, ends the first printed page) and, under ``disclosure: establishment``, the protective
+marking as a banner on screen and on every printed page.
 :func:`export_html` writes the page after removing any remaining remote ``<script src>`` or ``<link href>``: the
 page fetches nothing when opened (plotly.js is embedded once by the notebook's renderer,
 :func:`cyberbudget.reports.plots.register_renderer`). Build the exporter once to export many notebooks.
@@ -28,7 +29,15 @@ body.jp-Notebook { max-width: 1100px; margin: 0 auto; }
 .cb-table td, .cb-table th { border-bottom: 1px solid #ddd; padding: 2px 8px; }
 .jp-RenderedHTMLCommon .cb-table td, .jp-RenderedHTMLCommon .cb-table th { text-align: left !important; vertical-align: top; }
 .jp-RenderedHTMLCommon table { font-size: 13px; }
+.cb-synthese { border: 1px solid #d0d7de; border-radius: 6px; padding: 2px 18px 10px 18px; margin: 6px 0 18px 0; }
+.cb-synthese .cb-keyfigures { font-size: 14px; margin: 4px 0 10px 0; }
+.jp-RenderedHTMLCommon .cb-synthese .cb-keyfigures td.cb-num { text-align: right !important; white-space: nowrap;
+  font-variant-numeric: tabular-nums; }
+.cb-synthese .cb-narrative { font-size: 14px; line-height: 1.5; max-width: 60em; }
 @media print {
+  /* the synthèse is page 1 with the header: a forced break after it (block boxes, so that the break applies) */
+  .jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output { display: block !important; }
+  #synthese { break-after: page; page-break-after: always; border: none; padding: 0; }
   body.jp-Notebook { max-width: none; font-size: 11pt; color: black; }
   .modebar, .modebar-container { display: none !important; }
   .jp-OutputArea-output, .plotly-graph-div, .jp-RenderedHTMLCommon table { break-inside: avoid; }

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ from typing import Any
 from babel.dates import format_date
 from babel.messages.pofile import read_po
 
+from cyberbudget.errors import OptionError
 from cyberbudget.formatting import LANGS, check_lang
 
 __all__ = [
-    "DOMAIN", "LOCALE_DIR", "LOCALES", "catalogue", "catalogue_files", "catalogue_path", "keys", "long_date", "t",
+    "DOMAIN", "LABEL_KINDS", "LOCALE_DIR", "LOCALES", "catalogue", "catalogue_files", "catalogue_path", "column",
+    "foreign_phrases", "foreign_words_in", "has", "heading", "keys", "label", "long_date", "require_lang", "t",
 ]
 
 #: Folder of the catalogues.
@@ -37,6 +40,21 @@ LOCALE_DIR: Path = Path(__file__).resolve().parent / "locale"
 DOMAIN: str = "cyberbudget"
 #: Babel locale of each language.
 LOCALES: dict[str, str] = {"fr": "fr_FR", "en": "en_GB"}
+#: Kinds of code that have a label in the catalogue (``label.<kind>.<code>``).
+LABEL_KINDS: tuple[str, ...] = ("status", "category", "region", "rule", "tier", "factor", "output")
+
+
+def require_lang(lang: str) -> str:
+    """``lang`` if it is a language of the catalogue (:data:`cyberbudget.formatting.LANGS`).
+
+    Raises
+    ------
+    OptionError
+        Any other value (a bad ``--lang`` or template parameter: exit code 2, before anything is written).
+    """
+    if lang not in LANGS:
+        raise OptionError(f"--lang: expected one of {', '.join(LANGS)}, found {lang!r}")
+    return lang
 
 
 def catalogue_path(lang: str) -> Path:
@@ -93,12 +111,106 @@ def t(key: str, lang: str = "fr", /, **fields: Any) -> str:
     return text.format(**fields) if fields else text
 
 
-def long_date(day: dt.date, lang: str = "fr") -> str:
-    """A date in full: ``30 novembre 2026`` / ``30 November 2026``.
+def has(key: str, lang: str = "fr") -> bool:
+    """Whether ``key`` has a translation in ``lang``."""
+    return key in catalogue(lang)
+
+
+def label(kind: str, code: object, lang: str = "fr") -> str:
+    """The reader's name of a code (``label.<kind>.<code>``): a ``status``, ``category``, ``region``, allocation
+    ``rule``, ``tier`` group, uncertain ``factor`` or simulated ``output`` (:data:`LABEL_KINDS`).
+
+    A code the catalogue does not know (a GHT code, a rule registered by a plugin) is shown as it is.
 
     Examples
     --------
-    >>> long_date(dt.date(2026, 11, 30), "fr")
-    '30 novembre 2026'
+    >>> label("status", "private_nonprofit", "fr"), label("category", "dialysis", "en")
+    ('Privé non lucratif', 'Dialysis centre')
+    >>> label("region", "53"), label("ght", "ARA-01")
+    ('Bretagne', 'ARA-01')
     """
-    return format_date(day, format="long", locale=LOCALES[check_lang(lang)])
+    if kind not in LABEL_KINDS:
+        return str(code)
+    # a tier group is OSE, GHT support, or a status or category (policy.scenario.TIER_GROUPS)
+    for k in (kind, "status", "category") if kind == "tier" else (kind,):
+        key = f"label.{k}.{code}"
+        if has(key, lang):
+            return t(key, lang)
+    return str(code)
+
+
+def column(name: str, lang: str = "fr") -> str:
+    """The header of a published table's column (``col.<name>``): ``grant_cents`` → ``Subvention (centimes)``.
+
+    A column the catalogue does not know keeps its name.
+
+    Examples
+    --------
+    >>> column("grant_eur", "fr"), column("grant_eur", "en"), column("no_such_column", "fr")
+    ('Subvention (€)', 'Grant (€)', 'no_such_column')
+    """
+    key = f"col.{name}"
+    return t(key, lang) if has(key, lang) else str(name)
+
+
+def heading(key: str, lang: str = "fr", level: int = 2, /, **fields: Any) -> str:
+    """A Markdown heading from the catalogue: ``## Chiffres clés`` (what the templates display between sections).
+
+    Examples
+    --------
+    >>> heading("report.schedule", "fr")
+    '## Calendrier pluriannuel'
+    """
+    return f"{'#' * level} {t(key, lang, **fields)}"
+
+
+def long_date(day: dt.date, lang: str = "fr") -> str:
+    """A date in full: ``30 novembre 2026`` / ``30 November 2026`` (French: ``1er décembre 2026``).
+
+    Examples
+    --------
+    >>> long_date(dt.date(2026, 11, 30), "fr"), long_date(dt.date(2026, 12, 1), "fr")
+    ('30 novembre 2026', '1er décembre 2026')
+    """
+    text = format_date(day, format="long", locale=LOCALES[check_lang(lang)])
+    return "1er" + text[1:] if lang == "fr" and day.day == 1 else text
+
+
+_FIELD = re.compile(r"\{[^{}]*\}")
+_SEPARATORS = re.compile(r"[:;,.()\[\]«»“”\"—–/|*`<>=+\n?!%€\u00a0\u202f]+|\s-\s")
+
+
+@lru_cache(maxsize=len(LANGS))
+def foreign_phrases(lang: str) -> tuple[str, ...]:
+    """Phrases of the *other* language's catalogue that betray it in a page written in ``lang``.
+
+    Each message of the other language is cut at its fields and punctuation; a piece is kept when it has two words
+    or more, or one word of at least seven letters, and appears in no message of ``lang`` (so ``Total``,
+    ``CHR/CHU`` or a region's name, the same in both, never count). Lower case, longest first.
+
+    Examples
+    --------
+    >>> "eligible establishments" in foreign_phrases("fr"), "établissements éligibles" in foreign_phrases("en")
+    (True, True)
+    """
+    own = " | ".join(catalogue(lang).values()).lower()
+    other = next(x for x in LANGS if x != check_lang(lang))
+    found: set[str] = set()
+    for key, text in catalogue(other).items():
+        if catalogue(lang).get(key) == text:
+            continue
+        for piece in _SEPARATORS.split(_FIELD.sub("|", text)):
+            piece = " ".join(piece.split()).strip(" '-").lower()
+            words = re.findall(r"[^\W\d_]+", piece)
+            if not words or "_" in piece or piece in own:
+                continue
+            if len(words) >= 2 or len(words[0]) >= 7:
+                found.add(piece)
+    return tuple(sorted(found, key=lambda x: (-len(x), x)))
+
+
+def foreign_words_in(text: str, lang: str) -> list[str]:
+    """The phrases of :func:`foreign_phrases` found in ``text`` (whole words, any case): words of the other
+    language in a page that should be all in ``lang``."""
+    low = " ".join(text.split()).lower()
+    return [p for p in foreign_phrases(lang) if re.search(rf"(?<![^\W_]){re.escape(p)}(?![^\W_])", low)]

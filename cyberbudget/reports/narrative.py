@@ -1,4 +1,5 @@
-"""Plain-language paragraphs generated from a report's published (disclosure-checked) numbers."""
+"""Plain-language paragraphs generated from a report's published (disclosure-checked) numbers, in the report's
+language: every sentence is a message of the catalogue (``narrative.*``, :mod:`cyberbudget.reports.i18n`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from cyberbudget import formatting
-from cyberbudget.reports import plots
+from cyberbudget import config, formatting
+from cyberbudget.reports.i18n import label, t
+
+__all__ = ["gini_level", "paragraph"]
 
 
 def _largest(rows: pd.DataFrame, by: str) -> tuple[str, float] | None:
@@ -24,6 +27,12 @@ def _is_missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+def gini_level(gini: float) -> str:
+    """The word for a Gini coefficient: ``very_unequal`` (≥ 0.6), ``unequal`` (≥ 0.4), ``moderate`` (≥ 0.2),
+    ``even`` (the catalogue's ``narrative.gini.<level>``)."""
+    return "very_unequal" if gini >= 0.6 else "unequal" if gini >= 0.4 else "moderate" if gini >= 0.2 else "even"
+
+
 def paragraph(
     *,
     scenario_name: str,
@@ -34,9 +43,9 @@ def paragraph(
     by_status: pd.DataFrame,
     by_region: pd.DataFrame,
     gini: float | None,
-    lang: str = "en",
+    lang: str = "fr",
 ) -> str:
-    """A paragraph that says what the numbers mean, in English (``lang`` only changes number formats).
+    """A paragraph that says what the numbers mean, in ``lang``.
 
     Parameters
     ----------
@@ -53,61 +62,46 @@ def paragraph(
     >>> text = paragraph(scenario_name="demo", rule="gap", min_share=0.05, max_share=0.1, key=key,
     ...                  by_status=rows, by_region=rows.rename(columns={"status": "region"}).assign(region="53"),
     ...                  gini=0.3, lang="en")
-    >>> "10 of 40 establishments (25%)" in text and "€2,000 (20.0% of the envelope) is left unallocated" in text
+    >>> "10 of 40 establishments (25 %)" in text and "2,000 € (20.0 % of the envelope) is left unallocated" in text
+    True
+    >>> "10 établissements sur 40" in paragraph(scenario_name="demo", rule="gap", min_share=0.05, max_share=0.1,
+    ...     key=key, by_status=rows, by_region=rows.rename(columns={"status": "region"}).assign(region="53"),
+    ...     gini=0.3, lang="fr")
     True
     """
     f = formatting
     parts: list[str] = []
     env = key["envelope_cents"] / 100
     n, n_el = key["n_establishments"], key.get("n_eligible")
-    corridor = f"{f.fmt_pct(min_share, lang, 0)}–{f.fmt_pct(max_share, lang, 0)}"
+    common = {"scenario": scenario_name, "rule": label("rule", rule, lang), "min": f.fmt_share(min_share, lang),
+              "max": f.fmt_share(max_share, lang)}
     if _is_missing(n_el):
-        parts.append(
-            f"Under scenario “{scenario_name}” (rule {rule}, eligibility corridor {corridor} of the IT budget), "
-            f"fewer than 5 of the {f.fmt_int(n, lang)} establishments qualify: the detailed figures are not "
-            "disclosed."
-        )
-        return " ".join(parts)
-    parts.append(
-        f"Under scenario “{scenario_name}” (rule {rule}), {f.fmt_int(n_el, lang)} of {f.fmt_int(n, lang)} "
-        f"establishments ({f.fmt_pct(key['eligible_share'], lang, 0)}) spend at least "
-        f"{f.fmt_pct(min_share, lang, 0)} of their IT budget on cybersecurity and qualify for the "
-        f"{f.fmt_eur_compact(env, lang)} envelope."
-    )
+        return t("narrative.not_disclosed", lang, **common, k=config.MIN_CELL_SIZE, n=f.fmt_int(n, lang))
+    parts.append(t("narrative.eligible", lang, **common, n_eligible=f.fmt_int(n_el, lang), n=f.fmt_int(n, lang),
+                   share=f.fmt_pct(key["eligible_share"], lang, 0), envelope=f.fmt_eur_compact(env, lang)))
     allocated, unallocated = key.get("allocated_cents"), key.get("unallocated_cents")
     if not _is_missing(allocated) and not _is_missing(unallocated):
         if unallocated == 0:
-            parts.append(f"The whole envelope is allocated ({f.fmt_eur(allocated / 100, lang)}).")
+            parts.append(t("narrative.all_allocated", lang, allocated=f.fmt_eur(allocated / 100, lang)))
         else:
-            parts.append(
-                f"They receive {f.fmt_eur(allocated / 100, lang)}; {f.fmt_eur(unallocated / 100, lang)} "
-                f"({f.fmt_pct(unallocated / key['envelope_cents'], lang)} of the envelope) is left unallocated, "
-                "because eligible establishments' needs, demands or caps are met before the money runs out."
-            )
+            parts.append(t("narrative.unallocated", lang, allocated=f.fmt_eur(allocated / 100, lang),
+                           unallocated=f.fmt_eur(unallocated / 100, lang),
+                           share=f.fmt_pct(unallocated / key["envelope_cents"], lang)))
     status = _largest(by_status, "status") if "grant_share" in by_status else None
     if status:
-        parts.append(
-            f"{plots.label('status', status[0], lang)} establishments receive the largest share "
-            f"({f.fmt_pct(status[1], lang, 0)})"
-            + (
-                f", and {plots.label('region', region[0], lang)} is the region receiving most "
-                f"({f.fmt_pct(region[1], lang, 0)})."
-                if (region := _largest(by_region, "region") if "grant_share" in by_region else None)
-                else "."
-            )
-        )
+        region = _largest(by_region, "region") if "grant_share" in by_region else None
+        args = {"status": label("status", status[0], lang), "share": f.fmt_pct(status[1], lang, 0)}
+        if region:
+            parts.append(t("narrative.largest_with_region", lang, **args, region=label("region", region[0], lang),
+                           region_share=f.fmt_pct(region[1], lang, 0)))
+        else:
+            parts.append(t("narrative.largest", lang, **args))
     if not _is_missing(gini):
-        level = "very unequal" if gini >= 0.6 else "unequal" if gini >= 0.4 else "moderately even" \
-            if gini >= 0.2 else "even"
-        parts.append(
-            f"Per bed, grants are {level} across recipients (Gini {f.fmt_number(gini, 2, lang)})."
-        )
+        parts.append(t("narrative.gini", lang, level=t(f"narrative.gini.{gini_level(gini)}", lang),
+                       gini=f.fmt_number(gini, 2, lang)))
     induced = key.get("induced_spend_eur")
     if not _is_missing(induced) and induced:
-        parts.append(
-            f"To qualify, establishments raise their cyber spend by {f.fmt_eur_compact(induced, lang)} in total "
-            "over the period — the behavioural effect the 5 % rule is meant to have."
-        )
+        parts.append(t("narrative.induced", lang, amount=f.fmt_eur_compact(induced, lang), min=common["min"]))
     elif not _is_missing(induced):
-        parts.append("No behavioural response is simulated in this scenario (uptake model: none).")
+        parts.append(t("narrative.no_uptake", lang))
     return " ".join(parts)

@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from cyberbudget import config
-from cyberbudget.reports import plots
 from cyberbudget.reports.computed import Computed
 from cyberbudget.reports.inputs import PathArg
 from cyberbudget.reports.published import Published, by_year_frame, publish
@@ -170,22 +168,22 @@ def _summary_rows(pub: Published) -> list[tuple[str, Any, str]]:
     ]
 
 
-def write_workbook(computed: Computed, pub: Published, path: PathArg) -> Path:
-    """Write ``allocation.xlsx`` from the published tables (see :mod:`cyberbudget.reports.excel`)."""
+def write_workbook(computed: Computed, pub: Published, path: PathArg, lang: str = "fr") -> Path:
+    """Write ``allocation.xlsx`` from the published tables, in ``lang`` (see :mod:`cyberbudget.reports.excel`)."""
     from cyberbudget.data.reference import provenance
     from cyberbudget.reports import excel
+    from cyberbudget.reports.provenance_line import provenance_of
 
-    labels = {"region": dict(config.REGION_NAMES), "status": plots.STATUS_LABELS["en"],
-              "category": plots.CATEGORY_LABELS["en"]}
     return excel.write_workbook(
         path, summary=_summary_rows(pub), breakdowns=pub.breakdowns, years=pub.years,
         parameters=computed.scenario.to_dict(), provenance=provenance(), establishments=pub.establishments,
-        marking=pub.marking, title=f"cyberbudget — {pub.name}", labels=labels,
+        marking=pub.marking, title=f"cyberbudget — {pub.name}", data=pub.provenance or provenance_of(computed),
+        lang=lang,
     )
 
 
 def write_outputs(computed: Computed, folder: PathArg, *, xlsx: bool = True,
-                  pub: Published | None = None) -> dict[str, Path]:
+                  pub: Published | None = None, lang: str = "fr") -> dict[str, Path]:
     """Write ``allocation.csv``, ``summary.json`` and (``xlsx=True``) ``allocation.xlsx`` into ``folder``.
 
     Parameters
@@ -197,6 +195,8 @@ def write_outputs(computed: Computed, folder: PathArg, *, xlsx: bool = True,
         Also write the workbook (``verify`` does not).
     pub : Published, optional
         The published tables if already built (default: built here when ``xlsx``).
+    lang : {"fr", "en"}
+        Language of the workbook (``allocation.csv`` and ``summary.json`` are internal and the same in any).
 
     Returns
     -------
@@ -215,6 +215,6 @@ def write_outputs(computed: Computed, folder: PathArg, *, xlsx: bool = True,
             pub = publish(computed)
             computed.timings["publish"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        paths[XLSX_NAME] = write_workbook(computed, pub, folder / XLSX_NAME)
+        paths[XLSX_NAME] = write_workbook(computed, pub, folder / XLSX_NAME, lang)
         computed.timings["xlsx"] = time.perf_counter() - t2
     return paths

@@ -5,8 +5,10 @@ House rules
 - one accessible palette (Okabe–Ito, safe for the common colour-vision deficiencies), one font, white background;
 - titles say what to see ("Public hospitals receive most of the envelope"), not what is plotted; the caller can
   pass its own;
-- numbers can be formatted the French way (``350 000 000 €``, ``5,0 %``) or the English way
-  (``€350,000,000``, ``5.0%``): every function takes ``lang="en" | "fr"``;
+- every word — titles, subtitles, axis labels, legends, hover text, group labels — comes from the message
+  catalogue (``plot.*``, ``label.*``; :mod:`cyberbudget.reports.i18n`) and numbers are formatted the French way
+  (``350 000 000 €``, ``5,0 %``, the default) or the English way (``350,000,000 €``, ``5.0 %``): every function
+  takes ``lang="fr" | "en"``;
 - figures draw *aggregated, disclosure-checked* data (see :mod:`cyberbudget.reports.disclosure`): a suppressed cell
   arrives as a missing value and is drawn as "not disclosed", never as zero.
 
@@ -36,8 +38,10 @@ from cyberbudget.formatting import (
     fmt_int,
     fmt_number,
     fmt_pct,
+    fmt_share,
     tick_format,
 )
+from cyberbudget.reports import i18n
 
 # --------------------------------------------------------------------------------------------------------------
 # Palette, fonts, labels
@@ -66,40 +70,12 @@ FONT_FAMILY: str = "Inter, 'Segoe UI', Helvetica, Arial, sans-serif"
 #: Name of the plotly renderer installed by :func:`register_renderer`.
 RENDERER_NAME: str = "cyberbudget"
 
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    "en": {"public": "Public", "private_nonprofit": "Private non-profit", "private_forprofit": "Private for-profit"},
-    "fr": {"public": "Public", "private_nonprofit": "Privé non lucratif", "private_forprofit": "Privé lucratif"},
-}
-CATEGORY_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "chu": "CHR/CHU", "ch": "Hospital centre (CH)", "chs": "Psychiatric hospital (CHS)", "clcc": "Cancer centre",
-        "usld": "Long-term care (USLD)", "mco": "Private acute (MCO)", "ssr": "Rehabilitation (SSR)",
-        "psy": "Psychiatric clinic", "had": "Hospital at home (HAD)", "other": "Other",
-        "ehpad": "Nursing home (EHPAD)", "esms": "Medico-social (ESMS)",
-    },
-    "fr": {
-        "chu": "CHR/CHU", "ch": "Centre hospitalier", "chs": "CH spécialisé (psychiatrie)", "clcc": "CLCC",
-        "usld": "USLD", "mco": "Clinique MCO", "ssr": "SSR", "psy": "Clinique psychiatrique",
-        "had": "HAD", "other": "Autre", "ehpad": "EHPAD", "esms": "ESMS",
-    },
-}
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "not_disclosed": "not disclosed (< {n} establishments)", "unallocated": "Unallocated",
-        "envelope": "Envelope", "establishments": "establishments", "other": "Other (small cells)",
-    },
-    "fr": {
-        "not_disclosed": "non diffusé (< {n} établissements)", "unallocated": "Non alloué",
-        "envelope": "Enveloppe", "establishments": "établissements", "other": "Autres (petites cellules)",
-    },
-}
-
 def _lang(lang: str) -> str:
     return check_lang(lang)
 
 
-def label(kind: str, code: str, lang: str = "en") -> str:
-    """Human label of a status, category or region code.
+def label(kind: str, code: str, lang: str = "fr") -> str:
+    """Human label of a status, category, region or rule code (from the catalogue, :func:`cyberbudget.reports.i18n.label`).
 
     Examples
     --------
@@ -108,14 +84,21 @@ def label(kind: str, code: str, lang: str = "en") -> str:
     >>> label("region", "53")
     'Bretagne'
     """
-    lang = _lang(lang)
-    if kind == "status":
-        return STATUS_LABELS[lang].get(code, code)
-    if kind == "category":
-        return CATEGORY_LABELS[lang].get(code, code)
-    if kind == "region":
-        return config.REGION_NAMES.get(code, code)
-    return str(code)
+    return i18n.label(kind, code, _lang(lang))
+
+
+def _t(key: str, lang: str, **fields: Any) -> str:
+    return i18n.t(key, lang, **fields)
+
+
+def _colon(lang: str) -> str:
+    """``" : "`` in French (a no-break space before the colon), ``": "`` in English."""
+    return i18n.t("plot.colon", lang)
+
+
+def _nd(lang: str) -> str:
+    """The legend of a suppressed cell: ``non diffusé (< 5 établissements)``."""
+    return i18n.t("nd.long", lang, k=config.MIN_CELL_SIZE)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -124,7 +107,7 @@ def label(kind: str, code: str, lang: str = "en") -> str:
 
 
 def house_layout(
-    fig: go.Figure, title: str, *, subtitle: str | None = None, lang: str = "en", height: int | None = None
+    fig: go.Figure, title: str, *, subtitle: str | None = None, lang: str = "fr", height: int | None = None
 ) -> go.Figure:
     """Apply the house style to a figure (in place) and return it.
 
@@ -135,7 +118,7 @@ def house_layout(
         What the reader should see in the chart, as a sentence.
     subtitle : str, optional
         Source, unit or caveat, shown in small grey text under the title.
-    lang : {"en", "fr"}
+    lang : {"fr", "en"}
         Number separators on axes and hover labels.
     height : int, optional
         Figure height in pixels (default: plotly's).
@@ -216,10 +199,13 @@ def _group_labels(kind: str, codes: Sequence[str], lang: str) -> list[str]:
 
 
 def share_distribution(
-    bins: pd.DataFrame, min_share: float, max_share: float, *, lang: str = "en", title: str | None = None,
+    bins: pd.DataFrame, min_share: float, max_share: float, *, lang: str = "fr", title: str | None = None,
     n_below: int | None = None, n_total: int | None = None,
 ) -> go.Figure:
     """Bar chart of establishments by cyber share of IT budget, with the corridor lines.
+
+    The bars below ``min_share`` and those at or above it are two traces of two colours, both named in the
+    legend.
 
     Parameters
     ----------
@@ -230,46 +216,41 @@ def share_distribution(
     n_below, n_total : int, optional
         Establishments below ``min_share`` and in all (for the title; default: sums of the visible bins).
     """
+    lang = _lang(lang)
     centers = (bins["left"].to_numpy(float) + bins["right"].to_numpy(float)) / 2 * 100
     widths = (bins["right"].to_numpy(float) - bins["left"].to_numpy(float)) * 100
     counts = pd.to_numeric(bins["n"], errors="coerce")
     below = centers < 100 * min_share
-    colors = [PALETTE[3] if b else PALETTE[0] for b in below]
+    edges = np.stack([bins["left"].to_numpy(float) * 100, bins["right"].to_numpy(float) * 100], axis=1)
+    hover = "%{customdata[0]:.1f}–%{customdata[1]:.1f} %: %{y:,.0f} " + _t("plot.word.establishments", lang) \
+        + "<extra></extra>"
     fig = go.Figure()
-    fig.add_bar(
-        x=centers, y=counts.fillna(0), width=widths, marker_color=colors, name="establishments",
-        customdata=np.stack([bins["left"] * 100, bins["right"] * 100], axis=1),
-        hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} %: %{y:,.0f}<extra></extra>",
-    )
+    threshold = fmt_share(min_share, lang)
+    for mask, color, key in ((below, PALETTE[3], "plot.share.below"), (~below, PALETTE[0], "plot.share.above")):
+        fig.add_bar(x=centers[mask], y=counts[mask].fillna(0), width=widths[mask], marker_color=color,
+                    name=_t(key, lang, min=threshold), customdata=edges[mask], hovertemplate=hover)
     hidden = counts.isna()
     if hidden.any():
         fig.add_scatter(
             x=centers[hidden.to_numpy()], y=np.zeros(int(hidden.sum())), mode="markers",
-            marker={"symbol": "x", "color": GREY, "size": 9},
-            name=WORDS[_lang(lang)]["not_disclosed"].format(n=config.MIN_CELL_SIZE),
+            marker={"symbol": "x", "color": GREY, "size": 9}, name=_nd(lang),
         )
-    for share, text in ((min_share, "min"), (max_share, "max")):
+    for share, key in ((min_share, "plot.share.min_line"), (max_share, "plot.share.max_line")):
         fig.add_vline(x=100 * share, line={"color": "#222222", "dash": "dash", "width": 1.5},
-                      annotation_text=f"{text} {fmt_pct(share, lang, 0)}", annotation_position="top")
+                      annotation_text=_t(key, lang, value=fmt_share(share, lang)), annotation_position="top")
     n_below = int(counts[below].fillna(0).sum()) if n_below is None else n_below
     total = int(counts.fillna(0).sum()) if n_total is None else n_total
-    default = (
-        f"{fmt_int(n_below, lang)} of {fmt_int(total, lang)} establishments spend less than "
-        f"{fmt_pct(min_share, lang, 0)} of their IT budget on cybersecurity"
-        if lang == "en" else
-        f"{fmt_int(n_below, lang)} établissements sur {fmt_int(total, lang)} consacrent moins de "
-        f"{fmt_pct(min_share, lang, 0)} de leur budget informatique à la cybersécurité"
-    )
+    default = _t("plot.share.title", lang, n_below=fmt_int(n_below, lang), n=fmt_int(total, lang), min=threshold)
     house_layout(fig, title or default, lang=lang,
-                 subtitle="Cyber spend / IT budget; bars of fewer than 5 establishments are not shown")
-    fig.update_xaxes(title="cyber share of IT budget (%)")
-    fig.update_yaxes(title="establishments")
-    fig.update_layout(showlegend=bool(hidden.any()), bargap=0.05)
+                 subtitle=_t("plot.share.subtitle", lang, k=config.MIN_CELL_SIZE))
+    fig.update_xaxes(title=_t("plot.share.x", lang))
+    fig.update_yaxes(title=_t("plot.share.y", lang))
+    fig.update_layout(showlegend=True, bargap=0.05, barmode="overlay")
     return fig
 
 
 def allocation_by(
-    breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None, top: int | None = None
+    breakdown: pd.DataFrame, by: str, *, lang: str = "fr", title: str | None = None, top: int | None = None
 ) -> go.Figure:
     """Horizontal bars: grant by group (region, status, category, GHT), largest first.
 
@@ -289,43 +270,37 @@ def allocation_by(
     df["grant_eur"] = pd.to_numeric(df["grant_eur"], errors="coerce")
     shown = df[df["grant_eur"].notna()].sort_values("grant_eur", ascending=False)
     hidden = df[df["grant_eur"].isna()]
-    subtitle = "Grants over the whole envelope, M€" if lang == "en" else "Subventions sur toute l'enveloppe, M€"
+    subtitle = _t("plot.alloc.subtitle", lang)
     if top is not None:
         n_not_shown = len(shown) - min(top, len(shown))
         shown = shown.head(top)
-        if len(hidden) or n_not_shown:
-            extra = (f"; {len(hidden)} groups not disclosed (< {config.MIN_CELL_SIZE} establishments)"
-                     if lang == "en" else
-                     f" ; {len(hidden)} groupes non diffusés (< {config.MIN_CELL_SIZE} établissements)")
-            subtitle += (extra if len(hidden) else "") + (
-                f"; {n_not_shown} smaller groups not shown" if n_not_shown and lang == "en" else
-                f" ; {n_not_shown} groupes plus petits non affichés" if n_not_shown else "")
+        if len(hidden):
+            subtitle += _t("plot.alloc.hidden_groups", lang, n=len(hidden), k=config.MIN_CELL_SIZE)
+        if n_not_shown:
+            subtitle += _t("plot.alloc.smaller_groups", lang, n=n_not_shown)
         hidden = hidden.iloc[0:0]
     labels = _group_labels(by, shown[by].tolist(), lang)
     fig = go.Figure()
     fig.add_bar(
-        y=labels, x=shown["grant_eur"] / 1e6, orientation="h", marker_color=PALETTE[0], name="grant",
+        y=labels, x=shown["grant_eur"] / 1e6, orientation="h", marker_color=PALETTE[0],
+        name=_t("plot.word.grant", lang),
         text=[fmt_eur_compact(v, lang) for v in shown["grant_eur"]], textposition="outside",
         customdata=np.stack([shown["n_establishments"], shown["n_eligible"].astype(float)], axis=1)
         if len(shown) else None,
-        hovertemplate="%{y}: %{x:,.2f} M€<br>%{customdata[0]} establishments, %{customdata[1]:.0f} eligible"
-                      "<extra></extra>",
+        hovertemplate="%{y}" + _colon(lang) + "%{x:,.2f} M€<br>%{customdata[0]} " + _t("plot.word.establishments", lang)
+        + ", %{customdata[1]:.0f} " + _t("plot.word.eligible", lang) + "<extra></extra>",
     )
     if len(hidden):
         hidden_labels = _group_labels(by, hidden[by].tolist(), lang)
         fig.add_bar(
             y=hidden_labels, x=[0] * len(hidden), orientation="h", marker_color=GREY,
-            name=WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE),
-            text=[WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE)] * len(hidden),
-            textposition="outside", hoverinfo="skip",
+            name=_nd(lang), text=[_nd(lang)] * len(hidden), textposition="outside", hoverinfo="skip",
         )
     if title is None and len(shown):
         total = df["grant_eur"].sum()
         lead_share = shown["grant_eur"].iloc[0] / total if total else float("nan")
-        title = (f"{labels[0]} receives the largest share of the envelope ({fmt_pct(lead_share, lang, 0)})"
-                 if lang == "en" else
-                 f"{labels[0]} reçoit la plus grande part de l'enveloppe ({fmt_pct(lead_share, lang, 0)})")
-    house_layout(fig, title or f"Allocation by {by}", lang=lang,
+        title = _t("plot.alloc.title", lang, group=labels[0], share=fmt_pct(lead_share, lang, 0))
+    house_layout(fig, title or _t(f"plot.alloc.default.{by}", lang), lang=lang,
                  height=max(320, 28 * (len(shown) + len(hidden)) + 160),
                  subtitle=subtitle)
     fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
@@ -339,7 +314,7 @@ def flow_sankey(
     *,
     envelope_cents: int,
     unallocated_cents: int | None,
-    lang: str = "en",
+    lang: str = "fr",
     title: str | None = None,
 ) -> go.Figure:
     """Sankey diagram: envelope → statuses → regions.
@@ -354,11 +329,11 @@ def flow_sankey(
         Totals; ``unallocated_cents`` None when suppressed.
     """
     lang = _lang(lang)
-    words = WORDS[lang]
     statuses = [s for s in config.STATUSES if s in set(cells["status"])]
     regions = [r for r in config.REGIONS if r in set(cells["region"])]
-    nodes = [words["envelope"]] + [label("status", s, lang) for s in statuses]
-    nodes += [label("region", r, lang) for r in regions] + [words["other"], words["unallocated"]]
+    nodes = [_t("plot.sankey.envelope", lang)] + [label("status", s, lang) for s in statuses]
+    nodes += [label("region", r, lang) for r in regions] + [_t("plot.sankey.other", lang),
+                                                            _t("plot.sankey.unallocated", lang)]
     idx_status = {s: 1 + i for i, s in enumerate(statuses)}
     idx_region = {r: 1 + len(statuses) + i for i, r in enumerate(regions)}
     idx_other = len(nodes) - 2
@@ -396,15 +371,12 @@ def flow_sankey(
         arrangement="snap",
         node={"label": nodes, "color": node_colors, "pad": 12, "thickness": 14},
         link={"source": src, "target": dst, "value": val, "color": link_colors,
-              "hovertemplate": "%{source.label} → %{target.label}: %{value:,.0f} €<extra></extra>"},
+              "hovertemplate": "%{source.label} → %{target.label}" + _colon(lang) + "%{value:,.0f} €<extra></extra>"},
     ))
     if title is None:
-        title = (f"How the {fmt_eur_compact(envelope_cents / 100, lang)} envelope flows to statuses and regions"
-                 if lang == "en" else
-                 f"Comment l'enveloppe de {fmt_eur_compact(envelope_cents / 100, lang)} se répartit "
-                 "par statut et région")
+        title = _t("plot.sankey.title", lang, envelope=fmt_eur_compact(envelope_cents / 100, lang))
     house_layout(fig, title, lang=lang, height=640,
-                 subtitle="Flows built from fewer than 5 establishments are grouped under 'Other (small cells)'")
+                 subtitle=_t("plot.sankey.subtitle", lang, k=config.MIN_CELL_SIZE, other=_t("plot.sankey.other", lang)))
     return fig
 
 
@@ -414,8 +386,8 @@ def _with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def lorenz_curve(points: pd.DataFrame, gini: float | None, *, lang: str = "en", title: str | None = None,
-                 what: str = "grant per bed") -> go.Figure:
+def lorenz_curve(points: pd.DataFrame, gini: float | None, *, lang: str = "fr", title: str | None = None,
+                 what: str | None = None) -> go.Figure:
     """Lorenz curve of a distribution (e.g. grant per bed) with its Gini coefficient.
 
     Parameters
@@ -425,26 +397,27 @@ def lorenz_curve(points: pd.DataFrame, gini: float | None, *, lang: str = "en", 
         aggregates at least 5 establishments).
     gini : float or None
         Gini coefficient (None when not disclosed).
+    what : str, optional
+        What is distributed, in ``lang`` (default: the grant per bed).
     """
     lang = _lang(lang)
+    what = what or _t("plot.lorenz.what", lang)
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": GREY, "dash": "dot"},
-                    name="perfect equality" if lang == "en" else "égalité parfaite")
+                    name=_t("plot.lorenz.equality", lang))
     fig.add_scatter(x=points["population_share"], y=points["value_share"], mode="lines+markers",
-                    line={"color": PALETTE[0], "width": 2.5}, name="Lorenz curve",
-                    hovertemplate="%{x:.0%} of establishments receive %{y:.1%}<extra></extra>")
+                    line={"color": PALETTE[0], "width": 2.5}, name=_t("plot.lorenz.curve", lang),
+                    hovertemplate="%{x:.0%} → %{y:.1%}<extra></extra>")
     g = "–" if gini is None else fmt_number(gini, 2, lang)
     if title is None:
-        title = (f"How evenly is the {what} spread? Gini = {g}" if lang == "en"
-                 else f"Inégalité de la subvention par lit : Gini = {g}")
-    house_layout(fig, title, lang=lang, height=480,
-                 subtitle="Establishments ranked from the lowest to the highest value (0 = equality, 1 = one takes all)")
-    fig.update_xaxes(title="share of establishments", tickformat=".0%", range=[0, 1])
-    fig.update_yaxes(title=f"share of total {what}", tickformat=".0%", range=[0, 1], scaleanchor="x")
+        title = _t("plot.lorenz.title", lang, what=what, gini=g)
+    house_layout(fig, title, lang=lang, height=480, subtitle=_t("plot.lorenz.subtitle", lang))
+    fig.update_xaxes(title=_t("plot.lorenz.x", lang), tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title=_t("plot.lorenz.y", lang, what=what), tickformat=".0%", range=[0, 1], scaleanchor="x")
     return fig
 
 
-def per_bed_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def per_bed_by(breakdown: pd.DataFrame, by: str, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Bars: grant per bed (€) by group, from a :func:`cyberbudget.reports.disclosure.breakdown`."""
     lang = _lang(lang)
     df = breakdown.copy()
@@ -453,45 +426,45 @@ def per_bed_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str
     labels = _group_labels(by, df[by].tolist(), lang)
     fig = go.Figure(go.Bar(x=labels, y=df["grant_per_bed_eur"], marker_color=PALETTE[2],
                            text=[fmt_eur(v, lang) for v in df["grant_per_bed_eur"]], textposition="outside",
-                           hovertemplate="%{x}: %{y:,.0f} € per bed<extra></extra>"))
+                           hovertemplate="%{x}" + _colon(lang) + "%{y:,.0f} " + _t("plot.perbed.unit", lang)
+                           + "<extra></extra>"))
     if title is None and len(df):
-        title = (f"{labels[0]} get the most per bed ({fmt_eur(df['grant_per_bed_eur'].iloc[0], lang)})"
-                 if lang == "en" else
-                 f"{labels[0]} : la plus forte subvention par lit ({fmt_eur(df['grant_per_bed_eur'].iloc[0], lang)})")
-    house_layout(fig, title or "Grant per bed", lang=lang, subtitle="Total grant / total beds of the group, €")
-    fig.update_yaxes(title="€ per bed")
+        title = _t("plot.perbed.title", lang, group=labels[0], amount=fmt_eur(df["grant_per_bed_eur"].iloc[0], lang))
+    house_layout(fig, title or _t("plot.perbed.default", lang), lang=lang, subtitle=_t("plot.perbed.subtitle", lang))
+    fig.update_yaxes(title=_t("plot.perbed.unit", lang))
     return fig
 
 
-def schedule(years: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def schedule(years: pd.DataFrame, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Bars: grants paid each year of the envelope (``year, grant_eur``)."""
     lang = _lang(lang)
     values = pd.to_numeric(years["grant_eur"], errors="coerce")
     fig = go.Figure(go.Bar(x=years["year"].astype(str), y=values / 1e6, marker_color=PALETTE[0],
                            text=[fmt_eur_compact(v, lang) for v in values], textposition="outside",
-                           hovertemplate="%{x}: %{y:,.2f} M€<extra></extra>"))
+                           hovertemplate="%{x}" + _colon(lang) + "%{y:,.2f} M€<extra></extra>"))
     if title is None:
         first, last = years["year"].iloc[0], years["year"].iloc[-1]
-        title = (f"The envelope is paid out from {first} to {last}" if lang == "en"
-                 else f"L'enveloppe est versée de {first} à {last}")
-    house_layout(fig, title, lang=lang, subtitle="Grants by year, M€")
+        title = _t("plot.schedule.title", lang, first=first, last=last)
+    house_layout(fig, title, lang=lang, subtitle=_t("plot.schedule.subtitle", lang))
     fig.update_yaxes(title="M€")
     fig.update_xaxes(type="category")
     return fig
 
 
 def coverage_by(
-    df: pd.DataFrame, by: str, value: str, *, lang: str = "en", title: str | None = None,
+    df: pd.DataFrame, by: str, value: str, *, lang: str = "fr", title: str | None = None,
     value_label: str | None = None, percent: bool = False,
 ) -> go.Figure:
-    """Bars of one measure by group (e.g. audits per region, audit coverage by status)."""
+    """Bars of one measure by group (e.g. audits per region, audit coverage by status); ``value_label`` names the
+    measure in ``lang`` (default: the column's reader's name)."""
     lang = _lang(lang)
     vals = pd.to_numeric(df[value], errors="coerce")
     labels = _group_labels(by, df[by].astype(str).tolist(), lang)
     text = [fmt_pct(v, lang) if percent else fmt_number(v, 0, lang) for v in vals]
     fig = go.Figure(go.Bar(x=labels, y=vals, marker_color=PALETTE[4], text=text, textposition="outside"))
-    house_layout(fig, title or f"{value_label or value} by {by}", lang=lang)
-    fig.update_yaxes(title=value_label or value, tickformat=".0%" if percent else None)
+    what = value_label or i18n.column(value, lang)
+    house_layout(fig, title or _t(f"plot.coverage.title.{by}", lang, what=what), lang=lang)
+    fig.update_yaxes(title=what, tickformat=".0%" if percent else None)
     return fig
 
 
@@ -501,7 +474,7 @@ def coverage_by(
 
 
 def compare_groups(
-    long: pd.DataFrame, by: str, *, baseline: str | None = None, lang: str = "en", title: str | None = None
+    long: pd.DataFrame, by: str, *, baseline: str | None = None, lang: str = "fr", title: str | None = None
 ) -> go.Figure:
     """Who gains, who loses: change in grant by group against a baseline scenario.
 
@@ -522,65 +495,79 @@ def compare_groups(
     wide = wide.reindex(columns=scenarios)
     fig = go.Figure()
     others = [s for s in scenarios if s != baseline]
+    versus = _t("plot.compare.versus", lang, baseline=baseline)
     for i, s in enumerate(others):
         delta = (wide[s] - wide[baseline]) / 1e6
         fig.add_bar(x=_group_labels(by, wide.index.tolist(), lang), y=delta, name=s,
                     marker_color=PALETTE[(i + 1) % len(PALETTE)],
-                    hovertemplate=f"{s}: %{{y:+,.2f}} M€ vs {baseline}<extra></extra>")
+                    hovertemplate=s + _colon(lang) + "%{y:+,.2f} M€ " + versus + "<extra></extra>")
     if title is None and others:
         delta = (wide[others[0]] - wide[baseline]).dropna()
         if len(delta):
             gain, loss = delta.idxmax(), delta.idxmin()
-            top = "gains most" if delta.max() > 0 else "loses least"
-            bottom = "loses most" if delta.min() < 0 else "gains least"
-            title = (f"{others[0]} vs {baseline}: {label(by, str(gain), lang)} {top}, "
-                     f"{label(by, str(loss), lang)} {bottom}")
-    house_layout(fig, title or f"Change in grant by {by}", lang=lang,
-                 subtitle=f"Difference with scenario '{baseline}', M€; missing bars are not disclosed (< 5 establishments)")
+            top = "plot.compare.gains_most" if delta.max() > 0 else "plot.compare.loses_least"
+            bottom = "plot.compare.loses_most" if delta.min() < 0 else "plot.compare.gains_least"
+            title = _t("plot.compare.title", lang, scenario=others[0], baseline=baseline,
+                       top=_t(top, lang, group=label(by, str(gain), lang)),
+                       bottom=_t(bottom, lang, group=label(by, str(loss), lang)))
+    house_layout(fig, title or _t(f"plot.compare.default.{by}", lang), lang=lang,
+                 subtitle=_t("plot.compare.subtitle", lang, baseline=baseline, k=config.MIN_CELL_SIZE))
     fig.add_hline(y=0, line={"color": "#222222", "width": 1})
-    fig.update_yaxes(title=f"M€ vs {baseline}")
+    fig.update_yaxes(title="M€ " + versus)
     fig.update_layout(barmode="group")
     return fig
 
 
-def compare_totals(totals: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
-    """Allocated and unallocated money per scenario (stacked bars; ``scenario, allocated_eur, unallocated_eur``)."""
+def compare_totals(totals: pd.DataFrame, *, lang: str = "fr", title: str | None = None) -> go.Figure:
+    """Allocated and unallocated money per scenario (stacked bars; ``scenario, allocated_eur, unallocated_eur``).
+
+    The default title names the scenario that leaves the most money unspent — or says that every scenario
+    allocates the whole envelope, or that several tie.
+    """
     lang = _lang(lang)
     fig = go.Figure()
-    fig.add_bar(x=totals["scenario"], y=totals["allocated_eur"] / 1e6, name="allocated", marker_color=PALETTE[0],
+    fig.add_bar(x=totals["scenario"], y=totals["allocated_eur"] / 1e6, name=_t("plot.compare.allocated", lang),
+                marker_color=PALETTE[0],
                 text=[fmt_eur_compact(v, lang) for v in totals["allocated_eur"]], textposition="inside")
-    fig.add_bar(x=totals["scenario"], y=totals["unallocated_eur"] / 1e6, name=WORDS[lang]["unallocated"],
+    fig.add_bar(x=totals["scenario"], y=totals["unallocated_eur"] / 1e6, name=_t("plot.compare.unallocated", lang),
                 marker_color=GREY,
                 text=[fmt_eur_compact(v, lang) for v in totals["unallocated_eur"]], textposition="inside")
     if title is None:
-        worst = totals.loc[pd.to_numeric(totals["unallocated_eur"], errors="coerce").fillna(0).idxmax()]
-        title = (f"'{worst['scenario']}' leaves the most money unspent "
-                 f"({fmt_eur_compact(worst['unallocated_eur'], lang)})")
+        unspent = pd.to_numeric(totals["unallocated_eur"], errors="coerce")
+        known = unspent.dropna()
+        if known.empty:
+            title = _t("plot.compare.unspent_not_disclosed", lang)
+        elif (known == 0).all():
+            title = _t("plot.compare.all_allocated", lang) if len(known) == len(unspent) else \
+                _t("plot.compare.none_unspent_known", lang)
+        else:
+            most = known[known == known.max()].index
+            names = ", ".join(_t("plot.quoted", lang, name=totals.loc[i, "scenario"]) for i in most)
+            key = "plot.compare.most_unspent" if len(most) == 1 else "plot.compare.most_unspent_tie"
+            title = _t(key, lang, scenario=names, amount=fmt_eur_compact(known.max(), lang))
     house_layout(fig, title, lang=lang, subtitle="M€")
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="M€")
     return fig
 
 
-def compare_eligibility(totals: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def compare_eligibility(totals: pd.DataFrame, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Eligible establishments per scenario (``scenario, n_eligible, n_establishments``)."""
     lang = _lang(lang)
     share = totals["n_eligible"] / totals["n_establishments"]
     fig = go.Figure(go.Bar(x=totals["scenario"], y=totals["n_eligible"], marker_color=PALETTE[2],
+                           name=_t("plot.compare.eligible_axis", lang),
                            text=[f"{fmt_int(n, lang)} ({fmt_pct(s, lang, 0)})"
                                  for n, s in zip(totals["n_eligible"], share, strict=True)],
                            textposition="outside"))
     if title is None:
         lo, hi = totals["n_eligible"].min(), totals["n_eligible"].max()
         if lo == hi:
-            title = (f"{fmt_int(lo, lang)} establishments qualify in every scenario" if lang == "en" else
-                     f"{fmt_int(lo, lang)} établissements éligibles dans chaque scénario")
+            title = _t("plot.compare.eligible_same", lang, n=fmt_int(lo, lang))
         else:
-            title = (f"Between {fmt_int(lo, lang)} and {fmt_int(hi, lang)} establishments qualify, depending on the "
-                     "scenario" if lang == "en" else
-                     f"Entre {fmt_int(lo, lang)} et {fmt_int(hi, lang)} établissements éligibles selon le scénario")
-    house_layout(fig, title, lang=lang, subtitle="Eligible establishments (share of all)")
-    fig.update_yaxes(title="eligible establishments")
+            title = _t("plot.compare.eligible_range", lang, lo=fmt_int(lo, lang), hi=fmt_int(hi, lang))
+    house_layout(fig, title, lang=lang, subtitle=_t("plot.compare.eligible_subtitle", lang))
+    fig.update_yaxes(title=_t("plot.compare.eligible_axis", lang))
     return fig
 
 
@@ -604,7 +591,7 @@ def figure_kinds() -> Mapping[str, Any]:
 # disclosure-checked (reports.risk_tables.published_breakdown), never establishment-level.
 
 
-def risk_losses_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def risk_losses_by(breakdown: pd.DataFrame, by: str, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Grouped horizontal bars: expected annual loss before and after the policy, by group.
 
     Parameters
@@ -620,34 +607,31 @@ def risk_losses_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title:
     shown = df[df["expected_loss_before_eur"].notna()].sort_values("expected_loss_before_eur", ascending=False)
     hidden = df[df["expected_loss_before_eur"].isna()]
     labels = _group_labels(by, shown[by].tolist(), lang)
-    words = {"en": ("before", "after (grants, uptake, awareness)"), "fr": ("avant", "après (subventions, mise en conformité, sensibilisation)")}[lang]
+    hover = "%{y}" + _colon(lang) + "%{x:,.2f} " + _t("plot.risk.meur_year", lang) + "<extra></extra>"
     fig = go.Figure()
-    fig.add_bar(y=labels, x=shown["expected_loss_before_eur"] / 1e6, orientation="h", name=words[0],
-                marker_color=PALETTE[3], hovertemplate="%{y}: %{x:,.2f} M€/yr<extra></extra>")
-    fig.add_bar(y=labels, x=shown["expected_loss_after_eur"] / 1e6, orientation="h", name=words[1],
-                marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,.2f} M€/yr<extra></extra>",
+    fig.add_bar(y=labels, x=shown["expected_loss_before_eur"] / 1e6, orientation="h",
+                name=_t("plot.risk.before", lang), marker_color=PALETTE[3], hovertemplate=hover)
+    fig.add_bar(y=labels, x=shown["expected_loss_after_eur"] / 1e6, orientation="h",
+                name=_t("plot.risk.after", lang), marker_color=PALETTE[0], hovertemplate=hover,
                 text=[fmt_pct(1 - a / b if b else None, lang, 1) for a, b in
                       zip(shown["expected_loss_after_eur"], shown["expected_loss_before_eur"], strict=True)],
                 textposition="outside")
     if len(hidden):
         fig.add_bar(y=_group_labels(by, hidden[by].tolist(), lang), x=[0] * len(hidden), orientation="h",
-                    marker_color=GREY, name=WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE),
-                    hoverinfo="skip")
+                    marker_color=GREY, name=_nd(lang), hoverinfo="skip")
     if title is None and len(shown):
         before, after = shown["expected_loss_before_eur"].sum(), shown["expected_loss_after_eur"].sum()
         cut = 1 - after / before if before else 0.0
-        title = (f"The policy lowers expected cyber losses by {fmt_pct(cut, lang, 1)}" if lang == "en" else
-                 f"La politique réduit les pertes cyber attendues de {fmt_pct(cut, lang, 1)}")
-    house_layout(fig, title or "Expected annual loss", lang=lang,
-                 subtitle="Expected annual loss from serious incidents (model), M€ per year; label: reduction",
+        title = _t("plot.risk.title", lang, cut=fmt_pct(cut, lang, 1))
+    house_layout(fig, title or _t("plot.risk.default", lang), lang=lang, subtitle=_t("plot.risk.subtitle", lang),
                  height=max(320, 40 * (len(shown) + len(hidden)) + 160))
     fig.update_layout(barmode="group")
     fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
-    fig.update_xaxes(title="M€ / year", showgrid=True, gridcolor="#E5E5E5")
+    fig.update_xaxes(title=_t("plot.risk.meur_year", lang), showgrid=True, gridcolor="#E5E5E5")
     return fig
 
 
-def avoided_per_euro_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def avoided_per_euro_by(breakdown: pd.DataFrame, by: str, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Horizontal bars: expected loss avoided per euro of grant, by group (``avoided_per_euro``), with a
     reference line at 1 € (a grant that pays for itself in avoided losses)."""
     lang = _lang(lang)
@@ -659,75 +643,67 @@ def avoided_per_euro_by(breakdown: pd.DataFrame, by: str, *, lang: str = "en", t
     fig = go.Figure()
     fig.add_bar(y=labels, x=shown["avoided_per_euro"], orientation="h", marker_color=PALETTE[2],
                 text=[fmt_number(v, 2, lang) + " €" for v in shown["avoided_per_euro"]], textposition="outside",
-                hovertemplate="%{y}: %{x:.3f} € avoided per € of grant<extra></extra>", name="€ / €")
+                hovertemplate="%{y}" + _colon(lang) + "%{x:.3f} " + _t("plot.ape.unit", lang) + "<extra></extra>",
+                name="€ / €")
     if len(hidden):
-        txt = WORDS[lang]["not_disclosed"].format(n=config.MIN_CELL_SIZE)
         fig.add_bar(y=_group_labels(by, hidden[by].tolist(), lang), x=[0] * len(hidden), orientation="h",
-                    marker_color=GREY, name=txt + " / no grant", hoverinfo="skip")
+                    marker_color=GREY, name=_t("plot.ape.hidden", lang, nd=_nd(lang)), hoverinfo="skip")
     fig.add_vline(x=1.0, line_dash="dot", line_color=GREY)
     if title is None and len(shown):
-        title = (f"Each euro granted to {labels[0]} avoids the most expected loss "
-                 f"({fmt_number(shown['avoided_per_euro'].iloc[0], 2, lang)} €)" if lang == "en" else
-                 f"Chaque euro versé à {labels[0]} évite le plus de pertes attendues "
-                 f"({fmt_number(shown['avoided_per_euro'].iloc[0], 2, lang)} €)")
-    house_layout(fig, title or "Avoided loss per euro", lang=lang,
-                 subtitle="Expected annual loss avoided by the grants / annual grant (model); dotted line: 1 €",
+        title = _t("plot.ape.title", lang, group=labels[0],
+                   amount=fmt_number(shown["avoided_per_euro"].iloc[0], 2, lang))
+    house_layout(fig, title or _t("plot.ape.default", lang), lang=lang, subtitle=_t("plot.ape.subtitle", lang),
                  height=max(320, 28 * (len(shown) + len(hidden)) + 160))
     fig.update_yaxes(autorange="reversed", showgrid=False, title=None)
-    fig.update_xaxes(title="€ avoided per € granted", showgrid=True, gridcolor="#E5E5E5")
+    fig.update_xaxes(title=_t("plot.ape.unit", lang), showgrid=True, gridcolor="#E5E5E5")
     fig.update_layout(showlegend=len(hidden) > 0)
     return fig
 
 
-def rule_comparison(comparison: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def rule_comparison(comparison: pd.DataFrame, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Bars: expected loss avoided by the grants under each rule (``optimize.compare_rules`` output:
     ``rule, avoided_grant_eur_over_years, avoided_per_euro``)."""
     lang = _lang(lang)
     df = comparison.copy()
     colors = [PALETTE[0] if r == "optimal" else PALETTE[1] for r in df["rule"]]
     fig = go.Figure(go.Bar(
-        x=df["rule"], y=df["avoided_grant_eur_over_years"] / 1e6, marker_color=colors,
+        x=[label("rule", r, lang) for r in df["rule"]], y=df["avoided_grant_eur_over_years"] / 1e6,
+        marker_color=colors,
         text=[f"{fmt_eur_compact(v, lang)} ({fmt_number(p, 2, lang)} €/€)" if p == p and p is not None else
               fmt_eur_compact(v, lang) for v, p in zip(df["avoided_grant_eur_over_years"], df["avoided_per_euro"],
                                                        strict=True)],
-        textposition="outside", hovertemplate="%{x}: %{y:,.2f} M€<extra></extra>",
+        textposition="outside", hovertemplate="%{x}" + _colon(lang) + "%{y:,.2f} M€<extra></extra>",
     ))
     if title is None and len(df) >= 2 and "optimal" in set(df["rule"]):
         best = df.set_index("rule")["avoided_grant_eur_over_years"]
         others = best.drop("optimal")
         gain = best["optimal"] / others.max() - 1 if others.max() > 0 else 0.0
-        title = (f"The optimal rule avoids {fmt_pct(gain, lang, 1)} more expected loss than the best other rule"
-                 if lang == "en" else
-                 f"La règle optimale évite {fmt_pct(gain, lang, 1)} de pertes attendues de plus que la meilleure autre")
-    house_layout(fig, title or "Expected loss avoided by rule", lang=lang,
-                 subtitle="Expected loss avoided by the grants over the envelope years (model), M€; label: per euro")
+        title = _t("plot.rules.title", lang, gain=fmt_pct(gain, lang, 1))
+    house_layout(fig, title or _t("plot.rules.default", lang), lang=lang, subtitle=_t("plot.rules.subtitle", lang))
     fig.update_yaxes(title="M€")
     return fig
 
 
-def marginal_value_curve(curve: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def marginal_value_curve(curve: pd.DataFrame, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Expected loss avoided as the envelope varies (optimal vs proportional), and the marginal value of the
     last euro μ on a second axis (``optimize.envelope_curve`` output)."""
     lang = _lang(lang)
     fig = go.Figure()
     x = curve["envelope_eur"] / 1e6
-    fig.add_scatter(x=x, y=curve["optimal_avoided_eur"] / 1e6, mode="lines+markers", name="optimal",
-                    line={"color": PALETTE[0]})
-    fig.add_scatter(x=x, y=curve["proportional_avoided_eur"] / 1e6, mode="lines+markers", name="proportional",
-                    line={"color": PALETTE[1]})
-    fig.add_scatter(x=x, y=curve["mu"], mode="lines", name="μ (€ avoided per extra €)", yaxis="y2",
+    fig.add_scatter(x=x, y=curve["optimal_avoided_eur"] / 1e6, mode="lines+markers",
+                    name=label("rule", "optimal", lang), line={"color": PALETTE[0]})
+    fig.add_scatter(x=x, y=curve["proportional_avoided_eur"] / 1e6, mode="lines+markers",
+                    name=label("rule", "proportional", lang), line={"color": PALETTE[1]})
+    fig.add_scatter(x=x, y=curve["mu"], mode="lines", name=_t("plot.mv.mu", lang), yaxis="y2",
                     line={"color": GREY, "dash": "dot"})
     if title is None and len(curve):
         last = curve.loc[(curve["fraction"] - 1.0).abs().idxmin()]
-        title = (f"At the actual envelope, one more euro avoids {fmt_number(last['mu'], 2, lang)} € of expected loss"
-                 if lang == "en" else
-                 f"À l'enveloppe actuelle, un euro de plus évite {fmt_number(last['mu'], 2, lang)} € de pertes attendues")
-    house_layout(fig, title or "Marginal value of the envelope", lang=lang,
-                 subtitle="Expected loss avoided over the envelope years (model), M€, against the envelope, M€")
+        title = _t("plot.mv.title", lang, mu=fmt_number(last["mu"], 2, lang))
+    house_layout(fig, title or _t("plot.mv.default", lang), lang=lang, subtitle=_t("plot.mv.subtitle", lang))
     fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "μ (€/€)", "showgrid": False,
                               "rangemode": "tozero"})
-    fig.update_xaxes(title="envelope, M€")
-    fig.update_yaxes(title="M€ avoided", selector={"anchor": "x"}, rangemode="tozero")
+    fig.update_xaxes(title=_t("plot.mv.x", lang))
+    fig.update_yaxes(title=_t("plot.mv.y", lang), selector={"anchor": "x"}, rangemode="tozero")
     return fig
 
 
@@ -744,7 +720,7 @@ def risk_figure_kinds() -> Mapping[str, Any]:
 
 
 def mc_fan_by(per_draw: pd.DataFrame, by: str = "category", *, scale: float = 1e6, unit: str = "M€",
-              lang: str = "en", title: str | None = None) -> go.Figure:
+              lang: str = "fr", title: str | None = None) -> go.Figure:
     """Fan chart: the distribution over draws of a total per group (median, 50 % and 90 % bands).
 
     Parameters
@@ -762,23 +738,20 @@ def mc_fan_by(per_draw: pd.DataFrame, by: str = "category", *, scale: float = 1e
     labels = _group_labels(by, [str(c) for c in cols], lang)
     fig = go.Figure()
     fig.add_bar(x=labels, y=q.loc[0.95] - q.loc[0.05], base=q.loc[0.05], marker_color=_with_alpha(PALETTE[0], 0.25),
-                name="90 %", hovertemplate="%{x}: P5–P95<extra></extra>")
+                name=_t("plot.fan.band90", lang), hovertemplate="%{x}" + _colon(lang) + "P5–P95<extra></extra>")
     fig.add_bar(x=labels, y=q.loc[0.75] - q.loc[0.25], base=q.loc[0.25], marker_color=_with_alpha(PALETTE[0], 0.55),
-                name="50 %", hovertemplate="%{x}: P25–P75<extra></extra>")
+                name=_t("plot.fan.band50", lang), hovertemplate="%{x}" + _colon(lang) + "P25–P75<extra></extra>")
     fig.add_scatter(x=labels, y=q.loc[0.5], mode="markers", marker={"color": PALETTE[0], "symbol": "line-ew-open",
-                    "size": 28, "line": {"width": 3}}, name="median" if lang == "en" else "médiane",
-                    hovertemplate="%{x}: %{y:,.2f} " + unit + "<extra></extra>")
-    if title is None:
-        title = ("How much each group may receive across the simulated draws" if lang == "en"
-                 else "Ce que chaque groupe peut recevoir selon les tirages simulés")
-    house_layout(fig, title, lang=lang, subtitle=f"{unit}; bands: 50 % and 90 % of draws; line: median")
+                    "size": 28, "line": {"width": 3}}, name=_t("plot.fan.median", lang),
+                    hovertemplate="%{x}" + _colon(lang) + "%{y:,.2f} " + unit + "<extra></extra>")
+    house_layout(fig, title or _t("plot.fan.title", lang), lang=lang, subtitle=_t("plot.fan.subtitle", lang, unit=unit))
     fig.update_layout(barmode="overlay", bargap=0.35)
     fig.update_yaxes(title=unit)
     return fig
 
 
 def loss_exceedance_curve(lec: pd.DataFrame, var: float | None = None, cvar: float | None = None, *,
-                          level: float = 0.95, lang: str = "en", title: str | None = None) -> go.Figure:
+                          level: float = 0.95, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Loss-exceedance curve (probability that the annual sector loss exceeds x), with VaR and CVaR marks.
 
     Parameters
@@ -791,23 +764,24 @@ def loss_exceedance_curve(lec: pd.DataFrame, var: float | None = None, cvar: flo
     lang = _lang(lang)
     fig = go.Figure()
     fig.add_scatter(x=lec["loss_eur"] / 1e6, y=lec["probability"], mode="lines", line={"color": PALETTE[3], "width": 3},
-                    name="P(loss > x)", hovertemplate="%{x:,.1f} M€: %{y:.1%}<extra></extra>")
-    for value, name, dash in ((var, f"VaR {level:.0%}", "dash"), (cvar, f"CVaR {level:.0%}", "dot")):
+                    name=_t("plot.lec.curve", lang),
+                    hovertemplate="%{x:,.1f} M€" + _colon(lang) + "%{y:.1%}<extra></extra>")
+    pct = fmt_pct(level, lang, 0)
+    for value, name, dash in ((var, f"VaR {pct}", "dash"), (cvar, f"CVaR {pct}", "dot")):
         if value is not None:
             fig.add_vline(x=value / 1e6, line_dash=dash, line_color=GREY,
-                          annotation_text=f"{name}: {fmt_eur_compact(value, lang)}", annotation_position="top right")
+                          annotation_text=f"{name}{_colon(lang)}{fmt_eur_compact(value, lang)}",
+                          annotation_position="top right")
     if title is None:
-        title = (f"In 1 year out of {round(1 / (1 - level))}, sector losses exceed {fmt_eur_compact(var, lang)}"
-                 if var is not None and lang == "en" else
-                 f"Une année sur {round(1 / (1 - level))}, les pertes du secteur dépassent {fmt_eur_compact(var, lang)}"
-                 if var is not None else "Loss exceedance")
-    house_layout(fig, title, lang=lang, subtitle="Simulated annual losses from serious incidents after the policy")
-    fig.update_xaxes(title="M€ / year")
-    fig.update_yaxes(title="probability", tickformat=".0%", rangemode="tozero")
+        title = (_t("plot.lec.title", lang, n=round(1 / (1 - level)), amount=fmt_eur_compact(var, lang))
+                 if var is not None else _t("plot.lec.default", lang))
+    house_layout(fig, title, lang=lang, subtitle=_t("plot.lec.subtitle", lang))
+    fig.update_xaxes(title=_t("plot.risk.meur_year", lang))
+    fig.update_yaxes(title=_t("plot.lec.y", lang), tickformat=".0%", rangemode="tozero")
     return fig
 
 
-def eligibility_probability_by(table: pd.DataFrame, by: str = "category", *, lang: str = "en",
+def eligibility_probability_by(table: pd.DataFrame, by: str = "category", *, lang: str = "fr",
                                title: str | None = None) -> go.Figure:
     """Bars: mean probability of being eligible by group, with the share of establishments that are always or
     never eligible (``MonteCarloResult.eligibility_by``, restricted to the publishable groups by
@@ -816,84 +790,81 @@ def eligibility_probability_by(table: pd.DataFrame, by: str = "category", *, lan
     df = table.sort_values("mean_p_eligible", ascending=False)
     labels = _group_labels(by, df[by].astype(str).tolist(), lang)
     fig = go.Figure()
-    fig.add_bar(x=labels, y=df["mean_p_eligible"], marker_color=PALETTE[0],
-                name="mean probability" if lang == "en" else "probabilité moyenne",
+    fig.add_bar(x=labels, y=df["mean_p_eligible"], marker_color=PALETTE[0], name=_t("plot.epb.mean", lang),
                 text=[fmt_pct(v, lang, 0) for v in df["mean_p_eligible"]], textposition="outside")
     fig.add_scatter(x=labels, y=df["share_certain"], mode="markers", marker={"color": PALETTE[2], "size": 10},
-                    name="always eligible" if lang == "en" else "toujours éligibles")
+                    name=_t("plot.epb.always", lang))
     fig.add_scatter(x=labels, y=df["share_never"], mode="markers", marker={"color": GREY, "size": 10,
-                    "symbol": "x"}, name="never eligible" if lang == "en" else "jamais éligibles")
-    if title is None:
-        title = "How likely each group is to qualify" if lang == "en" else "Probabilité d'éligibilité par groupe"
-    house_layout(fig, title, lang=lang, subtitle="Share of draws in which an establishment is eligible")
+                    "symbol": "x"}, name=_t("plot.epb.never", lang))
+    house_layout(fig, title or _t("plot.epb.title", lang), lang=lang, subtitle=_t("plot.epb.subtitle", lang))
     fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
     return fig
 
 
-def tornado_chart(df: pd.DataFrame, output: str, *, lang: str = "en", title: str | None = None,
+def tornado_chart(df: pd.DataFrame, output: str, *, lang: str = "fr", title: str | None = None,
                   unit_scale: float = 1.0, unit: str = "") -> go.Figure:
     """Tornado: for one output, the value with each factor at its low and high bound (``sensitivity.tornado``)."""
     lang = _lang(lang)
     d = df[df["output"] == output].sort_values("swing", ascending=True)
     base = float(d["base_value"].iloc[0]) / unit_scale if len(d) else 0.0
+    names = _group_labels("factor", d["parameter"].tolist(), lang)
+    what = label("output", output, lang)
     fig = go.Figure()
-    fig.add_bar(y=d["parameter"], x=d["low_value"] / unit_scale - base, base=base, orientation="h",
-                marker_color=PALETTE[1], name="low bound" if lang == "en" else "borne basse",
-                customdata=d["low"], hovertemplate="%{y} = %{customdata}: %{x}<extra></extra>")
-    fig.add_bar(y=d["parameter"], x=d["high_value"] / unit_scale - base, base=base, orientation="h",
-                marker_color=PALETTE[0], name="high bound" if lang == "en" else "borne haute",
-                customdata=d["high"], hovertemplate="%{y} = %{customdata}: %{x}<extra></extra>")
+    for col, value_col, color, key in (("low", "low_value", PALETTE[1], "plot.tornado.low"),
+                                       ("high", "high_value", PALETTE[0], "plot.tornado.high")):
+        fig.add_bar(y=names, x=d[value_col] / unit_scale - base, base=base, orientation="h", marker_color=color,
+                    name=_t(key, lang), customdata=d[col],
+                    hovertemplate="%{y} = %{customdata}" + _colon(lang) + "%{x}<extra></extra>")
     fig.add_vline(x=base, line_color=GREY)
     if title is None and len(d):
-        title = (f"{d['parameter'].iloc[-1]} moves {output} the most" if lang == "en"
-                 else f"{d['parameter'].iloc[-1]} fait le plus varier {output}")
-    house_layout(fig, title or output, lang=lang, subtitle=f"{output} {unit}; one factor at a time, others at 1",
+        title = _t("plot.tornado.title", lang, factor=names[-1], output=what)
+    house_layout(fig, title or what, lang=lang, subtitle=_t("plot.tornado.subtitle", lang, output=what, unit=unit),
                  height=max(300, 45 * len(d) + 160))
     fig.update_layout(barmode="overlay")
     return fig
 
 
-def sobol_bars(indices: pd.DataFrame, output: str, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def sobol_bars(indices: pd.DataFrame, output: str, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Grouped bars of Sobol first-order (S1) and total (ST) indices with their confidence intervals."""
     lang = _lang(lang)
     d = indices[indices["output"] == output].sort_values("ST", ascending=False)
+    names = _group_labels("factor", d["parameter"].tolist(), lang)
+    what = label("output", output, lang)
     fig = go.Figure()
-    fig.add_bar(x=d["parameter"], y=d["S1"], error_y={"type": "data", "array": d["S1_conf"]}, name="S1",
+    fig.add_bar(x=names, y=d["S1"], error_y={"type": "data", "array": d["S1_conf"]}, name=_t("plot.sobol.s1", lang),
                 marker_color=PALETTE[0])
-    fig.add_bar(x=d["parameter"], y=d["ST"], error_y={"type": "data", "array": d["ST_conf"]}, name="ST",
+    fig.add_bar(x=names, y=d["ST"], error_y={"type": "data", "array": d["ST_conf"]}, name=_t("plot.sobol.st", lang),
                 marker_color=PALETTE[1])
     if title is None and len(d):
-        title = (f"{d['parameter'].iloc[0]} explains most of the variance of {output}" if lang == "en"
-                 else f"{d['parameter'].iloc[0]} explique l'essentiel de la variance de {output}")
-    house_layout(fig, title or output, lang=lang,
-                 subtitle="Sobol indices (Saltelli sampling, SALib): S1 alone, ST with interactions; 95 % CI")
+        title = _t("plot.sobol.title", lang, factor=names[0], output=what)
+    house_layout(fig, title or what, lang=lang, subtitle=_t("plot.sobol.subtitle", lang))
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1.05])
     return fig
 
 
-def tradeoff_curve(grid: pd.DataFrame, *, lang: str = "en", title: str | None = None) -> go.Figure:
+def tradeoff_curve(grid: pd.DataFrame, *, lang: str = "fr", title: str | None = None) -> go.Figure:
     """Every setting of the parameter search (unallocated vs avoided loss) with the Pareto front as a line."""
     lang = _lang(lang)
     fig = go.Figure()
-    hover = ("min_share %{customdata[0]:.1%}, cap %{customdata[1]}, %{customdata[2]}<br>"
-             "unallocated %{x:,.1f} M€, avoided %{y:,.2f} M€/yr<extra></extra>")
-    cap_text = grid["cap_eur"].map(lambda c: "none" if pd.isna(c) else fmt_eur_compact(c, lang))
-    custom = np.column_stack([grid["min_share"], cap_text, grid["tiers"]])
+    c = _colon(lang)
+    hover = (i18n.column("min_share", lang) + c + "%{customdata[0]:.1%}, " + i18n.column("cap_eur", lang) + c
+             + "%{customdata[1]}, %{customdata[2]}<br>" + _t("plot.trade.unallocated", lang) + c + "%{x:,.1f} M€, "
+             + _t("plot.trade.avoided", lang) + c + "%{y:,.2f} " + _t("plot.risk.meur_year", lang) + "<extra></extra>")
+    cap_text = grid["cap_eur"].map(lambda cap: _t("label.none", lang) if pd.isna(cap) else fmt_eur_compact(cap, lang))
+    tiers = grid["tiers"].map(lambda x: " > ".join(label("tier", g.strip(), lang) for g in str(x).split(">")))
+    custom = np.column_stack([grid["min_share"], cap_text, tiers])
     fig.add_scatter(x=grid["unallocated_eur"] / 1e6, y=grid["avoided_loss_eur"] / 1e6, mode="markers",
                     marker={"color": GREY, "size": 7}, customdata=custom, hovertemplate=hover,
-                    name="settings" if lang == "en" else "réglages")
+                    name=_t("plot.trade.settings", lang))
     front = grid[grid["pareto"]].sort_values("unallocated_eur")
     fig.add_scatter(x=front["unallocated_eur"] / 1e6, y=front["avoided_loss_eur"] / 1e6, mode="lines+markers",
                     line={"color": PALETTE[0], "width": 3}, marker={"size": 9}, hovertemplate=hover,
                     customdata=custom[grid["pareto"].to_numpy()][np.argsort(grid.loc[grid["pareto"], "unallocated_eur"].to_numpy(), kind="stable")],
-                    name="trade-off (Pareto front)" if lang == "en" else "compromis (front de Pareto)")
-    if title is None:
-        title = ("Which settings avoid the most loss for the money left unspent" if lang == "en"
-                 else "Les réglages qui évitent le plus de pertes pour l'argent non distribué")
-    house_layout(fig, title, lang=lang, subtitle="min_share x cap_eur (x tier order); central values")
-    fig.update_xaxes(title="unallocated, M€")
-    fig.update_yaxes(title="avoided loss, M€ / year")
+                    name=_t("plot.trade.front", lang))
+    house_layout(fig, title or _t("plot.trade.title", lang), lang=lang, subtitle=_t("plot.trade.subtitle", lang))
+    fig.update_xaxes(title=_t("plot.trade.x", lang))
+    fig.update_yaxes(title=_t("plot.trade.y", lang))
     return fig
 
 

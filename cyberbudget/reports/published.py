@@ -4,7 +4,9 @@
 ``report.html`` and ``allocation.xlsx`` show (DESIGN.md, "Confidentiality"): national key figures, breakdowns
 by region, status, category and GHT, the status × region flow, the cyber-share histogram, the Lorenz curve of
 grants per bed, the year totals, the audit coverage, and — only under ``disclosure: establishment`` — the
-establishment table. The suppression rules themselves live in :mod:`cyberbudget.reports.disclosure`.
+establishment table; and the provenance every published output opens with (the data's nature, see
+:mod:`cyberbudget.reports.provenance_line`). The suppression rules themselves live in
+:mod:`cyberbudget.reports.disclosure`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from cyberbudget import config
 from cyberbudget.reports import disclosure
 from cyberbudget.reports.computed import Computed
+from cyberbudget.reports.provenance_line import DataProvenance, provenance_of
 
 if TYPE_CHECKING:
     from cyberbudget.policy import AllocationResult
@@ -60,6 +63,9 @@ class Published:
         ``note`` (why there is no audit plan, else empty), ``summary`` (national figures) and the coverage
         frames ``by_region`` / ``by_status`` (``n_establishments``, ``n_audited`` suppressed by
         :func:`cyberbudget.reports.disclosure.count_table`).
+    provenance : DataProvenance or None
+        What the figures are built from — the table and its nature, the scenario, the production date and
+        version (:mod:`cyberbudget.reports.provenance_line`); every published output states it first.
     """
 
     name: str
@@ -74,6 +80,7 @@ class Published:
     years: pd.DataFrame
     establishments: pd.DataFrame | None
     audits: dict[str, Any]
+    provenance: DataProvenance | None = None
 
 
 def by_year_frame(result: AllocationResult) -> pd.DataFrame:
@@ -165,4 +172,5 @@ def publish(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> Publish
         years=disclosure.year_totals(by_year_frame(computed.result), min_cell),
         establishments=disclosure.establishment_table(t) if mark else None,
         audits=_audits_tables(computed, min_cell),
+        provenance=provenance_of(computed),
     )

@@ -13,12 +13,15 @@ import pandas as pd
 from cyberbudget import config
 from cyberbudget.errors import InputError, Problem
 from cyberbudget.reports import disclosure, tables
+from cyberbudget.reports.i18n import label, t
 from cyberbudget.risk.model import RiskResult, group_summary
 
-__all__ = ["key_figures", "key_figures_html", "provenance_html", "published_breakdown", "rule_comparison_html"]
+__all__ = [
+    "KEY_FIGURES", "key_figures", "key_figures_html", "provenance_html", "published_breakdown", "rule_comparison_html",
+]
 
 #: Decimals of a headline figure, by unit.
-_UNIT_DECIMALS: dict[str, int] = {"EUR / year": 0, "incidents / year": 1, "attacks / year": 1, "EUR per EUR": 3}
+_UNIT_DECIMALS: dict[str, int] = {"eur_per_year": 0, "incidents_per_year": 1, "attacks_per_year": 1, "eur_per_eur": 3}
 
 
 #: Columns of :func:`published_breakdown` hidden in a suppressed cell.
@@ -62,52 +65,61 @@ def published_breakdown(result: RiskResult, by: str, min_cell: int | None = None
     return out.drop(columns=["n_recipients"])
 
 
-def key_figures(result: RiskResult) -> pd.DataFrame:
-    """The headline risk figures of an allocation as a small table (``figure, value, unit``), for reports."""
+#: The headline risk figures: (key of ``RiskResult.summary`` or of its parameters, catalogue key, unit).
+KEY_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("incidents_before", "risk.kf.incidents_before", "incidents_per_year"),
+    ("incidents_after", "risk.kf.incidents_after", "incidents_per_year"),
+    ("ransomware_before", "risk.kf.ransomware_before", "attacks_per_year"),
+    ("expected_loss_before_eur", "risk.kf.loss_before", "eur_per_year"),
+    ("expected_loss_after_eur", "risk.kf.loss_after", "eur_per_year"),
+    ("avoided_grant_eur", "risk.kf.avoided_grant", "eur_per_year"),
+    ("avoided_uptake_eur", "risk.kf.avoided_uptake", "eur_per_year"),
+    ("avoided_awareness_eur", "risk.kf.avoided_awareness", "eur_per_year"),
+    ("avoided_per_euro", "risk.kf.avoided_per_euro", "eur_per_eur"),
+    ("kind", "risk.kf.kind", ""),
+    ("awareness_coverage", "risk.kf.awareness", "share_of_staff"),
+)
+
+
+def key_figures(result: RiskResult, lang: str = "fr") -> pd.DataFrame:
+    """The headline risk figures of an allocation as a small table (``figure, value, unit``), for reports: the
+    figures and units named in ``lang``, the values as numbers (the breach function's class as text)."""
     s = result.summary
     p = result.parameters
-    rows = [
-        ("expected declared incidents a year, before", s["incidents_before"], "incidents / year"),
-        ("expected declared incidents a year, after", s["incidents_after"], "incidents / year"),
-        ("expected ransomware attacks a year, before", s["ransomware_before"], "attacks / year"),
-        ("expected annual loss, before", s["expected_loss_before_eur"], "EUR / year"),
-        ("expected annual loss, after", s["expected_loss_after_eur"], "EUR / year"),
-        ("avoided by the grants", s["avoided_grant_eur"], "EUR / year"),
-        ("avoided by induced spend (uptake)", s["avoided_uptake_eur"], "EUR / year"),
-        ("avoided by awareness training", s["avoided_awareness_eur"], "EUR / year"),
-        ("avoided loss per euro of grant", s["avoided_per_euro"], "EUR per EUR"),
-        ("breach function (Gordon-Loeb class)", p.kind, ""),
-        ("awareness coverage", p.awareness_coverage, "share of staff"),
-    ]
-    return pd.DataFrame(rows, columns=["figure", "value", "unit"]).astype({"value": object})
+    rows = []
+    for name, key, unit in KEY_FIGURES:
+        value = getattr(p, name) if name in ("kind", "awareness_coverage") else s[name]
+        rows.append((t(key, lang), value, t(f"risk.unit.{unit}", lang) if unit else "", unit))
+    return pd.DataFrame(rows, columns=["figure", "value", "unit", "unit_code"]).astype({"value": object})
 
 
-def key_figures_html(result: RiskResult, lang: str = "en") -> str:
+def key_figures_html(result: RiskResult, lang: str = "fr") -> str:
     """:func:`key_figures` as an HTML table, each value written for its unit."""
-    frame = key_figures(result)
+    frame = key_figures(result, lang)
 
     def text(value: object, unit: str) -> str:
         if isinstance(value, str):
             return value
-        if unit == "share of staff":
+        if unit == "share_of_staff":
             return tables.percent(1, lang)(value)
         return tables.number(_UNIT_DECIMALS.get(unit, 2), lang)(value)
 
-    frame["value"] = [text(v, u) for v, u in zip(frame["value"], frame["unit"], strict=True)]
-    return tables.html_table(frame, lang=lang)
+    frame["value"] = [text(v, u) for v, u in zip(frame["value"], frame["unit_code"], strict=True)]
+    return tables.html_table(frame.drop(columns=["unit_code"]), lang=lang)
 
 
-def rule_comparison_html(comparison: pd.DataFrame, lang: str = "en") -> str:
+def rule_comparison_html(comparison: pd.DataFrame, lang: str = "fr") -> str:
     """National totals of the scenario's rule and the ``optimal`` rule
     (:func:`cyberbudget.risk.optimal.compare_rules`) as an HTML table."""
+    comparison = comparison.assign(rule=[label("rule", r, lang) for r in comparison["rule"]])
     formats = {c: tables.number(0, lang) for c in comparison.columns if c.endswith("_eur")}
     formats["avoided_per_euro"] = tables.number(3, lang)
     return tables.html_table(comparison, formats, lang=lang)
 
 
-def provenance_html(lang: str = "en") -> str:
+def provenance_html(lang: str = "fr") -> str:
     """Every figure of the risk model (``data/reference/risk.yaml``) with its source, as an HTML table."""
     from cyberbudget.risk.model import provenance_frame
 
     frame = provenance_frame()
-    return tables.html_table(frame, {"value": str, "year": str}, lang=lang)
+    return f"<div class='cb-quoted'>{tables.html_table(frame, {'value': str, 'year': str}, lang=lang)}</div>"

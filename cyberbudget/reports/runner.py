@@ -11,7 +11,10 @@
    receives step 2's results through a private file (:mod:`cyberbudget.reports.handover`), and every template
    checks its allocated cents against step 2's;
 5. export ``report.html`` (:mod:`cyberbudget.reports.html_export`);
-6. write ``manifest.json`` (:mod:`cyberbudget.reports.manifest`).
+6. write ``manifest.json`` (:mod:`cyberbudget.reports.manifest`), with what the data is (``data``: the table and
+   its nature, :mod:`cyberbudget.reports.provenance_line`) and the report's language.
+
+Every published word of the report and the workbook is in ``lang`` (French by default).
 
 Everything is written through :func:`cyberbudget.reports.folders.atomic_folder`: an error or Ctrl-C leaves no
 half report, and a previous report of the same name stays as it was. A failing notebook is kept in
@@ -42,8 +45,10 @@ from cyberbudget.reports.execution import (
 from cyberbudget.reports.folders import atomic_folder
 from cyberbudget.reports.handover import save_results
 from cyberbudget.reports.html_export import HTML_NAME, export_html
+from cyberbudget.reports.i18n import require_lang
 from cyberbudget.reports.inputs import Inputs, PathArg, load_inputs, resolve_template
 from cyberbudget.reports.outputs import XLSX_NAME, write_outputs
+from cyberbudget.reports.provenance_line import provenance_of
 from cyberbudget.reports.published import Published, publish
 
 __all__ = ["failed_folder", "run"]
@@ -87,7 +92,7 @@ def run(
     *,
     engine: str | None = None,
     exporter: Any = None,
-    lang: str = "en",
+    lang: str = "fr",
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
 
@@ -108,8 +113,9 @@ def run(
         papermill engine (batches: :data:`cyberbudget.reports.kernels.ENGINE_NAME`, the thread's warm kernel).
     exporter : HTMLExporter, optional
         A pre-built :func:`cyberbudget.reports.html_export.html_exporter` (batches).
-    lang : {"en", "fr"}
-        Number format of the report.
+    lang : {"fr", "en"}
+        Language of every published word and number (report, workbook); ``allocation.csv`` and
+        ``summary.json`` are the same in any.
 
     Returns
     -------
@@ -124,6 +130,7 @@ def run(
         The notebook failed (kept in ``out/<name>.failed/``) or an output could not be written.
     """
     t_start = time.perf_counter()
+    lang = require_lang(lang)
     template_path = resolve_template(template)
     inputs = load_inputs(scenario_path, data)
     t_loaded = time.perf_counter()
@@ -136,7 +143,7 @@ def run(
         t0 = time.perf_counter()
         pub = publish(computed)
         computed.timings["publish"] = time.perf_counter() - t0
-        paths = write_outputs(computed, tmp, pub=pub)
+        paths = write_outputs(computed, tmp, pub=pub, lang=lang)
         declared = declared_parameters(template_path)
         params = notebook_parameters(computed, lang, dask)
         if declared:  # pass only what the template declares (papermill warns about the rest)
@@ -162,6 +169,8 @@ def run(
             timings=computed.timings, template=template_path.stem,
         )
         man["dask"] = dask
+        man["data"] = (pub.provenance or provenance_of(computed)).to_dict()
+        man["lang"] = lang
         manifest.write_manifest(tmp / manifest.MANIFEST_NAME, man)
     stale = failed_folder(out, name)
     if stale.is_dir():

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cyberbudget import formatting
+from cyberbudget.reports.i18n import column
 
 __all__ = ["Formatter", "html_table", "number", "percent"]
 
@@ -20,23 +21,23 @@ __all__ = ["Formatter", "html_table", "number", "percent"]
 Formatter = Callable[[Any], str]
 
 
-def number(decimals: int = 0, lang: str = "en") -> Formatter:
+def number(decimals: int = 0, lang: str = "fr") -> Formatter:
     """A formatter of numbers with thousands separators (``–`` for a missing value).
 
     Examples
     --------
-    >>> number(2)(1234.5)
+    >>> number(2, "en")(1234.5)
     '1,234.50'
     """
     return lambda x: formatting.fmt_number(x, decimals, lang)
 
 
-def percent(decimals: int = 1, lang: str = "en") -> Formatter:
+def percent(decimals: int = 1, lang: str = "fr") -> Formatter:
     """A formatter of shares as percentages (0.055 → ``5.5 %``).
 
     Examples
     --------
-    >>> percent(1)(0.055)
+    >>> percent(1, "en")(0.055)
     '5.5 %'
     """
     return lambda x: formatting.fmt_pct(x, lang, decimals)
@@ -60,8 +61,8 @@ def _general(lang: str, decimals: int | None) -> Formatter:
     return fmt
 
 
-def html_table(frame: pd.DataFrame, formats: Mapping[str, Formatter] | None = None, *, lang: str = "en",
-               decimals: int | None = None, na_rep: str = "–") -> str:
+def html_table(frame: pd.DataFrame, formats: Mapping[str, Formatter] | None = None, *, lang: str = "fr",
+               decimals: int | None = None, na_rep: str = "–", headers: bool = True) -> str:
     """A frame as an HTML table in the house style (no index, class ``cb-table``).
 
     Parameters
@@ -72,15 +73,19 @@ def html_table(frame: pd.DataFrame, formats: Mapping[str, Formatter] | None = No
         How to write a column (:func:`number`, :func:`percent`, or any ``value -> str``). Other columns:
         integers with thousands separators, floats with ``decimals`` decimals (None: whole numbers without
         decimals, others with 6 significant digits), anything else as text.
-    lang : {"en", "fr"}
-        Number format.
+    lang : {"fr", "en"}
+        Number format and headers.
     na_rep : str
         Text of a missing (e.g. suppressed) value.
+    headers : bool
+        Show each column under its reader's name from the catalogue (:func:`cyberbudget.reports.i18n.column`;
+        a column the catalogue does not know keeps its name); False: the column names as they are.
 
     Examples
     --------
-    >>> html = html_table(pd.DataFrame({"group": ["a"], "share": [0.25]}), {"share": percent(0)})
-    >>> "25 %" in html and 'class="dataframe cb-table"' in html
+    >>> html = html_table(pd.DataFrame({"group": ["a"], "grant_share": [0.25]}), {"grant_share": percent(0, "en")},
+    ...                   lang="en")
+    >>> "25 %" in html and 'class="dataframe cb-table"' in html and "<th>Share of the grants</th>" in html
     True
     """
     formats = dict(formats or {})
@@ -89,4 +94,6 @@ def html_table(frame: pd.DataFrame, formats: Mapping[str, Formatter] | None = No
     for col in frame.columns:
         fmt = formats.get(col, fallback)
         formatters[col] = (lambda f: lambda x: na_rep if x is None or x is pd.NA or x != x else f(x))(fmt)
-    return frame.to_html(index=False, classes="cb-table", formatters=formatters, na_rep=na_rep, escape=True)
+    shown = frame.rename(columns={c: column(str(c), lang) for c in frame.columns}) if headers else frame
+    formatters = {column(str(c), lang) if headers else c: f for c, f in formatters.items()}
+    return shown.to_html(index=False, classes="cb-table", formatters=formatters, na_rep=na_rep, escape=True)

@@ -8,10 +8,14 @@ Some scenarios are valid but outside what the simulation path can compute — th
 optimum and has no Monte Carlo path. The analysis then returns :class:`Unavailable` instead of raising, and every
 section says so: the report is still written, with a clear "not available for this rule" section and no
 figure that would pretend otherwise.
+
+Every word is the report's language's (``lang``, French by default; catalogue keys ``unc.*`` and ``sens.*``), and
+both reports open with :func:`provenance_header` (the data's nature, see :mod:`cyberbudget.reports.provenance_line`).
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
+from cyberbudget import formatting
 from cyberbudget.errors import ScenarioError
 from cyberbudget.reports import disclosure, plots, tables
+from cyberbudget.reports.i18n import label, t
 from cyberbudget.reports.inputs import PathArg, load_inputs
+from cyberbudget.reports.provenance_line import banner_html, describe
 
 if TYPE_CHECKING:
     from IPython.display import HTML, Markdown
@@ -34,22 +41,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANALYSES", "Sensitivity", "Unavailable", "analyse_sensitivity", "attempt", "eligibility_by_category",
-    "grants_by_category", "loss_exceedance", "pareto_table", "quantiles_table", "sensitivity_title",
-    "simulate", "sobol_figure", "tornado_figure", "tradeoff_figure", "uncertainty_title",
+    "grants_by_category", "headline_markdown", "loss_exceedance", "pareto_table", "provenance_header",
+    "quantiles_table", "sensitivity_title", "simulate", "sobol_figure", "tornado_figure", "tradeoff_figure",
+    "uncertainty_title",
 ]
 
 T = TypeVar("T")
 
-#: What each analysis is, in the words of the report.
-ANALYSES: dict[str, str] = {
-    "uncertainty": "the uncertainty analysis (Monte Carlo simulation of the uncertain inputs)",
-    "sensitivity": "the sensitivity analysis (tornado, Sobol indices and parameter search)",
-}
+#: The analyses (what each is: the catalogue's ``analysis.<name>``).
+ANALYSES: tuple[str, ...] = ("uncertainty", "sensitivity")
 
-#: Unit of each output in the tornado charts: (divide by, label).
+#: Unit of each output in the tornado charts: (divide by, catalogue key of the unit).
 TORNADO_UNITS: dict[str, tuple[float, str]] = {
-    "avoided_loss_eur": (1e6, "(M€ / year)"),
-    "eligible": (1.0, "(establishments)"),
+    "avoided_loss_eur": (1e6, "sens.unit.meur_year"),
+    "eligible": (1.0, "sens.unit.establishments"),
 }
 
 
@@ -91,16 +96,12 @@ class Unavailable:
     rule: str
     reason: str
 
-    def markdown(self) -> str:
-        """The report section saying that the analysis is not available, and why."""
-        what = ANALYSES.get(self.analysis, self.analysis)
-        return (
-            f"**Not available for the rule `{self.rule}`.** {what[0].upper() + what[1:]} cannot be computed for "
-            f"scenario “{self.scenario}”: {self.reason}.\n\n"
-            "This report therefore shows no figure. The allocation itself is exact and complete in the "
-            "`allocation_report` template (`cyberbudget run SCENARIO`), and the `risk_report` template compares "
-            "the rules' expected avoided losses."
-        )
+    def markdown(self, lang: str = "fr") -> str:
+        """The report section saying that the analysis is not available, and why (the simulation path's own
+        refusal quoted as it is)."""
+        reason = f"<span class='cb-quoted'>{html.escape(self.reason, quote=False)}</span>"  # the engine's words, as they are
+        return t("unc.unavailable", lang, rule=self.rule, analysis=t(f"analysis.{self.analysis}", lang),
+                 scenario=self.scenario, reason=reason)
 
 
 def _reason(exc: ScenarioError) -> str:
@@ -125,8 +126,15 @@ def attempt(analysis: str, scenario: Scenario, func: Callable[..., T], *args: An
                            reason=_reason(exc))
 
 
-def _not_available() -> Markdown:
-    return _markdown("*Not available for this scenario (see above).*")
+def _not_available(lang: str = "fr") -> Markdown:
+    return _markdown(f"*{t('unc.not_available', lang)}*")
+
+
+def provenance_header(scenario_path: PathArg, data: PathArg | None = None, lang: str = "fr") -> HTML:
+    """The report's first lines: the data's nature, the table, the scenario, the date and the version
+    (:func:`cyberbudget.reports.provenance_line.banner_html`)."""
+    inputs = load_inputs(scenario_path, data)
+    return _html(banner_html(describe(inputs.table, inputs.data_path, inputs.scenario.name), lang))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -172,44 +180,72 @@ def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int,
                        draws=draws, seed=None if seed < 0 else seed, client=client)
 
 
-def uncertainty_title(mc: MonteCarloResult | Unavailable, lang: str = "en") -> Markdown:
+def uncertainty_title(mc: MonteCarloResult | Unavailable, lang: str = "fr") -> Markdown:
     """The report's title and headline: draws, seed, medians and 90 % intervals (or why there are none)."""
     if isinstance(mc, Unavailable):
-        return _markdown(f"# How sure are we — {mc.scenario}\n\n{mc.markdown()}")
-    from cyberbudget.uncertainty.montecarlo import report_markdown
-
-    return _markdown(report_markdown(mc, lang))
+        return _markdown(f"# {t('unc.title', lang, scenario=mc.scenario)}\n\n{mc.markdown(lang)}")
+    return _markdown(headline_markdown(mc, lang))
 
 
-def quantiles_table(mc: MonteCarloResult | Unavailable, lang: str = "en") -> HTML | Markdown:
+def headline_markdown(mc: MonteCarloResult, lang: str = "fr") -> str:
+    """Title and headline of the uncertainty report: draws, seed, and the main results with their 90 % intervals."""
+    q = mc.quantiles()
+    f = formatting
+
+    meur = f"{formatting.NNBSP if lang == 'fr' else ' '}M€"
+
+    def interval(col: str, scale: float = 1e6, decimals: int = 1, unit: str = meur) -> str:
+        r = q.loc[col]
+        return (f"{f.fmt_number(r['p50'] / scale, decimals, lang)}{unit} [{f.fmt_number(r['p5'] / scale, decimals, lang)}"
+                f" – {f.fmt_number(r['p95'] / scale, decimals, lang)}]")
+
+    lines = [
+        f"# {t('unc.title', lang, scenario=mc.scenario_name)}", "",
+        t("unc.draws", lang, n=f.fmt_int(len(mc.draws), lang), seed=mc.seed), "",
+        f"- {t('unc.eligible', lang)}{t('plot.colon', lang)}{interval('eligible', 1.0, 0, '')}",
+        f"- {t('unc.unallocated', lang)}{t('plot.colon', lang)}{interval('unallocated_cents', 1e8)}",
+        f"- {t('unc.induced', lang)}{t('plot.colon', lang)}{interval('induced_spend_eur')}",
+        f"- {t('unc.avoided', lang)}{t('plot.colon', lang)}{interval('avoided_loss_eur')}",
+        f"- {t('unc.sector', lang)}{t('plot.colon', lang)}{interval('sector_loss_eur')}"
+        + t("unc.var", lang, var=f.fmt_number(mc.var(0.95) / 1e6, 1, lang), cvar=f.fmt_number(mc.cvar(0.95) / 1e6, 1, lang),
+            level=f.fmt_pct(0.95, lang, 0)),
+    ]
+    share = mc.summary()["uptake_not_converged_share"]
+    if share > 0:
+        lines.append(f"- {t('unc.not_converged', lang)}{t('plot.colon', lang)}{f.fmt_pct(share, lang, 2)}")
+    return "\n".join(lines)
+
+
+def quantiles_table(mc: MonteCarloResult | Unavailable, lang: str = "fr") -> HTML | Markdown:
     """Mean, P5, P50 and P95 of every sector-wide output, as an HTML table."""
     if isinstance(mc, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     q = mc.quantiles()
     frame = q.rename_axis("output").reset_index()
+    frame["output"] = [label("output", o, lang) for o in frame["output"]]
     return _html(tables.html_table(frame, {c: tables.number(0, lang) for c in q.columns}, lang=lang))
 
 
-def grants_by_category(mc: MonteCarloResult | Unavailable, lang: str = "en") -> Figure | Markdown:
+def grants_by_category(mc: MonteCarloResult | Unavailable, lang: str = "fr") -> Figure | Markdown:
     """Fan chart of the total grant per category across draws (publishable categories only)."""
     if isinstance(mc, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     shown = set(disclosure.simulated_groups(mc.establishments, "category"))
     columns = [c for c in mc.grants_by_category.columns if str(c) in shown]
     return plots.mc_fan_by(mc.grants_by_category[columns], "category", lang=lang)
 
 
-def loss_exceedance(mc: MonteCarloResult | Unavailable, lang: str = "en", level: float = 0.95) -> Figure | Markdown:
+def loss_exceedance(mc: MonteCarloResult | Unavailable, lang: str = "fr", level: float = 0.95) -> Figure | Markdown:
     """The sector's loss-exceedance curve, with the value at risk and expected shortfall at ``level``."""
     if isinstance(mc, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     return plots.loss_exceedance_curve(mc.loss_exceedance(), mc.var(level), mc.cvar(level), level=level, lang=lang)
 
 
-def eligibility_by_category(mc: MonteCarloResult | Unavailable, lang: str = "en") -> Figure | Markdown:
+def eligibility_by_category(mc: MonteCarloResult | Unavailable, lang: str = "fr") -> Figure | Markdown:
     """Probability of being eligible by category (publishable categories only)."""
     if isinstance(mc, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     shown = disclosure.simulated_groups(mc.establishments, "category")
     by = mc.eligibility_by("category")
     return plots.eligibility_probability_by(by[by["category"].astype(str).isin(shown)], "category", lang=lang)
@@ -276,40 +312,43 @@ def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, 
     return attempt("sensitivity", scenario, run)
 
 
-def sensitivity_title(sens: Sensitivity | Unavailable, lang: str = "en") -> Markdown:
+def sensitivity_title(sens: Sensitivity | Unavailable, lang: str = "fr") -> Markdown:
     """The report's title (and, when the analysis cannot run, why)."""
     if isinstance(sens, Unavailable):
-        return _markdown(f"# What drives the results — {sens.scenario}\n\n{sens.markdown()}")
-    return _markdown(f"# What drives the results — {sens.scenario}")
+        return _markdown(f"# {t('sens.title', lang, scenario=sens.scenario)}\n\n{sens.markdown(lang)}")
+    return _markdown(f"# {t('sens.title', lang, scenario=sens.scenario)}")
 
 
-def tornado_figure(sens: Sensitivity | Unavailable, output: str, lang: str = "en") -> Figure | Markdown:
+def tornado_figure(sens: Sensitivity | Unavailable, output: str, lang: str = "fr") -> Figure | Markdown:
     """One output's tornado chart (each factor at its bounds, the others central); units in :data:`TORNADO_UNITS`."""
     if isinstance(sens, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     scale, unit = TORNADO_UNITS.get(output, (1.0, ""))
-    return plots.tornado_chart(sens.tornado, output, unit_scale=scale, unit=unit, lang=lang)
+    return plots.tornado_chart(sens.tornado, output, unit_scale=scale, unit=t(unit, lang) if unit else "", lang=lang)
 
 
-def sobol_figure(sens: Sensitivity | Unavailable, output: str, lang: str = "en") -> Figure | Markdown:
+def sobol_figure(sens: Sensitivity | Unavailable, output: str, lang: str = "fr") -> Figure | Markdown:
     """One output's Sobol indices (first order and total)."""
     if isinstance(sens, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     return plots.sobol_bars(sens.sobol.indices, output, lang=lang)
 
 
-def pareto_table(sens: Sensitivity | Unavailable, lang: str = "en") -> HTML | Markdown:
+def pareto_table(sens: Sensitivity | Unavailable, lang: str = "fr") -> HTML | Markdown:
     """The settings on the trade-off curve (Pareto front) between unspent money and avoided loss."""
     if isinstance(sens, Unavailable):
-        return _not_available()
-    pareto = sens.search.pareto
+        return _not_available(lang)
+    pareto = sens.search.pareto.drop(columns=["pareto"], errors="ignore")
+    if "tiers" in pareto:
+        pareto = pareto.assign(tiers=[" > ".join(label("tier", g.strip(), lang) for g in str(x).split(">"))
+                                      for x in pareto["tiers"]])
     formats = {c: tables.number(0, lang) for c in pareto.columns if c.endswith("_eur")}
     formats["min_share"] = tables.percent(1, lang)
     return _html(tables.html_table(pareto, formats, lang=lang))
 
 
-def tradeoff_figure(sens: Sensitivity | Unavailable, lang: str = "en") -> Figure | Markdown:
+def tradeoff_figure(sens: Sensitivity | Unavailable, lang: str = "fr") -> Figure | Markdown:
     """Every setting of the parameter search, with the Pareto front."""
     if isinstance(sens, Unavailable):
-        return _not_available()
+        return _not_available(lang)
     return plots.tradeoff_curve(sens.search.grid, lang=lang)

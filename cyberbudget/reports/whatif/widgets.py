@@ -23,6 +23,7 @@ from cyberbudget import config
 from cyberbudget.errors import CyberbudgetError
 from cyberbudget.formatting import fmt_int, fmt_share
 from cyberbudget.reports import plots
+from cyberbudget.reports.provenance_line import banner_html, describe
 from cyberbudget.reports.whatif.figures import tier_label
 from cyberbudget.reports.whatif.model import FLOOR_RULES, WhatIf, units_supported
 from cyberbudget.reports.whatif.words import choice, word
@@ -169,8 +170,9 @@ class AppWidgets:
                          layout=W.Layout(flex="1 1 auto", min_width="0"))
         results.add_class("cb-results")
         source = app.source or t("default_table")
+        data = banner_html(describe(app.table, app.source, app.reference_name), lang)  # what the data is, first
         header = W.HTML(
-            _CSS + f"<div class='cb-app'><h1>{html.escape(t('title'))}</h1>"
+            _CSS + f"<div class='cb-app'>{data}<h1>{html.escape(t('title'))}</h1>"
             f"<div class='cb-intro'>{html.escape(t('intro', k=config.MIN_CELL_SIZE))}<br>"
             f"{html.escape(t('data_source', source=source, n=fmt_int(len(app.table), lang)))}</div></div>")
         self.root = W.VBox([header, W.HBox([controls, results], layout=_full())])
