@@ -20,7 +20,7 @@ rule                      weight ``w``            cap                           
 ``proportional``          ``allocation.base``     ``cap_eur`` (none when null)               ``floor_eur``
 ``matching``              demand                  ``min(demand, cap_eur)``                   0
 ``gap``                   need                    ``min(need, cap_eur)``                     0
-``forfait``               the band's forfait      ``min(forfait, cap_eur)``                  0
+``forfait``               ``min(forfait, cap)``   the same (served in full, or pro rata)     0
 ``tiered``                groups in ``tiers`` order are served their amount in full, pro rata in the group
                           where the money runs out (amount = need, demand or ``cap_eur``, capped by ``cap_eur``)
 ========================  ======================  =========================================  ======================
@@ -465,7 +465,8 @@ def rule_weights(params: PolicyParameters, it: Any, cyber: Any, base: Any = None
     elif params.rule == "gap":
         w = need_cents(it, cyber, params.target_share, params.n_years)
     elif params.rule == "forfait":
-        w = np.array(_rows(forfait, shape))
+        w = np.minimum(_rows(forfait, shape), cap)  # pro rata to the forfait capped by cap_eur, at most that
+        return np.broadcast_to(np.float64(0.0), shape), w, w
     else:
         raise KeyError(params.rule)
     return np.broadcast_to(np.float64(0.0), shape), w, np.minimum(cap, w)
@@ -633,8 +634,10 @@ class RuleInputs:
     forfait: np.ndarray | None = None
 
 
-def base_values(table: pd.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
-    """The numeric column ``name`` of ``table`` (float64), checked ``>= 0`` and finite on the rows of ``mask``.
+def base_values(table: pd.DataFrame, name: str, mask: np.ndarray | None = None, *,
+                key: str = "allocation.base") -> np.ndarray:
+    """The numeric column ``name`` of ``table`` (float64), checked ``>= 0`` and finite on the rows of ``mask``
+    (``key``: the scenario key that names the column, for the messages).
 
     Raises
     ------
@@ -644,14 +647,14 @@ def base_values(table: pd.DataFrame, name: str, mask: np.ndarray | None = None) 
     if name not in table.columns:
         raise AllocationError(
             f"column {name!r} not in the table",
-            [Problem(f"allocation.base: {name}", f"expected a numeric column of the table, found no column {name!r}")],
+            [Problem(f"{key}: {name}", f"expected a numeric column of the table, found no column {name!r}")],
         )
     try:
         values = pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
         raise AllocationError(
             f"column {name!r} is not numeric",
-            [Problem(f"allocation.base: {name}", f"expected a numeric column, found {table[name].dtype}")],
+            [Problem(f"{key}: {name}", f"expected a numeric column, found {table[name].dtype}")],
         ) from None
     check = values if mask is None else values[mask]
     bad = ~np.isfinite(check) | (check < 0)
@@ -679,5 +682,6 @@ def rule_inputs(table: pd.DataFrame, params: PolicyParameters, mask: np.ndarray 
                                  table["ght_support"].to_numpy(dtype=bool), table["status"].to_numpy(),
                                  table["category"].to_numpy())
     elif params.rule == "forfait" and params.forfait_column is not None:
-        forfait = forfait_cents(base_values(table, params.forfait_column, mask), params.forfait_bands)
+        forfait = forfait_cents(base_values(table, params.forfait_column, mask, key="allocation.forfait.column"),
+                                params.forfait_bands)
     return RuleInputs(base, tier_group, forfait)
