@@ -569,16 +569,19 @@ def _result_frame(table: pd.DataFrame, after: pd.DataFrame, elig: Any, eligible:
     return pd.DataFrame(data, copy=False)
 
 
-def _units_summary(kind: str, status: np.ndarray, eligible: np.ndarray, grants: np.ndarray) -> dict[str, Any]:
-    """``units: {unit, n, n_eligible, by_status: {status: {n, n_eligible, grant_cents}}}``."""
-    by_status: dict[str, Any] = {}
-    present = [s for s in config.STATUSES if (status == s).any()]
-    present += sorted(set(map(str, status)) - set(present))
-    for st in present:
-        m = status == st
-        by_status[st] = {"n": int(m.sum()), "n_eligible": int((m & eligible).sum()),
-                         "grant_cents": int(grants[m].sum())}
-    return {"unit": kind, "n": int(len(status)), "n_eligible": int(eligible.sum()), "by_status": by_status}
+def _units_summary(kind: str, status: Any, eligible: np.ndarray, grants: np.ndarray) -> dict[str, Any]:
+    """``units: {unit, n, n_eligible, by_status: {status: {n, n_eligible, grant_cents}}}`` (statuses in the order
+    of ``config.STATUSES``, then any other)."""
+    codes, names = pd.factorize(pd.Series(status, dtype="str"), sort=True)
+    k = len(names)
+    n = np.bincount(codes, minlength=k)
+    n_el = np.bincount(codes, weights=eligible, minlength=k)
+    cents = np.bincount(codes, weights=grants, minlength=k)
+    pos = {str(x): i for i, x in enumerate(names)}
+    listing = [x for x in config.STATUSES if x in pos] + [x for x in pos if x not in config.STATUSES]
+    by_status = {x: {"n": int(n[pos[x]]), "n_eligible": int(round(n_el[pos[x]])),
+                     "grant_cents": int(round(cents[pos[x]]))} for x in listing}
+    return {"unit": kind, "n": int(len(codes)), "n_eligible": int(eligible.sum()), "by_status": by_status}
 
 
 def _members(table: pd.DataFrame, units: Units, params: PolicyParameters, applicants: pd.DataFrame,
@@ -745,7 +748,12 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     }
     for key, col in BREAKDOWNS.items():
         summary[key] = _breakdown(res[col], cols, orders[key])
-    summary["units"] = _units_summary(params.unit, applicants["status"].to_numpy(dtype=object), eligible, grants)
+    if units is None:  # the units are the establishments: their counts by status are summary["by_status"]
+        summary["units"] = {"unit": params.unit, "n": len(res), "n_eligible": summary["n_eligible"], "by_status": {
+            st: {"n": g["n_establishments"], "n_eligible": g["n_eligible"], "grant_cents": g["grant_cents"]}
+            for st, g in summary["by_status"].items()}}
+    else:
+        summary["units"] = _units_summary(params.unit, applicants["status"].array, eligible, grants)
     if summary["allocated_cents"] + summary["unallocated_cents"] != env or (row_grants < 0).any() or (
             allocated != int(grants.sum())):
         raise AllocationError("internal error: the envelope is not conserved")  # pragma: no cover

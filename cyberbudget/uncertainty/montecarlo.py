@@ -692,8 +692,9 @@ class DrawOutputs:
     per_draw : dict of ndarray (D,)
         ``eligible``, ``allocated_cents``, ``unallocated_cents``, ``induced_spend_eur``, ``avoided_loss_eur``
         (annual, expected), ``expected_loss_eur`` (annual, after the policy), ``expected_incidents``.
-    grants_allowed : ndarray (D, a)
-        Exact grants (euros, whole envelope) of the establishments ``layout.allowed`` (the others get nothing).
+    cents_allowed : ndarray (D, a)
+        Exact grants (cents, unrounded, whole envelope) of the establishments ``layout.allowed`` (the others get
+        nothing); ``grants_allowed`` is the same in euros (property).
     eligible_allowed : ndarray of bool (D, a)
     breach_allowed, breach_rest : ndarray (D, a), (D, r)
         Gordon–Loeb breach probability after the policy of ``layout.allowed`` and ``layout.rest``.
@@ -703,7 +704,7 @@ class DrawOutputs:
     """
 
     per_draw: dict[str, np.ndarray]
-    grants_allowed: np.ndarray
+    cents_allowed: np.ndarray
     eligible_allowed: np.ndarray
     breach_allowed: np.ndarray
     breach_rest: np.ndarray
@@ -716,6 +717,11 @@ class DrawOutputs:
         if part_r is not None:
             out[:, lay.rest.index] = part_r
         return out
+
+    @property
+    def grants_allowed(self) -> np.ndarray:
+        """Exact grants (D, a) of ``layout.allowed``, euros."""
+        return self.cents_allowed / 100.0
 
     @property
     def grants(self) -> np.ndarray:
@@ -883,10 +889,13 @@ def _evaluate(
     if observed_cyber.any():  # observed spend, imputed IT budget: the share moves against the budget
         share[:, observed_cyber] = a.cyber0[observed_cyber] / it[:, observed_cyber]  # allowed: it > 0
     np.minimum(share, 1.0, out=share)
-    cyber = share * it
-    observed = observed_cyber | ~(a.imp_it | a.imp_cyber)
-    if observed.any():  # an observed cyber spend is never changed
-        cyber[:, observed] = a.cyber0[observed]
+    cyber = None  # the cyber spend, when the policy reads it (uptake, need, demand, a cyber base, units)
+    if (pol.uptake_model != "none" or pol.ose_obligation or rules.needs_cyber(pol)
+            or inp.units is not None):
+        cyber = share * it
+        observed = observed_cyber | ~(a.imp_it | a.imp_cyber)
+        if observed.any():  # an observed cyber spend is never changed
+            cyber[:, observed] = a.cyber0[observed]
     # the policy: corridor, uptake, rule (cyberbudget.policy, the steps allocate runs), on establishments or on
     # the funding units (their members' sums, one np.add.reduceat per draw batch)
     units = inp.units
@@ -911,16 +920,17 @@ def _evaluate(
 
     def expected(rows: np.ndarray, raised: np.ndarray, participation: np.ndarray) -> np.ndarray:
         return rules.expected_grants(pol, app_it[rows], raised, participation, base=base, tier_group=tier_group,
-                                     forfait=forfait)
+                                     forfait=forfait, compact=False)
 
     up = uptake(pol, app_it, app_cyber, eligible0, candidate, ose, expected=expected, uniforms=u_uptake,
                 slope=slope, midpoint=midpoint, strict=False)
     app_eligible = eligible0 | up.complied
-    res = rules.apply_rule(pol, app_it, up.cyber, app_eligible, base=base, tier_group=tier_group, forfait=forfait)
+    res = rules.apply_rule(pol, app_it, up.cyber, app_eligible, base=base, tier_group=tier_group, forfait=forfait,
+                           compact=False)
     allocated = rules.handout_cents(res.exact, res.everyone_capped, app_eligible, pol.envelope_cents)
     complied = up.complied.any()
     if units is None:
-        grants = np.divide(res.exact, 100.0, out=res.exact)
+        cents = res.exact
         eligible = app_eligible
         share_after = np.where(up.complied, up.cyber / it, share) if complied else share
     else:
@@ -939,8 +949,7 @@ def _evaluate(
         sizes = np.diff(np.r_[starts, it.shape[1]])[mu]
         with np.errstate(divide="ignore", invalid="ignore"):
             part = np.where(total_w > 0, weights / np.where(total_w > 0, total_w, 1.0), 1.0 / sizes)
-        grants = res.exact[:, mu] * part
-        grants /= 100.0
+        cents = res.exact[:, mu] * part
         eligible = app_eligible[:, mu]
         if complied:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -956,11 +965,11 @@ def _evaluate(
     s0 = gordon_loeb_breach(x0, v, beta, kind, out=x0)
     loss_before = (_rowdot(s0, gl_a) + loss_rest) * f * m
     if units is None:
-        x1 = np.divide(grants, it, out=s0)  # allowed establishments have an IT budget > 0
+        x1 = np.divide(cents, it, out=s0)  # allowed establishments have an IT budget > 0
     else:  # a member without IT budget has no lever (alpha = 0)
-        x1 = np.divide(grants, it, out=s0, where=it > 0)
+        x1 = np.divide(cents, it, out=s0, where=it > 0)
         x1[it <= 0] = 0.0
-    x1 *= inp.additionality / pol.n_years
+    x1 *= inp.additionality / (pol.n_years * 100.0)  # cents over the envelope to euros a year
     x1 += share_after
     x1 /= k
     s1 = gordon_loeb_breach(x1, v, beta, kind, out=x1 if breach_a is None else breach_a)
@@ -970,13 +979,13 @@ def _evaluate(
         "eligible": eligible.sum(axis=1).astype(np.int64),
         "allocated_cents": allocated,
         "unallocated_cents": pol.envelope_cents - allocated,
-        "induced_spend_eur": up.induced.sum(axis=1),
+        "induced_spend_eur": up.induced.sum(axis=1) if complied else np.zeros(theta.shape[0]),
         "avoided_loss_eur": loss_before - loss_after,
         "expected_loss_eur": loss_after,
         "expected_incidents": incidents,
         "uptake_converged": up.converged,
     }
-    return DrawOutputs(per_draw, grants, eligible, s1, s_rest, lay)
+    return DrawOutputs(per_draw, cents, eligible, s1, s_rest, lay)
 
 
 # ------------------------------------------------------------------------------------------------ the blocks
@@ -988,8 +997,8 @@ class _BlockResult:
     start: int
     per_draw: dict[str, np.ndarray]
     elig_count: np.ndarray  # over layout.allowed
-    grant_sum: np.ndarray  # over layout.allowed
-    grants: np.ndarray | None  # (size, allowed) when quantiles are exact
+    grant_sum: np.ndarray  # over layout.allowed, cents
+    grants: np.ndarray | None  # (size, allowed), cents, when quantiles are exact
     by_category: np.ndarray
     eligible_by_category: np.ndarray
 
@@ -1101,7 +1110,7 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
     elig_cat = np.zeros((size, n_cat), dtype=np.int64)
     hist_flat = hist.reshape(-1) if hist is not None else None
     scale = lay.allowed.inp.hist_scale
-    inv_scale = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)  # 0: empty envelope, no grant
+    inv_scale = np.divide(0.01, scale, out=np.zeros_like(scale), where=scale > 0)  # cents to scale; 0: no grant
     for s0 in range(0, size, SUB_BATCH):
         d = min(SUB_BATCH, size - s0)
         u = rng.random((d, k))
@@ -1119,7 +1128,7 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
             cols.setdefault(key, []).append(val)
         cols.setdefault("sector_loss_eur", []).append(sector)
         cols.setdefault("incidents", []).append(n_inc)
-        grants = out.grants_allowed
+        grants = out.cents_allowed  # cents: converted to euros once reduced
         elig_u8 = out.eligible_allowed.view(np.uint8)
         elig_count += np.add.reduce(elig_u8, axis=0, dtype=np.int64)
         grant_sum += grants.sum(axis=0)
@@ -1128,7 +1137,7 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
         if na:
             by_c = grants if lay.category_order is None else grants[:, lay.category_order]
             el_c = out.eligible_allowed if lay.category_order is None else out.eligible_allowed[:, lay.category_order]
-            by_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(by_c, lay.runs, axis=1)
+            by_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(by_c, lay.runs, axis=1) / 100.0
             for code, lo, hi in zip(lay.run_codes, lay.runs, np.r_[lay.runs[1:], na], strict=True):
                 elig_cat[s0:s0 + d, code] = np.count_nonzero(el_c[:, lo:hi], axis=1)
         if hist_flat is not None:
@@ -1399,6 +1408,7 @@ def simulate(
     for b in block_results:  # block order: float sums identical whatever the chunking
         elig_count_a += b.elig_count
         grant_sum_a += b.grant_sum
+    grant_sum_a /= 100.0  # cents to euros
     elig_count = np.zeros(inp.n, dtype=np.int64)
     grant_sum = np.zeros(inp.n)
     elig_count[lay.allowed.index] = elig_count_a
@@ -1407,7 +1417,7 @@ def simulate(
     quant = np.zeros((inp.n, len(qs)))  # the establishments the filters exclude never get a grant
     if exact:
         allg = np.concatenate([b.grants for b in block_results], axis=0)
-        quant[lay.allowed.index] = np.quantile(allg, qs, axis=0).T
+        quant[lay.allowed.index] = np.quantile(allg, qs, axis=0).T / 100.0
         del allg
     else:
         zeros = draws - hist.sum(axis=1)
@@ -1460,7 +1470,7 @@ def report_markdown(mc: MonteCarloResult, lang: str = "en") -> str:
 
 __all__ = [
     "EXACT_QUANTILES_MAX", "OUTPUTS", "PARAMETER_NAMES", "SUB_BATCH", "DrawOutputs", "Group", "Layout",
-    "ModelInputs", "MonteCarloResult", "UncertainParameter", "block_rng", "block_seed_sequence",
+    "ModelInputs", "MonteCarloResult", "UncertainParameter", "UnitInputs", "block_rng", "block_seed_sequence",
     "default_uncertainty", "evaluate", "make_layout", "plan_blocks", "prepare_inputs", "report_markdown",
     "simulate", "uncertain_parameters",
 ]
