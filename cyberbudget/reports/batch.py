@@ -174,6 +174,7 @@ class _Job:
     name: str
     error: dict[str, Any] | None = None
     lang: str = "fr"
+    overrides: str | None = None
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -222,19 +223,20 @@ def _data_path(data: str | os.PathLike[str] | None) -> Path:
     return Path(data) if data is not None else config.DEFAULT_TABLE
 
 
-def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, lang: str | None = None) -> bool:
+def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, overrides: Path | None = None,
+                     lang: str | None = None) -> bool:
     """Whether the report in ``folder`` was built from exactly these inputs (in ``lang``, when given) and is
     complete.
 
     Compares the SHA-256 of every input recorded in ``folder/manifest.json`` (table, scenario, extended
-    scenarios, template, reference files) with the files as they are now, the language the report was written
-    in, and checks every output the manifest lists is present with its recorded SHA-256.
+    scenarios, overrides file, template, reference files) with the files as they are now, the language the
+    report was written in, and checks every output the manifest lists is present with its recorded SHA-256.
     """
     from cyberbudget.reports import manifest as mf
 
     try:
         recorded = mf.read_manifest(folder)
-        current = mf.input_entries(table=data, scenario=scenario, template=template)
+        current = mf.input_entries(table=data, scenario=scenario, template=template, overrides=overrides)
     except (InputError, OSError):
         return False
 
@@ -260,7 +262,8 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, l
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _call_report_run(scenario: Path, data: str | None, out: Path, template: str, lang: str = "fr") -> Path:
+def _call_report_run(scenario: Path, data: str | None, out: Path, template: str, overrides: str | None = None,
+                     lang: str = "fr") -> Path:
     """``runner.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
 
     The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`.
@@ -269,7 +272,7 @@ def _call_report_run(scenario: Path, data: str | None, out: Path, template: str,
     from cyberbudget.reports.runner import run
 
     return Path(run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
-                    exporter=_worker_exporter(), lang=lang))
+                    exporter=_worker_exporter(), overrides=overrides, lang=lang))
 
 
 def _failed_folder(out: Path, name: str) -> str | None:
@@ -287,8 +290,10 @@ def _run_one(
     start = time.perf_counter()
     try:
         with use_kernel(kernel):
-            folder = (runner(job.path, data, out, template) if runner is not None
-                      else _call_report_run(job.path, data, out, template, job.lang))
+            if runner is None:
+                folder = _call_report_run(job.path, data, out, template, job.overrides, job.lang)
+            else:
+                folder = runner(job.path, data, out, template)
     except Exception as exc:
         return Outcome(job.name, job.given, "failed", round(time.perf_counter() - start, 3),
                        _failed_folder(out, job.name), _error_info(exc))
@@ -427,6 +432,7 @@ def run_batch(
     template: str = config.DEFAULT_TEMPLATE,
     on_event: EventCallback | None = None,
     runner: Callable[..., Path] | None = None,
+    overrides: str | os.PathLike[str] | None = None,
     lang: str = "fr",
 ) -> BatchResult:
     """Run every scenario's report; write ``DIR/batch.json`` and ``DIR/index.html``.
@@ -458,6 +464,8 @@ def run_batch(
     runner : callable, optional
         ``runner(scenario_path, data, out, template, kernel) -> report folder``; default
         :func:`cyberbudget.reports.runner.run` in the thread's warm kernel. For tests and other report kinds.
+    overrides : path, optional
+        Real budget figures replacing imputed ones in every scenario's table (``--overrides``).
     lang : {"fr", "en"}
         Language of every report and of ``index.html`` (``--resume`` re-runs a report written in another).
 
@@ -490,7 +498,9 @@ def run_batch(
     started_at = datetime.now(UTC)
 
     job_list = _prepare(paths)
+    overrides_arg = str(Path(overrides).absolute()) if overrides is not None else None
     for job in job_list:
+        job.overrides = overrides_arg
         job.lang = lang
     progress = _Progress(len(job_list), on_event)
     outcomes: dict[int, Outcome] = {}
@@ -505,7 +515,8 @@ def run_batch(
             if job.error is not None:
                 outcomes[job.index] = Outcome(job.name, job.given, "failed", 0.0, None, job.error)
                 progress.record(outcomes[job.index])
-            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl, lang):
+            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl,
+                                             None if overrides_arg is None else Path(overrides_arg), lang):
                 outcomes[job.index] = Outcome(job.name, job.given, "skipped", 0.0, job.name)
                 progress.record(outcomes[job.index])
             else:
@@ -536,7 +547,7 @@ def run_batch(
     result = BatchResult(out=out_dir, outcomes=ordered, duration_s=round(time.perf_counter() - progress.start, 3),
                          interrupted=interrupted)
     result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
-                                         data=str(_data_path(data)), dask=dask, lang=lang)
+                                         data=str(_data_path(data)), dask=dask, overrides=overrides_arg, lang=lang)
     from cyberbudget.reports.batch_index import write_index
 
     result.index_html = write_index(out_dir, ordered, data=_data_path(data), lang=lang)
@@ -708,6 +719,7 @@ def _run_dask(
 
 def write_batch_json(
     out: Path, result: BatchResult, *, started_at: datetime, jobs: int, template: str, data: str, dask: Any = None,
+    overrides: str | None = None,
     lang: str = "fr",
 ) -> Path:
     """Write ``DIR/batch.json`` atomically (UTF-8, sorted keys, LF).
@@ -726,6 +738,7 @@ def write_batch_json(
         "template": template,
         "lang": lang,
         "data": data,
+        "overrides": overrides,
         "interrupted": result.interrupted,
         "exit_code": result.exit_code,
         "counts": counts,

@@ -109,7 +109,9 @@ class DataProvenance:
     n_establishments : int
         Rows of the table.
     n_imputed : int
-        Rows with at least one imputed budget column.
+        Rows with at least one imputed budget column (after ``overrides``).
+    overrides : str
+        The file name of the real budget figures applied to the table (``--overrides``), empty if none.
     """
 
     nature: str
@@ -119,24 +121,27 @@ class DataProvenance:
     version: str = field(default_factory=_version)
     n_establishments: int = 0
     n_imputed: int = 0
+    overrides: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the ``data`` entry of ``manifest.json``)."""
         return {"nature": self.nature, "table": self.table, "scenario": self.scenario,
                 "produced": self.produced.isoformat(), "cyberbudget": self.version,
-                "n_establishments": self.n_establishments, "n_imputed": self.n_imputed}
+                "n_establishments": self.n_establishments, "n_imputed": self.n_imputed, "overrides": self.overrides}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DataProvenance:
         """The inverse of :meth:`to_dict` (e.g. read back from a manifest)."""
         return cls(nature=str(d["nature"]), table=str(d["table"]), scenario=str(d["scenario"]),
                    produced=dt.date.fromisoformat(str(d["produced"])), version=str(d["cyberbudget"]),
-                   n_establishments=int(d.get("n_establishments", 0)), n_imputed=int(d.get("n_imputed", 0)))
+                   n_establishments=int(d.get("n_establishments", 0)), n_imputed=int(d.get("n_imputed", 0)),
+                   overrides=str(d.get("overrides") or ""))
 
 
 def describe(table: pd.DataFrame, table_path: str | Path | None, scenario: str,
-             produced: dt.date | None = None) -> DataProvenance:
-    """The provenance of an output built from ``table`` (read from ``table_path``) under ``scenario``.
+             produced: dt.date | None = None, overrides: str | Path | None = None) -> DataProvenance:
+    """The provenance of an output built from ``table`` (read from ``table_path``, with the real figures of
+    ``overrides`` applied) under ``scenario``.
 
     ``table_path`` None means the committed default table.
     """
@@ -145,12 +150,13 @@ def describe(table: pd.DataFrame, table_path: str | Path | None, scenario: str,
     name = Path(table_path).name if table_path else Path(config.DEFAULT_TABLE).name
     return DataProvenance(nature=data_nature(table), table=name, scenario=str(scenario),
                           produced=produced or dt.date.today(), n_establishments=int(len(table)),
-                          n_imputed=imputed_rows(table))
+                          n_imputed=imputed_rows(table), overrides=Path(overrides).name if overrides else "")
 
 
 def provenance_of(computed: Computed, produced: dt.date | None = None) -> DataProvenance:
     """:func:`describe` for what ``run`` computed."""
-    return describe(computed.table, computed.data_path, computed.scenario.name, produced)
+    return describe(computed.table, computed.data_path, computed.scenario.name, produced,
+                    getattr(computed, "overrides_path", None))
 
 
 def nature_text(prov: DataProvenance, lang: str = "fr") -> str:
@@ -164,8 +170,9 @@ def nature_text(prov: DataProvenance, lang: str = "fr") -> str:
     """
     from cyberbudget.formatting import fmt_int
 
-    return t(f"data.nature.{prov.nature}", lang, n=fmt_int(prov.n_establishments, lang),
+    text = t(f"data.nature.{prov.nature}", lang, n=fmt_int(prov.n_establishments, lang),
              n_imputed=fmt_int(prov.n_imputed, lang))
+    return text + (t("data.overrides", lang, file=prov.overrides) if prov.overrides else "")
 
 
 def provenance_line(prov: DataProvenance, lang: str = "fr") -> str:
@@ -175,8 +182,10 @@ def provenance_line(prov: DataProvenance, lang: str = "fr") -> str:
     Examples
     --------
     >>> p = DataProvenance("synthetic", "establishments.csv", "baseline", dt.date(2026, 11, 30), "1.0", 10, 10)
-    >>> provenance_line(p, "fr").split(" — ")[1:]
-    ['table « establishments.csv »', 'scénario « baseline »', 'produit le 30 novembre 2026 avec cyberbudget 1.0']
+    >>> provenance_line(p, "en").split(" — ")[1:]
+    ['table “establishments.csv”', 'scenario “baseline”', 'produced on 30 November 2026 with cyberbudget 1.0']
+    >>> provenance_line(p, "fr").split(" — ")[-1]
+    'produit le 30 novembre 2026 avec cyberbudget 1.0'
     """
     return t("data.line", lang, nature=nature_text(prov, lang), table=prov.table, scenario=prov.scenario,
              date=long_date(prov.produced, lang), version=prov.version)

@@ -5,19 +5,22 @@ The policy layer writes one short English reason per row (``ineligible: cyber sh
 the establishment table of a report or workbook under ``disclosure: establishment``, notices — show them through
 :func:`translate_reason`, which recognises each form the built-in rules write (:data:`PATTERNS`), takes its
 fields out, formats their numbers in the target language and fills the catalogue's ``reason.*`` message. A
-compound reason (``rule reason; eligibility reason``) is translated part by part.
+compound reason (``rule reason; eligibility reason``) is translated part by part, and the funding unit a reason
+was decided for (``… (unit ARA-01)``, under ``allocation.unit``) is kept.
 
 A reason of a form not listed (a rule registered by a plugin) is kept as written, unless ``strict=True``
 (the tests translate every reason the built-in rules give, strictly).
 
 Examples
 --------
->>> translate_reason("ineligible: cyber share 3.2 % < 5 %", "fr") == "non éligible : part cyber 3,2\\u202f% < 5\\u202f%"
+>>> translate_reason("ineligible: cyber share 3.2 % < 5 %", "fr") == "non éligible\u00a0: part cyber 3,2\u202f% < 5\u202f%"
 True
 >>> translate_reason("capped at 2,000,000 €", "en")
 'capped at 2,000,000 €'
->>> translate_reason("ineligible: status private_forprofit not in eligibility.statuses", "fr")
-'non éligible : statut Privé lucratif hors des statuts éligibles (eligibility.statuses)'
+>>> translate_reason("ineligible: status private_forprofit not in eligibility.statuses", "en")
+'ineligible: status Private for-profit not among the eligible statuses (eligibility.statuses)'
+>>> translate_reason("pro rata to it_budget_eur (unit ARA-01)", "en")
+'pro rata to the IT budget (unit ARA-01)'
 """
 
 from __future__ import annotations
@@ -133,9 +136,16 @@ def _one(part: str, lang: str, strict: bool) -> str:
     return part
 
 
+#: The funding unit a reason was decided for, appended to the whole reason under ``allocation.unit``.
+_UNIT = re.compile(r"^(?P<reason>.*) \(unit (?P<unit>[^()]+)\)$", re.S)
+
+
 @lru_cache(maxsize=8192)
 def _translate(reason: str, lang: str, strict: bool) -> str:
-    return t("reason.join", lang).join(_one(part, lang, strict) for part in reason.split("; "))
+    m = _UNIT.match(reason)
+    body, unit = (m.group("reason"), m.group("unit")) if m else (reason, None)
+    text = t("reason.join", lang).join(_one(part, lang, strict) for part in body.split("; "))
+    return text + t("reason.unit", lang, unit=unit) if unit is not None else text
 
 
 def translate_reason(reason: str, lang: str = "fr", *, strict: bool = False) -> str:

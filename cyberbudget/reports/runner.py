@@ -93,6 +93,7 @@ def run(
     engine: str | None = None,
     exporter: Any = None,
     lang: str = "fr",
+    overrides: PathArg | None = None,
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
 
@@ -116,6 +117,8 @@ def run(
     lang : {"fr", "en"}
         Language of every published word and number (report, workbook); ``allocation.csv`` and
         ``summary.json`` are the same in any.
+    overrides : path, optional
+        Real budget figures replacing imputed ones (``--overrides``); hashed in the manifest.
 
     Returns
     -------
@@ -132,7 +135,7 @@ def run(
     t_start = time.perf_counter()
     lang = require_lang(lang)
     template_path = resolve_template(template)
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides)
     t_loaded = time.perf_counter()
     computed = _compute_on_dask(dask, inputs) if dask else compute_from(inputs)
     computed.timings["load"] = t_loaded - t_start
@@ -162,7 +165,8 @@ def run(
         computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
         computed.timings["total"] = time.perf_counter() - t_start
         inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
-                                               template=template_path, extends=scenario.extends_chain)
+                                               template=template_path, extends=scenario.extends_chain,
+                                               overrides=inputs.overrides_path)
         man = manifest.build_manifest(
             name=name, inputs=inputs_hashes, parameters=scenario.to_dict(), seed=scenario.seed,
             notebook_parameters=params, outputs={k: v for k, v in paths.items() if k != XLSX_NAME},

@@ -130,11 +130,13 @@ def _not_available(lang: str = "fr") -> Markdown:
     return _markdown(f"*{t('unc.not_available', lang)}*")
 
 
-def provenance_header(scenario_path: PathArg, data: PathArg | None = None, lang: str = "fr") -> HTML:
+def provenance_header(scenario_path: PathArg, data: PathArg | None = None, lang: str = "fr",
+                      overrides: PathArg | None = None) -> HTML:
     """The report's first lines: the data's nature, the table, the scenario, the date and the version
     (:func:`cyberbudget.reports.provenance_line.banner_html`)."""
-    inputs = load_inputs(scenario_path, data)
-    return _html(banner_html(describe(inputs.table, inputs.data_path, inputs.scenario.name), lang))
+    inputs = load_inputs(scenario_path, data, overrides or None)
+    prov = describe(inputs.table, inputs.data_path, inputs.scenario.name, overrides=inputs.overrides_path)
+    return _html(banner_html(prov, lang))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def _dask_client(address: str) -> Iterator[Any]:
 
 
 def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int, seed: int = -1,
-             dask_address: str = "") -> MonteCarloResult | Unavailable:
+             dask_address: str = "", overrides: PathArg | None = None) -> MonteCarloResult | Unavailable:
     """The Monte Carlo simulation of a scenario (:func:`cyberbudget.uncertainty.montecarlo.simulate`).
 
     Parameters
@@ -167,6 +169,8 @@ def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int,
         Seed of the draws; negative: the scenario's seed.
     dask_address : str
         Address of a Dask scheduler to spread the blocks over; empty: in this process.
+    overrides : path, optional
+        Real budget figures applied to the table (empty: none).
 
     Returns
     -------
@@ -174,7 +178,7 @@ def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int,
     """
     from cyberbudget.uncertainty import montecarlo
 
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides or None)
     with _dask_client(dask_address) as client:
         return attempt("uncertainty", inputs.scenario, montecarlo.simulate, inputs.table, inputs.scenario,
                        draws=draws, seed=None if seed < 0 else seed, client=client)
@@ -279,7 +283,8 @@ class Sensitivity:
 
 
 def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, sobol_n: int = 256,
-                        seed: int = -1, tier_orders: bool = True) -> Sensitivity | Unavailable:
+                        seed: int = -1, tier_orders: bool = True, overrides: PathArg | None = None,
+                        ) -> Sensitivity | Unavailable:
     """Tornado, Sobol indices and the parameter search of a scenario.
 
     Parameters
@@ -292,6 +297,8 @@ def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, 
         Seed of the Sobol sampling; negative: the scenario's seed.
     tier_orders : bool
         With rule ``tiered``, search every order of ``allocation.tiers``.
+    overrides : path, optional
+        Real budget figures applied to the table (empty: none).
 
     Returns
     -------
@@ -299,7 +306,8 @@ def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, 
     """
     from cyberbudget.uncertainty import search, sensitivity
 
-    scenario, table, _, _ = load_inputs(scenario_path, data)
+    loaded = load_inputs(scenario_path, data, overrides or None)
+    scenario, table = loaded.scenario, loaded.table
 
     def run() -> Sensitivity:
         return Sensitivity(
