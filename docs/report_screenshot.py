@@ -1,12 +1,14 @@
-"""Take the README's screenshot of a report: ``docs/report-screenshot.png``.
+"""Take the README's screenshot of a report: ``docs/report-screenshot.png``, the French report.
 
 Usage::
 
     .venv/bin/python docs/report_screenshot.py [reports/baseline/report.html]
 
-Without an argument it runs ``scenarios/baseline.yaml`` on the committed table into a temporary folder first.
-Opens the report in headless Chromium (``/usr/bin/chromium``) with networking disabled, as tests/test_browser.py
-does, and saves the top of the page (1200 × 900 px, key figures and the first chart).
+Without an argument it runs ``scenarios/baseline.yaml`` on the committed (synthetic) table into a temporary folder
+first, in French (``lang="fr"``, the default of every published output). Opens the report in headless Chromium
+(``/usr/bin/chromium``) with networking disabled, as tests/test_browser.py does, and saves the top of the page,
+1200 px wide, down to the end of the synthèse (``<section id="synthese">``): the data banner ("DONNÉES
+SYNTHÉTIQUES"), the title, the scenario and the five key figures with the generated paragraph.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ def screenshot(html: Path, out: Path = OUT) -> Path:
     attempted: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_context(offline=True, viewport={"width": 1200, "height": 900},
-                                   device_scale_factor=1).new_page()
+        page = browser.new_context(offline=True, viewport={"width": 1200, "height": 1400},
+                                   device_scale_factor=1, locale="fr-FR").new_page()
 
         def route(r):
             if r.request.url.startswith(("file:", "data:", "blob:", "about:")):
@@ -42,8 +44,8 @@ def screenshot(html: Path, out: Path = OUT) -> Path:
         page.route("**/*", route)
         page.goto(html.resolve().as_uri(), wait_until="load")
         page.wait_for_selector(".main-svg", timeout=30_000)
-        page.evaluate("window.scrollTo(0, document.querySelector('h2').offsetTop - 20)")
-        page.screenshot(path=str(out))
+        bottom = page.evaluate("document.querySelector('#synthese').getBoundingClientRect().bottom + window.scrollY")
+        page.screenshot(path=str(out), clip={"x": 0, "y": 0, "width": 1200, "height": int(bottom) + 24})
         browser.close()
     if attempted:
         raise RuntimeError(f"the report tried to fetch {attempted}")
@@ -55,7 +57,7 @@ def main() -> None:
         print(screenshot(Path(sys.argv[1])))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        folder = run(config.SCENARIOS_DIR / "baseline.yaml", out=tmp)
+        folder = run(config.SCENARIOS_DIR / "baseline.yaml", out=tmp, lang="fr")
         print(screenshot(folder / "report.html"))
 
 

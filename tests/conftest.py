@@ -152,7 +152,7 @@ def _figure_text(nb) -> str:
         elif isinstance(node, str) and key in ("text", "name", "hovertemplate", "x", "y", "label", "title"):
             out.append(re.sub(r"<[^>]+>|%\{[^}]*\}", " ", node))
 
-    for cell in nb.cells:
+    for cell in nb.cells if nb is not None else []:
         for o in cell.get("outputs", []):
             fig = o.get("data", {}).get("application/vnd.plotly.v1+json")
             if fig:
@@ -163,7 +163,8 @@ def _figure_text(nb) -> str:
 @pytest.fixture(scope="session")
 def foreign_words():
     """``foreign_words(report_html, notebook, lang)``: the phrases of the other language's catalogue that the
-    report shows (visible text and figures) although it should be all in ``lang``."""
+    report shows (visible text and the notebook's figures; ``notebook`` None: the page alone) although it should
+    be all in ``lang``."""
     from cyberbudget.reports.i18n import foreign_words_in
 
     def check(page: str, nb, lang: str) -> list[str]:

@@ -404,6 +404,15 @@ def page(app):
     return build_app(app).cb_widgets
 
 
+def test_the_page_says_what_the_data_is_first(page, table, tmp_path):
+    """The default table is synthetic: the page opens with the loud banner, before its title."""
+    header = page.root.children[0].value
+    assert "DONNÉES SYNTHÉTIQUES" in header and header.index("DONNÉES SYNTHÉTIQUES") < header.index("<h1>")
+    assert "scénario «\u00a0baseline\u00a0»" in header and "cyberbudget" in header
+    english = build_app(WhatIf(table, BASELINE, scenarios_dir=tmp_path, lang="en")).cb_widgets
+    assert "SYNTHETIC DATA" in english.root.children[0].value
+
+
 def test_moving_the_slider_widget_updates_the_app_and_the_key_figures(page, capsys):
     before = page.app.key_figures["n_eligible"].text
     page.controls["min_share"].value = 0.06

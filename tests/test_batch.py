@@ -129,7 +129,8 @@ def test_the_index_links_every_report_is_self_contained_and_aggregated(real_batc
 
     assert "href='alpha/report.html'" in page and "href='beta/report.html'" in page
     assert "broken" in page and "unknown_key" in page
-    assert "Grants by region" in page and "Grants by status" in page
+    assert "Subventions par région" in page and "Subventions par statut" in page  # French by default
+    assert page.index("DONNÉES SYNTHÉTIQUES") < page.index("<h1>")  # what the data is, first
     # nothing fetched from the network, no script at all
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
     assert "<script" not in page
@@ -151,6 +152,11 @@ def test_resume_skips_reports_whose_manifest_matches_their_inputs(real_batch, ta
     summary = json.loads((out / "beta" / "summary.json").read_text(encoding="utf-8"))
     assert summary["envelope_cents"] == 400_000_000
     assert read_batch_json(out)["counts"]["skipped"] == 1
+    # the same inputs in another language: the reports are written again, in English
+    result = run_batch(paths, data=table, out=out, jobs=1, resume=True, lang="en")
+    assert [o.status for o in result.outcomes] == ["ok", "failed", "ok"]
+    assert read_batch_json(out)["lang"] == "en"
+    assert "Grants by region" in (out / "index.html").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------------------------------------------

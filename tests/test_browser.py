@@ -89,3 +89,29 @@ def test_printed_report_hides_the_chart_toolbars(browser, html):
         assert shown == 0
     finally:
         context.close()
+
+
+def test_the_synthese_prints_alone_on_the_first_page(browser, html, tmp_path):
+    """Printed (as the PDF is), the first page holds the data banner, the title and the synthèse — and nothing
+    after it: the next section starts page 2."""
+    import subprocess
+
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("pdftotext not found (apt-get install poppler-utils)")
+    context, page, _, _ = _open(browser, html)
+    try:
+        assert page.locator("section#synthese.cb-synthese").count() == 1
+        pdf = tmp_path / "report.pdf"
+        page.pdf(path=str(pdf), format="A4", print_background=True)
+    finally:
+        context.close()
+
+    def text(n: int) -> str:
+        return subprocess.run([pdftotext, "-f", str(n), "-l", str(n), "-layout", str(pdf), "-"], capture_output=True,
+                              text=True, check=True).stdout
+
+    first, second = text(1), text(2)
+    assert "DONNÉES SYNTHÉTIQUES" in first and "Synthèse" in first and "Dépense cyber induite" in first
+    assert "Dans le scénario" in first and "Qui consacre au moins" not in first
+    assert "Qui consacre au moins" in second

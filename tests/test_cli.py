@@ -136,7 +136,7 @@ def test_diff_with_report_writes_the_comparison_notebook_and_a_self_contained_ht
     folder = tmp_path / "compare-baseline-vs-matching"
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no temporary folder left
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert "matching" in html and "unspent" in html
+    assert "matching" in html and "non dépensé" in html and '<html lang="fr">' in html  # French by default
     assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", html, re.I)  # nothing fetched when opened
     assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html, re.I)
     assert "Établissement synthétique" not in html  # aggregated: no establishment named
@@ -212,8 +212,8 @@ def test_every_template_runs_with_cyberbudget_run_on_any_valid_scenario(tmp_path
                                                   "allocation.xlsx", "manifest.json"}
     html = (folder / "report.html").read_text(encoding="utf-8")
     if scenario == "optimal" and template in ("uncertainty", "sensitivity"):
-        assert "Not available for the rule <code>optimal</code>" in html
+        assert "Non disponible pour la règle <code>optimal</code>" in html
         assert html.count("Plotly.newPlot(") == 0
     else:
-        assert "Not available" not in html
+        assert "Non disponible" not in html
         assert html.count("Plotly.newPlot(") == TEMPLATE_FIGURES[template]

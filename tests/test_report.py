@@ -161,7 +161,9 @@ def test_html_is_self_contained_small_and_code_free(folder):
     assert html.count("plotly.js v") == 1  # the bundle's banner: embedded exactly once
     assert html.count("Plotly.newPlot(") >= 8
     assert "notebook_context(" not in html  # code cells hidden
-    assert "@media print" in html
+    assert "@media print" in html and '<html lang="fr">' in html
+    assert "<section id='synthese' class='cb-synthese'>" in html  # the synthèse, printed alone on page 1
+    assert html.index("DONNÉES SYNTHÉTIQUES") < html.index("Synthèse</h2>")  # what the data is, first
 
 
 @pytest.mark.slow
@@ -192,6 +194,10 @@ def test_manifest_records_inputs_parameters_versions_and_timings(folder, table_p
     assert {"numpy", "pandas", "papermill", "python"} <= set(man["packages"])
     assert {"papermill", "html", "xlsx", "allocate"} <= set(man["timings_s"])
     assert man["outputs"]["allocation.csv"] == sha256_file(folder / "allocation.csv")
+    # what the data is, and the language of the report
+    assert man["lang"] == "fr" and man["notebook_parameters"]["lang"] == "fr"
+    assert man["data"]["nature"] == "synthetic" and man["data"]["table"] == table_path.name
+    assert man["data"]["scenario"] == "baseline" and man["data"]["cyberbudget"] == man["packages"]["cyberbudget"]
 
 
 @pytest.mark.slow
@@ -347,8 +353,8 @@ def test_verify_only_warns_when_the_template_changed(folder, tmp_path):
 @pytest.mark.slow
 def test_report_shows_what_the_audit_envelope_buys(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
-    for fragment in ("Audits funded", "Left for audits", "Cost of one audit (assumption)",
-                     "Operators of essential services audited"):
+    for fragment in ("Audits financés", "Reste pour les audits", "Coût d'un audit (hypothèse)",
+                     "Opérateurs de services essentiels audités"):
         assert fragment in html, fragment
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     audits = summary["audits"]

@@ -31,10 +31,13 @@ Modules, one concern each (``cyberbudget.reports.<module>``):
 ``allocation_sections``   the sections of the ``allocation_report`` template
 ``risk_tables``           the tables of the ``risk_report`` template
 ``uncertainty_sections``  the sections of the ``uncertainty`` and ``sensitivity`` templates
-``tables``                the house style of HTML tables
+``tables``                the house style of HTML tables (headers in the reader's language)
 ``disclosure``            primary and secondary cell suppression
 ``plots``                 every figure, one house style
 ``narrative``             the plain-language paragraph
+``i18n``                  the message catalogue (``locale/{fr,en}``): every published word, labels, dates
+``provenance_line``       what the data is (synthetic, imputed, supplied): the first line of every output
+``reasons``               the ``reason`` of each grant in the reader's language (published tables)
 ``excel``                 ``allocation.xlsx``
 ``manifest``              ``manifest.json``
 ``kernels``               warm Jupyter kernels for batches

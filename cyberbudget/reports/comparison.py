@@ -256,5 +256,5 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
         params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang,
                   "overrides_path": "" if opath is None else str(opath)}
         nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
-        export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}")
+        export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}", lang=lang)
     return final

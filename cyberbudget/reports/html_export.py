@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cyberbudget.formatting import check_lang
 from cyberbudget.reports.inputs import PathArg
 
 __all__ = ["HTML_NAME", "export_html", "html_exporter"]
@@ -68,6 +69,7 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% endblock body_footer %}
 """
 _TEMPLATE_NAME = "cyberbudget_report.html.j2"
+_HTML_LANG = re.compile(r'<html lang="[^"]*">')
 _REMOTE = re.compile(
     r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>|<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>",
     re.IGNORECASE,
@@ -99,7 +101,7 @@ def html_exporter() -> Any:
 
 
 def export_html(nb: Any, path: PathArg, exporter: Any = None, *, marking: str | None = None,
-                title: str | None = None) -> Path:
+                title: str | None = None, lang: str = "fr") -> Path:
     """Export an executed notebook to a self-contained HTML file.
 
     Parameters
@@ -113,6 +115,8 @@ def export_html(nb: Any, path: PathArg, exporter: Any = None, *, marking: str | 
         Protective marking shown as a banner on screen and on every printed page.
     title : str, optional
         The HTML ``<title>``.
+    lang : {"fr", "en"}
+        The page's language (``<html lang>``: screen readers, hyphenation, the browser's translation offer).
 
     Returns
     -------
@@ -127,6 +131,8 @@ def export_html(nb: Any, path: PathArg, exporter: Any = None, *, marking: str | 
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"cyberbudget_marking": marking or ""})
     body = _REMOTE.sub("", body)  # no remote <script src> or <link href> survives
+    # the exporter is shared by a batch's reports: the language is set on the page, not on the exporter
+    body = _HTML_LANG.sub(f'<html lang="{check_lang(lang)}">', body, count=1)
     path = Path(path)
     path.write_text(body, encoding="utf-8", newline="\n")
     return path

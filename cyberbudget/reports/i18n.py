@@ -177,6 +177,7 @@ def long_date(day: dt.date, lang: str = "fr") -> str:
 
 
 _FIELD = re.compile(r"\{[^{}]*\}")
+_CODE = re.compile(r"`[^`]*`|[\w-]+(?:[._][\w-]+)+")
 _SEPARATORS = re.compile(r"[:;,.()\[\]«»“”\"—–/|*`<>=+\n?!%€\u00a0\u202f]+|\s-\s")
 
 
@@ -193,7 +194,8 @@ def foreign_phrases(lang: str) -> tuple[str, ...]:
     >>> "eligible establishments" in foreign_phrases("fr"), "établissements éligibles" in foreign_phrases("en")
     (True, True)
     """
-    own = " | ".join(catalogue(lang).values()).lower()
+    # the own language's words, without the code it quotes (`audits.envelope_eur`, `min_share`)
+    own = _CODE.sub(" ", _FIELD.sub(" ", " | ".join(catalogue(lang).values()))).lower()
     other = next(x for x in LANGS if x != check_lang(lang))
     found: set[str] = set()
     for key, text in catalogue(other).items():
@@ -210,7 +212,8 @@ def foreign_phrases(lang: str) -> tuple[str, ...]:
 
 
 def foreign_words_in(text: str, lang: str) -> list[str]:
-    """The phrases of :func:`foreign_phrases` found in ``text`` (whole words, any case): words of the other
-    language in a page that should be all in ``lang``."""
-    low = " ".join(text.split()).lower()
+    """The phrases of :func:`foreign_phrases` found in ``text`` (whole words, any case; code such as
+    ``allocation.csv`` or ``min_share`` is no word): words of the other language in a page that should be all in
+    ``lang``."""
+    low = " ".join(_CODE.sub(" ", text).split()).lower()
     return [p for p in foreign_phrases(lang) if re.search(rf"(?<![^\W_]){re.escape(p)}(?![^\W_])", low)]

@@ -88,8 +88,8 @@ _COMPILED: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), k) fo
 def _number(text: str, lang: str) -> str:
     """An English number of a reason (``2,000,000``, ``3.25``, ``1.2e-05``) written in ``lang``."""
     clean = text.replace(",", "")
-    if "e" in clean.lower() or lang == "en":
-        return text if lang == "en" else clean.replace(".", ",")
+    if "e" in clean.lower():  # scientific notation: only the decimal mark changes
+        return clean.replace(".", ",") if lang == "fr" else clean
     decimals = len(clean.split(".")[1]) if "." in clean else 0
     return fmt_number(float(clean), decimals, lang)
 

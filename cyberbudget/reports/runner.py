@@ -160,7 +160,7 @@ def run(
                 _keep_failed(tmp / NOTEBOOK_NAME, failed_folder(out, name))
                 raise
         t1 = time.perf_counter()
-        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=f"cyberbudget — {name}")
+        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=f"cyberbudget — {name}", lang=lang)
         t2 = time.perf_counter()
         computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
         computed.timings["total"] = time.perf_counter() - t_start
