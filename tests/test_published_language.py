@@ -73,7 +73,7 @@ def test_no_module_keeps_words_of_its_own():
 
 def test_words_of_the_other_language_are_found():
     assert i18n.foreign_words_in("Synthèse : 12 Eligible establishments, Envelope 350 M€", "fr") == [
-        "eligible establishments", "envelope"]
+        "eligible establishments", "eligible", "envelope"]
     assert i18n.foreign_words_in("voir allocation.csv et eligibility.statuses", "fr") == []  # code is no word
     assert "établissements éligibles" in i18n.foreign_words_in("Summary: 12 établissements éligibles", "en")
     assert i18n.foreign_words_in("Total — Bretagne — CHR/CHU", "fr") == []  # the same in both languages
