@@ -94,6 +94,8 @@ def test_french_typography():
     p = provenance_line.DataProvenance("synthetic", "t.csv", "baseline", dt.date(2026, 11, 30), "1.0", 10, 10)
     line = provenance_line.provenance_line(p, "fr")
     assert "«\u00a0baseline\u00a0»" in line and "30 novembre 2026" in line
+    many = provenance_line.DataProvenance("synthetic", "t.csv", "baseline, capped", dt.date(2026, 11, 30), "1.0")
+    assert "scénarios «\u00a0baseline\u00a0», «\u00a0capped\u00a0»" in provenance_line.provenance_line(many, "fr")
     assert i18n.long_date(dt.date(2026, 12, 1), "fr") == "1er décembre 2026"
     assert i18n.t("plot.colon", "fr") == "\u00a0: " and i18n.t("reason.join", "fr") == "\u202f; "
 

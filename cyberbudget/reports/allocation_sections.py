@@ -50,7 +50,7 @@ def header_markdown(computed: Computed, pub: Published, lang: str = "fr") -> str
     lines.append(banner_html(prov, lang) + "\n")
     lines.append(f"# {t('report.title', lang, scenario=s.name)}")
     if s.description:  # the scenario file's own words, quoted as written
-        lines.append(f"\n<div class='{QUOTED}'>{html.escape(s.description)}</div>\n")
+        lines.append(f"\n<p class='{QUOTED}'>{html.escape(s.description)}</p>\n")
     years = ", ".join(str(y) for y in s.envelope.years)
     lines.append("\n" + t(
         "report.scope", lang, rule=label("rule", s.allocation.rule, lang), code=s.allocation.rule,

@@ -187,6 +187,11 @@ def provenance_line(prov: DataProvenance, lang: str = "fr") -> str:
     >>> provenance_line(p, "fr").split(" — ")[-1]
     'produit le 30 novembre 2026 avec cyberbudget 1.0'
     """
+    names = prov.scenario.split(", ")  # a comparison's scenarios
+    if len(names) > 1:
+        scenarios = ", ".join(t("plot.quoted", lang, name=n) for n in names)
+        return t("data.line_many", lang, nature=nature_text(prov, lang), table=prov.table, scenarios=scenarios,
+                 date=long_date(prov.produced, lang), version=prov.version)
     return t("data.line", lang, nature=nature_text(prov, lang), table=prov.table, scenario=prov.scenario,
              date=long_date(prov.produced, lang), version=prov.version)
 

@@ -346,7 +346,7 @@ def pareto_table(sens: Sensitivity | Unavailable, lang: str = "fr") -> HTML | Ma
     """The settings on the trade-off curve (Pareto front) between unspent money and avoided loss."""
     if isinstance(sens, Unavailable):
         return _not_available(lang)
-    pareto = sens.search.pareto.drop(columns=["pareto"], errors="ignore")
+    pareto = sens.search.pareto.drop(columns=["pareto"], errors="ignore").rename(columns={"eligible": "n_eligible"})
     if "tiers" in pareto:
         pareto = pareto.assign(tiers=[" > ".join(label("tier", g.strip(), lang) for g in str(x).split(">"))
                                       for x in pareto["tiers"]])
