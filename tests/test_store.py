@@ -239,6 +239,29 @@ def test_resume_keeps_the_store_complete(tmp_path, scenario_files, table_path):
     assert set(summary["scenario"]) == {"alpha", "beta", "gamma"}
 
 
+def test_a_batch_where_everything_failed_still_writes_an_empty_store(tmp_path, scenario_files, table_path):
+    (tmp_path / "comparison.csv").write_text("stale", encoding="utf-8")  # from an earlier batch in this folder
+    result = batch(tmp_path, [scenario_files[1]], table_path)
+    assert result.exit_code == 1
+    results = pd.read_parquet(tmp_path / "results.parquet")
+    assert list(results.columns) == list(RESULTS_COLUMNS) and results.empty
+    assert pd.read_parquet(tmp_path / "summary.parquet").empty
+    assert not (tmp_path / "comparison.csv").exists()  # no stale comparison linked from the page
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Aucun rapport terminé à comparer." in page and "comparison.csv" not in page
+
+
+def test_a_bad_language_is_refused_before_anything_is_written(tmp_path, scenario_files):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "cyberbudget.cli", "batch", str(scenario_files[0]), "--out",
+                           str(out), "--lang", "de"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--lang" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------------------------------------------
 # load_batch
 # --------------------------------------------------------------------------------------------------------------
