@@ -754,7 +754,10 @@ def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(tab
             log.close()
     err = (tmp_path / "app.err").read_text(encoding="utf-8")
     assert proc.returncode == 0, err
-    assert "stopped" in out and "Traceback" not in err
+    tracebacks = err.split("Traceback")[1:]
+    if LOADS > 1:  # pages closed mid-stream: tornado logs the closed websocket it was still writing to
+        tracebacks = [tb for tb in tracebacks if "StreamClosedError" not in tb and "WebSocketClosedError" not in tb]
+    assert "stopped" in out and tracebacks == [], err
     assert len(family) >= 3, family  # the CLI, Voilà and at least one kernel were running
     time.sleep(0.5)
     assert [pid for pid in family if _alive(pid)] == []  # no orphan kernel

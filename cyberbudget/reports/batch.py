@@ -564,7 +564,8 @@ def _finished_reports(out: Path, outcomes: Sequence[Outcome], data: Path) -> tup
     """The report folders of the scenarios that are ``ok`` or ``skipped``, read once for the store and the index.
 
     Returns ``({name: ScenarioReport with its risk figures}, the establishment table or None)``. A report whose
-    files cannot be read is left out here (the index says why).
+    files cannot be read is left out here (the index says why); one whose risk figures cannot be computed is kept
+    without them.
     """
     from cyberbudget.reports.store import add_risk, read_report
 
@@ -581,9 +582,14 @@ def _finished_reports(out: Path, outcomes: Sequence[Outcome], data: Path) -> tup
     reports: dict[str, Any] = {}
     for o in finished:
         try:
-            reports[o.name] = add_risk(read_report(out / (o.output or o.name)), table)
+            report = read_report(out / (o.output or o.name))
         except (InputError, OSError, ValueError, KeyError):
             continue
+        try:
+            add_risk(report, table)
+        except (InputError, ValueError, KeyError):  # the store keeps the report's rows; no risk figures
+            pass
+        reports[o.name] = report
     return reports, table
 
 

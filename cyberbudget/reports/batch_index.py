@@ -252,9 +252,14 @@ def build_comparison(
         report = reports.get(o.name)
         if report is None and o.status in ("ok", "skipped") and o.output:
             try:
-                report = add_risk(read_report(out / o.output), table)
+                report = read_report(out / o.output)
             except (OSError, ValueError, KeyError) as exc:
                 problems[o.name] = str(exc)
+            else:
+                try:
+                    add_risk(report, table)
+                except (ValueError, KeyError):  # the comparison shows the report without its avoided loss
+                    pass
         if report is not None and o.status in ("ok", "skipped"):
             row.update({"description": report.description, "rule": report.rule, "unit": report.unit_kind})
             row.update(_key_figures(report, min_cell))
