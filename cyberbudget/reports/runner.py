@@ -88,6 +88,7 @@ def run(
     engine: str | None = None,
     exporter: Any = None,
     lang: str = "en",
+    overrides: PathArg | None = None,
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
 
@@ -110,6 +111,8 @@ def run(
         A pre-built :func:`cyberbudget.reports.html_export.html_exporter` (batches).
     lang : {"en", "fr"}
         Number format of the report.
+    overrides : path, optional
+        Real budget figures replacing imputed ones (``--overrides``); hashed in the manifest.
 
     Returns
     -------
@@ -125,7 +128,7 @@ def run(
     """
     t_start = time.perf_counter()
     template_path = resolve_template(template)
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides)
     t_loaded = time.perf_counter()
     computed = _compute_on_dask(dask, inputs) if dask else compute_from(inputs)
     computed.timings["load"] = t_loaded - t_start
@@ -155,7 +158,8 @@ def run(
         computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
         computed.timings["total"] = time.perf_counter() - t_start
         inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
-                                               template=template_path, extends=scenario.extends_chain)
+                                               template=template_path, extends=scenario.extends_chain,
+                                               overrides=inputs.overrides_path)
         man = manifest.build_manifest(
             name=name, inputs=inputs_hashes, parameters=scenario.to_dict(), seed=scenario.seed,
             notebook_parameters=params, outputs={k: v for k, v in paths.items() if k != XLSX_NAME},
