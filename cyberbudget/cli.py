@@ -140,7 +140,11 @@ def batch(
     lang: LangOpt = "fr",
     overrides: OverridesOpt = None,
 ) -> None:
-    """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed)."""
+    """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed).
+
+    Writes each report, DIR/batch.json, the results store (results.parquet, summary.parquet and their CSV twins)
+    and the comparison page DIR/index.html with its downloads comparison.csv and comparison.xlsx.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -190,12 +194,13 @@ def batch(
 
         result = batch_mod.run_batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
-            on_event=on_event, lang=lang, overrides=overrides,
+            on_event=on_event, overrides=overrides, lang=lang,
         )
     interrupted = f", {result.n_interrupted} interrupted" if result.n_interrupted else ""
     out.print(
         f"batch: {result.n_ok} ok, {result.n_failed} failed, {result.n_skipped} skipped{interrupted} "
-        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'batch.json'}, {Path(out_dir) / 'index.html'}"
+        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'batch.json'}, {Path(out_dir) / 'index.html'}, "
+        f"{Path(out_dir) / 'results.parquet'}"
     )
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -283,18 +283,18 @@ def test_the_comparison_splits_the_eligibility_change_by_cause_and_suppresses_sm
 # ----------------------------------------------------------------------------------------------- index
 
 
-def test_the_batch_index_speaks_the_readers_language(tmp_path, small_path, foreign_words):
+def test_the_batch_index_opens_with_what_the_data_is(tmp_path, small_path, foreign_words):
     from cyberbudget.reports.batch import Outcome
 
     outcomes = [Outcome("baseline", "baseline.yaml", "failed", 1.5, None, {"message": "boom"})]
     fr = batch_index.render_index(tmp_path, outcomes, data=small_path)
-    assert '<html lang="fr">' in fr and "DONNÉES SYNTHÉTIQUES" in fr and "lot de 1 scénarios" in fr
-    assert fr.index("DONNÉES SYNTHÉTIQUES") < fr.index("<h1>")
+    assert '<html lang="fr">' in fr and fr.index("DONNÉES SYNTHÉTIQUES") < fr.index("<h1>")
     en = batch_index.render_index(tmp_path, outcomes, data=small_path, lang="en")
-    assert "SYNTHETIC DATA" in en and "batch of 1 scenarios" in en
+    assert en.index("SYNTHETIC DATA") < en.index("<h1>")
     assert foreign_words(fr, None, "fr") == [] and foreign_words(en, None, "en") == []
-    words = batch_index.index_words("en")
-    assert words["head.envelope"] == "Envelope" and set(words) == set(batch_index.index_words("fr"))
+    prov = provenance_line.batch_provenance(tmp_path, outcomes, small_path)
+    assert (prov.nature, prov.table, prov.scenario) == ("synthetic", small_path.name, "baseline")
+    assert provenance_line.batch_provenance(tmp_path, outcomes) is None  # nothing to read
 
 
 @pytest.mark.slow  # a real run through the command line

@@ -6,8 +6,12 @@ writes, next to the reports:
 
 - ``DIR/batch.json`` — each scenario's outcome (``ok``, ``failed`` with the failing cell and its error,
   ``skipped`` by ``resume``, ``interrupted`` by Ctrl-C) and duration;
-- ``DIR/index.html`` — self-contained, aggregated under the confidentiality rules
-  (:mod:`cyberbudget.reports.batch_index`), linking every report.
+- ``DIR/results.parquet`` and ``DIR/summary.parquet`` (with their twins ``results.csv`` and ``summary.csv``) —
+  the internal results store: one row per scenario × establishment, one row per scenario × indicator
+  (:mod:`cyberbudget.reports.store`; read back with :func:`cyberbudget.reports.store.load_batch`);
+- ``DIR/index.html`` — the comparison page, self-contained, aggregated under the confidentiality rules
+  (:mod:`cyberbudget.reports.batch_index`), linking every report and its downloads ``DIR/comparison.csv`` and
+  ``DIR/comparison.xlsx``.
 
 Guarantees
 ----------
@@ -19,7 +23,10 @@ Guarantees
   the scenarios that did not finish as ``interrupted``.
 - ``resume=True`` skips a scenario whose ``DIR/<name>/manifest.json`` records exactly the current inputs
   (SHA-256 of the table, the scenario and the files it extends, the template and every reference file) and
-  whose recorded outputs are all present and unchanged.
+  whose recorded outputs are all present and unchanged. The store and the index are rebuilt from every
+  finished report folder, skipped ones included, so they stay complete.
+- The store and the comparison files are built from the report folders of the scenarios that are ``ok`` or
+  ``skipped``; a failed scenario has no rows. Every file is written atomically.
 - With ``dask``, each scenario runs on a worker (with the worker's own warm kernels) into a worker-local folder;
   the files come back to this process and are moved into ``DIR`` atomically, so the cluster needs no shared
   output folder (inputs must be readable at the same paths on the workers). ``allocation.csv`` and
@@ -113,7 +120,9 @@ class BatchResult:
     interrupted : bool
         Whether Ctrl-C stopped it.
     batch_json, index_html : Path
-        The two files written in ``DIR``.
+        ``DIR/batch.json`` and ``DIR/index.html``.
+    store : dict of str to Path
+        The results store: ``results.parquet``, ``summary.parquet``, ``results.csv``, ``summary.csv``.
     """
 
     out: Path
@@ -122,6 +131,7 @@ class BatchResult:
     interrupted: bool = False
     batch_json: Path | None = None
     index_html: Path | None = None
+    store: dict[str, Path] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def by_status(self, status: str) -> list[Outcome]:
@@ -245,7 +255,8 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, o
 
     if key(recorded.get("inputs", [])) != key(current):
         return False
-    if lang is not None and (recorded.get("notebook_parameters") or {}).get("lang", "en") != lang:
+    written_in = (recorded.get("notebook_parameters") or {}).get("lang")  # a template may not take one
+    if lang is not None and written_in is not None and written_in != lang:
         return False
     outputs = recorded.get("outputs") or {}
     if not outputs:
@@ -435,7 +446,7 @@ def run_batch(
     overrides: str | os.PathLike[str] | None = None,
     lang: str = "fr",
 ) -> BatchResult:
-    """Run every scenario's report; write ``DIR/batch.json`` and ``DIR/index.html``.
+    """Run every scenario's report; write ``DIR/batch.json``, the results store and the comparison page.
 
     Parameters
     ----------
@@ -467,7 +478,8 @@ def run_batch(
     overrides : path, optional
         Real budget figures replacing imputed ones in every scenario's table (``--overrides``).
     lang : {"fr", "en"}
-        Language of every report and of ``index.html`` (``--resume`` re-runs a report written in another).
+        Language of every report, of the comparison page and its downloads (French by default; ``--resume``
+        re-runs a report written in another).
 
     Returns
     -------
@@ -477,16 +489,19 @@ def run_batch(
     Raises
     ------
     OptionError
-        ``jobs < 1``, no scenario given, or an unknown template.
+        ``jobs < 1``, no scenario given, an unknown template or language.
     """
+    from cyberbudget.formatting import check_lang
+
+    try:
+        lang = check_lang(lang)
+    except ValueError as exc:
+        raise OptionError(f"--lang: {exc}") from exc
     if jobs < 1:
         raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
     if not paths:
         raise OptionError("batch: expected at least one SCENARIO.yaml, found none")
-    from cyberbudget.reports.i18n import require_lang
     from cyberbudget.reports.inputs import resolve_template
-
-    lang = require_lang(lang)
 
     tpl = resolve_template(template)
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
@@ -549,8 +564,12 @@ def run_batch(
     result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
                                          data=str(_data_path(data)), dask=dask, overrides=overrides_arg, lang=lang)
     from cyberbudget.reports.batch_index import write_index
+    from cyberbudget.reports.store import write_store
 
-    result.index_html = write_index(out_dir, ordered, data=_data_path(data), lang=lang)
+    reports, table = _finished_reports(out_dir, ordered, _data_path(data))
+    result.store = write_store(out_dir, list(reports.values()))
+    result.index_html = write_index(out_dir, ordered, data=_data_path(data), lang=lang, reports=reports,
+                                    table=table)
     if pending_error is not None:
         raise pending_error
     try:
@@ -559,6 +578,39 @@ def run_batch(
     except KeyboardInterrupt:
         result.interrupted = True
     return result
+
+
+def _finished_reports(out: Path, outcomes: Sequence[Outcome], data: Path) -> tuple[dict[str, Any], Any]:
+    """The report folders of the scenarios that are ``ok`` or ``skipped``, read once for the store and the index.
+
+    Returns ``({name: ScenarioReport with its risk figures}, the establishment table or None)``. A report whose
+    files cannot be read is left out here (the index says why); one whose risk figures cannot be computed is kept
+    without them.
+    """
+    from cyberbudget.reports.store import add_risk, read_report
+
+    finished = [o for o in outcomes if o.status in ("ok", "skipped") and o.output]
+    if not finished:
+        return {}, None
+    table = None
+    try:
+        from cyberbudget.data.registry import load_establishments
+
+        table = load_establishments(data)
+    except (InputError, OSError, ValueError):  # the reports exist: the risk model falls back to their columns
+        table = None
+    reports: dict[str, Any] = {}
+    for o in finished:
+        try:
+            report = read_report(out / (o.output or o.name))
+        except (InputError, OSError, ValueError, KeyError):
+            continue
+        try:
+            add_risk(report, table)
+        except (InputError, ValueError, KeyError):  # the store keeps the report's rows; no risk figures
+            pass
+        reports[o.name] = report
+    return reports, table
 
 
 def _run_local(

@@ -225,7 +225,7 @@ def _finish(agg: pd.DataFrame, mask: np.ndarray, reason: np.ndarray, allocated_c
 
 
 def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE,
-              groups: Sequence[str] | None = None) -> Breakdown:
+              groups: Sequence[str] | None = None, unit: str | None = None) -> Breakdown:
     """Aggregate an allocation table by one column, with primary and secondary suppression.
 
     Parameters
@@ -237,6 +237,11 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
         ``region``, ``status``, ``category``, ``ght`` (rows with an empty GHT are left out), ...
     groups : sequence of str, optional
         Order of the groups (default: sorted).
+    unit : str, optional
+        Column of the funding-unit key, under an ``allocation.unit`` other than ``establishment`` (DESIGN.md,
+        "Units"): a cell is then also suppressed when it holds fewer than ``min_cell`` (but some) units, or
+        fewer than ``min_cell`` (but some) units receive a grant, and secondary suppression protects unit
+        counts as it protects establishment counts (:func:`secondary_mask_units`).
 
     Examples
     --------
@@ -257,17 +262,62 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
     n = agg["n_establishments"].to_numpy(np.int64)
     rec = agg["n_recipients"].to_numpy(np.int64)
     prim = primary_mask(n, agg["n_eligible"].to_numpy(np.int64), rec, min_cell)
-    mask = secondary_mask_1d(n, rec, prim, min_cell)
+    if unit is None:
+        mask = secondary_mask_1d(n, rec, prim, min_cell)
+    else:
+        n_units, rec_units = _unit_counts(data, by, unit, agg[by])
+        prim = prim | primary_mask(n_units, None, rec_units, min_cell)
+        mask = secondary_mask_units(n, rec, n_units, rec_units, prim, min_cell)
     reason = np.where(prim, "primary", np.where(mask, "secondary", ""))
     allocated = int(table["grant_cents"].astype("int64").sum())
     rows = _finish(agg, mask, reason, allocated)
     tot = _aggregate(data, [])
     tot_mask = primary_mask(tot["n_establishments"].to_numpy(np.int64), tot["n_eligible"].to_numpy(np.int64),
                             tot["n_recipients"].to_numpy(np.int64), min_cell)
+    if unit is not None:
+        keys = data[unit].astype(str)
+        granted = data["grant_cents"].astype("int64").to_numpy() > 0
+        tot_mask = tot_mask | primary_mask(np.array([keys.nunique()]), None,
+                                           np.array([keys[granted].nunique()]), min_cell)
     total = _finish(tot, tot_mask, np.where(tot_mask, "primary", ""), allocated)
     total.insert(0, by, "Total")
     total = total[rows.columns]
     return Breakdown(by=by, rows=rows, total=total, min_cell=min_cell)
+
+
+def _unit_counts(data: pd.DataFrame, by: str, unit: str, groups: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct units, and distinct units with a grant, of each group (in the order of ``groups``)."""
+    keys = pd.DataFrame({"g": data[by].astype(str).to_numpy(), "u": data[unit].astype(str).to_numpy(),
+                         "granted": data["grant_cents"].astype("int64").to_numpy() > 0})
+    n_units = keys.groupby("g", sort=True)["u"].nunique()
+    rec_units = keys[keys["granted"]].groupby("g", sort=True)["u"].nunique()
+    order = groups.astype(str)
+    return (n_units.reindex(order).fillna(0).to_numpy(np.int64),
+            rec_units.reindex(order).fillna(0).to_numpy(np.int64))
+
+
+def secondary_mask_units(n: np.ndarray, n_recipients: np.ndarray, n_units: np.ndarray,
+                         unit_recipients: np.ndarray, primary: np.ndarray,
+                         min_cell: int = config.MIN_CELL_SIZE) -> np.ndarray:
+    """:func:`secondary_mask_1d` on establishments and on funding units, until both are safe.
+
+    Under a funding unit, a published total must reveal neither a suppressed cell's establishments nor its
+    units: the suppressed cells must hold at least ``min_cell`` establishments *and* ``min_cell`` units (and no
+    recipient count, of either, between 1 and ``min_cell - 1``).
+
+    Examples
+    --------
+    >>> secondary_mask_units(np.array([9, 40, 30]), np.array([9, 40, 30]), np.array([2, 12, 8]),
+    ...                      np.array([2, 12, 8]), np.array([True, False, False])).tolist()
+    [True, False, True]
+    """
+    mask = np.asarray(primary, dtype=bool).copy()
+    while True:
+        new = secondary_mask_1d(n, n_recipients, mask, min_cell)
+        new = secondary_mask_1d(n_units, unit_recipients, new, min_cell)
+        if (new == mask).all():
+            return mask
+        mask = new
 
 
 def crosstab(table: pd.DataFrame, rows: str = "status", cols: str = "region",

@@ -26,9 +26,10 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
     from cyberbudget.reports.computed import Computed
 
 __all__ = [
-    "NATURES", "DataProvenance", "banner_html", "data_nature", "describe", "imputed_rows", "nature_text",
+    "NATURES", "DataProvenance", "banner_html", "batch_provenance", "data_nature", "describe", "imputed_rows",
+    "nature_text",
     "provenance_line", "provenance_of", "summary_lines",
 ]
 
@@ -157,6 +159,41 @@ def provenance_of(computed: Computed, produced: dt.date | None = None) -> DataPr
     """:func:`describe` for what ``run`` computed."""
     return describe(computed.table, computed.data_path, computed.scenario.name, produced,
                     getattr(computed, "overrides_path", None))
+
+
+def batch_provenance(out: str | Path, outcomes: Sequence[Any], data: str | Path | None = None) -> DataProvenance | None:
+    """What a batch's reports are built from (its ``index.html`` opens with it): the ``data`` entry of the first
+    finished report's ``manifest.json``, else the table ``data`` described now; the scenarios are the batch's.
+    None when neither can be read.
+
+    Parameters
+    ----------
+    out : path
+        The batch folder.
+    outcomes : sequence of :class:`cyberbudget.reports.batch.Outcome`
+    data : path, optional
+        The batch's establishment table.
+    """
+    import json
+
+    names = ", ".join(str(o.name) for o in outcomes)
+    for o in outcomes:
+        if o.status in ("ok", "skipped") and o.output:
+            try:
+                entry = json.loads((Path(out) / o.output / "manifest.json").read_text(encoding="utf-8"))["data"]
+                prov = DataProvenance.from_dict(entry)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            return dataclasses.replace(prov, scenario=names, produced=dt.date.today())
+    if data is None:
+        return None
+    from cyberbudget.data.registry import load_establishments
+    from cyberbudget.errors import CyberbudgetError
+
+    try:
+        return describe(load_establishments(data), data, names)
+    except (CyberbudgetError, OSError):
+        return None
 
 
 def nature_text(prov: DataProvenance, lang: str = "fr") -> str:
