@@ -15,6 +15,7 @@ import pandas as pd
 from cyberbudget import config, formatting
 from cyberbudget.reports import plots, tables
 from cyberbudget.reports.computed import Computed
+from cyberbudget.reports.escaping import html_text, markdown_text
 from cyberbudget.reports.published import Published
 
 __all__ = [
@@ -24,19 +25,24 @@ __all__ = [
 
 
 def header_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:
-    """Report title, scenario description and (under ``disclosure: establishment``) the marking."""
+    """Report title, scenario description and (under ``disclosure: establishment``) the marking.
+
+    The description and the table's file name are inputs: shown literally (:func:`markdown_text`), one
+    paragraph per paragraph of the description.
+    """
     s = computed.scenario
     lines = []
     if pub.marking:
-        lines.append(f"<div class='cb-marking'><b>{pub.marking}</b> — establishment-level figures, internal "
-                     "use only. Do not publish.</div>\n")
-    lines.append(f"# Cybersecurity envelope — scenario “{s.name}”")
-    if s.description:
-        lines.append(f"\n{s.description}")
+        lines.append(f"**{markdown_text(pub.marking)}** — establishment-level figures, internal use only. "
+                     "Do not publish.\n")
+    lines.append(f"# Cybersecurity envelope — scenario “{markdown_text(s.name)}”")
+    for paragraph in s.description.replace("\r\n", "\n").split("\n\n"):
+        if paragraph.strip():
+            lines.append(f"\n{markdown_text(paragraph)}")
     lines.append(
         f"\nRule **{s.allocation.rule}**; eligibility from {formatting.fmt_pct(s.eligibility.min_share, lang, 0)} "
         f"(ceiling {formatting.fmt_pct(s.eligibility.max_share, lang, 0)}) of the IT budget; years "
-        f"{', '.join(str(y) for y in s.envelope.years)}. Table: `{computed.data_path.name}` "
+        f"{', '.join(str(y) for y in s.envelope.years)}. Table: {markdown_text(computed.data_path.name)} "
         f"({len(computed.table)} establishments). Published figures are aggregated: a figure built from fewer "
         f"than {config.MIN_CELL_SIZE} establishments is not disclosed."
     )
@@ -133,8 +139,9 @@ def establishment_html(pub: Published, top: int = 50) -> str:
         return ("<p>Establishment-level figures are not published under <code>disclosure: aggregate</code>; "
                 "they are in the internal file <code>allocation.csv</code>.</p>")
     est = pub.establishments.sort_values(["grant_cents", "finess"], ascending=[False, True]).head(top)
-    return (f"<p class='cb-marking'><b>{pub.marking}</b> — the {len(est)} largest grants; the full list is in "
-            "the workbook's <code>establishments</code> sheet.</p>" + est.to_html(index=False, classes="cb-table"))
+    return (f"<p class='cb-marking'><b>{html_text(pub.marking)}</b> — the {len(est)} largest grants; the full "
+            "list is in the workbook's <code>establishments</code> sheet.</p>"
+            + est.to_html(index=False, classes="cb-table", escape=True))  # names are inputs: escaped
 
 
 def assumptions_frame() -> pd.DataFrame:

@@ -6,12 +6,14 @@ shows only scenario-level aggregates built by :mod:`cyberbudget.reports.disclosu
 suppressed, with secondary suppression so that no total reveals them, and national grant totals are hidden
 when fewer than that many establishments receive a grant. No establishment appears.
 
-The page is self-contained: inline CSS, no script, no font, image or stylesheet fetched from anywhere.
+The page is self-contained: inline CSS, no script, no font, image or stylesheet fetched from anywhere. It carries
+data, never code: every string from an input (scenario and file names, error messages, the table's path) is
+escaped (:mod:`cyberbudget.reports.escaping`), links are relative (:func:`~cyberbudget.reports.escaping.href`),
+and its Content-Security-Policy lets no script run and nothing be fetched, whatever ends up in it.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.reports import disclosure
+from cyberbudget.reports.escaping import csp_meta, href, html_text
 from cyberbudget.reports.folders import write_text_atomic
 
 INDEX_NAME: str = "index.html"
@@ -108,7 +111,7 @@ def _int(x: Any) -> str:
 
 
 def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+    return html_text(x)
 
 
 def _comparison(figures: Sequence[ScenarioFigures], by: str, labels: dict[str, str]) -> str:
@@ -169,10 +172,10 @@ def render_index(
     for o in outcomes:
         status = f"<span class='{_e(o.status)}'>{_e(o.status)}</span>"
         if o.status in ("ok", "skipped") and o.output:
-            link = (f"<a href='{_e(o.output)}/report.html'>report</a> · "
-                    f"<a href='{_e(o.output)}/allocation.xlsx'>workbook</a>")
+            link = (f"<a href='{href(o.output + '/report.html')}'>report</a> · "
+                    f"<a href='{href(o.output + '/allocation.xlsx')}'>workbook</a>")
         elif o.output:
-            link = f"<a href='{_e(o.output)}/report.ipynb'>failed notebook</a>"
+            link = f"<a href='{href(o.output + '/report.ipynb')}'>failed notebook</a>"
         else:
             link = ""
         err = ""
@@ -189,7 +192,7 @@ def render_index(
                     f"<td>{link}{err}</td></tr>")
     region_names = dict(config.REGION_NAMES)
     body = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cyberbudget — batch of {len(outcomes)} scenarios</title>
+<html lang="en"><head>{csp_meta()}<meta charset="utf-8"><title>cyberbudget — batch of {len(outcomes)} scenarios</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
 <body>
 <h1>cyberbudget — batch of {len(outcomes)} scenarios</h1>

@@ -9,6 +9,7 @@ executes the template and writes ``DIR/compare-<a>-vs-<b>/`` (``report.ipynb``, 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +19,24 @@ import pandas as pd
 
 from cyberbudget import config
 from cyberbudget.errors import OptionError
+from cyberbudget.paths import check_writable_dir
 from cyberbudget.reports import disclosure, tables
 from cyberbudget.reports.computed import compute
 from cyberbudget.reports.execution import NOTEBOOK_NAME, execute_notebook
-from cyberbudget.reports.folders import atomic_folder
+from cyberbudget.reports.folders import (
+    atomic_folder,
+    check_replaceable,
+    created_folder,
+    remove_partial_folders,
+)
 from cyberbudget.reports.html_export import HTML_NAME, export_html
 from cyberbudget.reports.inputs import PathArg, resolve_scenario_path, resolve_table_path, resolve_template
+from cyberbudget.reports.locks import output_lock
+from cyberbudget.reports.private import remove_stale
 from cyberbudget.reports.published import key_figures
 
-__all__ = ["TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown", "parameters_html",
-           "title_markdown"]
+__all__ = ["COMPARISON_FILES", "TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown",
+           "is_comparison_folder", "parameters_html", "title_markdown"]
 
 #: The template :func:`compare` executes.
 TEMPLATE: str = "scenario_comparison"
@@ -131,8 +140,16 @@ def parameters_html(cmp: Comparison, lang: str = "en") -> str:
 
 
 def diff_markdown(cmp: Comparison) -> str:
-    """The establishment-level diff of the first two scenarios as a code block (empty when not published)."""
-    return f"```\n{cmp.diff_text}\n```" if cmp.diff_text else ""
+    """The establishment-level diff of the first two scenarios as a code block (empty when not published).
+
+    The text holds establishment names: the fence is longer than any run of backticks in it, so nothing in a name
+    can close the block and be read as Markdown.
+    """
+    if not cmp.diff_text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", cmp.diff_text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{cmp.diff_text}\n{fence}"
 
 
 def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out: PathArg = "reports", *,
@@ -159,7 +176,9 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     Raises
     ------
     InputError
-        Fewer than two scenarios, a bad scenario or a bad table: raised before anything is written.
+        Fewer than two scenarios, a bad scenario or a bad table, an output folder that cannot be written, a
+        comparison folder held by another process or not written by cyberbudget: raised before anything is
+        written.
     ReportError
         The notebook failed.
     """
@@ -168,14 +187,28 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
 
     if len(scenario_paths) < 2:
         raise OptionError(f"compare: expected at least two scenarios, found {len(scenario_paths)}")
+    check_writable_dir(out)  # before any work
     spaths = [resolve_scenario_path(p) for p in scenario_paths]
     names = [load_scenario(p).name for p in spaths]
     template = resolve_template(TEMPLATE)
     dpath = resolve_table_path(data)
     load_establishments(dpath)  # validates the table before anything is written
     final = Path(out) / ("compare-" + "-vs-".join(names))
-    with atomic_folder(final) as tmp:
-        params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang}
-        nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
-        export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}")
+    remove_stale()
+    with created_folder(out), output_lock(final, what="comparison folder"):
+        remove_partial_folders(out, [final.name])
+        check_replaceable(final, is_comparison_folder, "a comparison folder written by cyberbudget")
+        with atomic_folder(final) as tmp:
+            params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang}
+            nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
+            export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}")
     return final
+
+
+#: The files a comparison folder holds (``report.pdf`` when PDF output is asked for).
+COMPARISON_FILES: frozenset[str] = frozenset({NOTEBOOK_NAME, HTML_NAME, "report.pdf"})
+
+
+def is_comparison_folder(path: Path) -> bool:
+    """Whether ``path`` holds only what :func:`compare` writes (so that it may be replaced)."""
+    return {p.name for p in path.iterdir()} <= COMPARISON_FILES

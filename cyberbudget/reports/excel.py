@@ -8,11 +8,13 @@ and, for breakdowns, a bold total row. Amounts are written from integer cents: `
 and ``grant_eur`` as ``cents / 100`` with a two-decimal euro format, so the totals match ``allocation.csv`` to
 the cent. Suppressed cells (see :mod:`cyberbudget.reports.disclosure`) read ``n.d.``. Under ``disclosure:
 establishment`` every sheet carries the marking "Diffusion restreinte" in its title, page header and footer.
+
+Every cell is written by :func:`cyberbudget.reports.spreadsheets.set_cell`: a string — a scenario description,
+a name, a parameter — is stored as a string, never as a formula, whatever it starts with.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -27,6 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from cyberbudget import config
 from cyberbudget.reports.disclosure import Breakdown
+from cyberbudget.reports.spreadsheets import set_cell
 
 #: Sheets written in every workbook, in order.
 SHEETS: tuple[str, ...] = (
@@ -57,19 +60,8 @@ TITLE_FONT = Font(bold=True, size=13)
 MARK_FONT = Font(bold=True, size=13, color="C00000")
 
 
-def _cell_value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def _title(ws: Worksheet, title: str, marking: str | None) -> None:
-    ws["A1"] = f"{marking} — {title}" if marking else title
-    ws["A1"].font = MARK_FONT if marking else TITLE_FONT
+    set_cell(ws, 1, 1, f"{marking} — {title}" if marking else title).font = MARK_FONT if marking else TITLE_FONT
     if marking:
         for part in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
             part.center.text = marking
@@ -83,20 +75,17 @@ def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, form
                  suppressed: pd.Series | None = None, bold_last: bool = False) -> None:
     formats = {**COLUMN_FORMATS, **(formats or {})}
     for j, col in enumerate(frame.columns, start=1):
-        cell = ws.cell(row=start_row, column=j, value=str(col))
+        cell = set_cell(ws, start_row, j, str(col))
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for i, row in enumerate(frame.itertuples(index=False), start=start_row + 1):
         hidden = suppressed is not None and bool(suppressed.iloc[i - start_row - 1])
         for j, (col, value) in enumerate(zip(frame.columns, row, strict=True), start=1):
-            value = _cell_value(value)
-            cell = ws.cell(row=i, column=j)
-            if value is None and hidden:
-                cell.value = NOT_DISCLOSED
-                cell.alignment = Alignment(horizontal="right")
+            cell = set_cell(ws, i, j, value)
+            if cell.value is None and hidden:
+                set_cell(ws, i, j, NOT_DISCLOSED).alignment = Alignment(horizontal="right")
             else:
-                cell.value = value
                 fmt = formats.get(str(col))
                 if fmt:
                     cell.number_format = FORMATS[fmt]

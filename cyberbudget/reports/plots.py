@@ -38,6 +38,7 @@ from cyberbudget.formatting import (
     fmt_pct,
     tick_format,
 )
+from cyberbudget.reports.escaping import plot_text
 
 # --------------------------------------------------------------------------------------------------------------
 # Palette, fonts, labels
@@ -132,9 +133,11 @@ def house_layout(
     ----------
     fig : plotly Figure
     title : str
-        What the reader should see in the chart, as a sentence.
+        What the reader should see in the chart, as a sentence. plotly reads it as (a subset of) HTML: a string
+        from an input in it (a description, a name, a file name) goes through
+        :func:`cyberbudget.reports.escaping.plot_text`.
     subtitle : str, optional
-        Source, unit or caveat, shown in small grey text under the title.
+        Source, unit or caveat, shown in small grey text under the title (same rule).
     lang : {"en", "fr"}
         Number separators on axes and hover labels.
     height : int, optional
@@ -212,7 +215,8 @@ def register_renderer() -> str:
 
 
 def _group_labels(kind: str, codes: Sequence[str], lang: str) -> list[str]:
-    return [label(kind, str(c), lang) for c in codes]
+    """Labels of groups as figure text: a code from a table (a GHT code, a name) is shown, never read as markup."""
+    return [plot_text(label(kind, str(c), lang)) for c in codes]
 
 
 def share_distribution(

@@ -21,6 +21,7 @@ import pandas as pd
 
 from cyberbudget.errors import ScenarioError
 from cyberbudget.reports import disclosure, plots, tables
+from cyberbudget.reports.escaping import markdown_text
 from cyberbudget.reports.inputs import PathArg, load_inputs
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class Unavailable:
         what = ANALYSES.get(self.analysis, self.analysis)
         return (
             f"**Not available for the rule `{self.rule}`.** {what[0].upper() + what[1:]} cannot be computed for "
-            f"scenario “{self.scenario}”: {self.reason}.\n\n"
+            f"scenario “{markdown_text(self.scenario)}”: {markdown_text(self.reason)}.\n\n"
             "This report therefore shows no figure. The allocation itself is exact and complete in the "
             "`allocation_report` template (`cyberbudget run SCENARIO`), and the `risk_report` template compares "
             "the rules' expected avoided losses."
