@@ -25,8 +25,13 @@ import pandas as pd
 import pytest
 
 from cyberbudget import config
-from cyberbudget.reports import escaping
-from cyberbudget.reports.spreadsheets import csv_text, is_formula_like, neutralise_text_columns, set_cell
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_formula_like(text: str) -> bool:
+    """What a spreadsheet evaluates in a CSV text cell (OWASP): a leading = + - @ tab or CR, unless a number."""
+    return bool(text) and text[0] in FORMULA_TRIGGERS and not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text)
 
 #: A description a hostile (or careless) scenario author could write: every way into a page or a sheet at once.
 HOSTILE_DESCRIPTION = ('=HYPERLINK("http://example.org/x","click") <img src=x onerror="window.__pwned=1"> '
@@ -69,6 +74,7 @@ def scenario_file(folder: Path, name: str, *, establishment: bool = False, descr
 
 
 def test_markdown_text_renders_as_the_literal_text_through_the_report_exporter():
+    from cyberbudget.reports import escaping
     from cyberbudget.reports.html_export import export_html
 
     nb = nbformat.v4.new_notebook()
@@ -105,6 +111,7 @@ def test_raw_html_in_any_markdown_is_shown_as_text_and_links_and_images_are_defu
 
 
 def test_published_pages_carry_a_policy_that_runs_only_their_own_figures_scripts(tmp_path):
+    from cyberbudget.reports import escaping
     from cyberbudget.reports.html_export import PLOTLY_MIME, export_html
 
     figure = nbformat.v4.new_output("display_data", {
@@ -127,13 +134,15 @@ def test_published_pages_carry_a_policy_that_runs_only_their_own_figures_scripts
 
 
 def test_the_other_escaping_helpers():
+    from cyberbudget.reports import escaping
+
     assert escaping.html_text("<a href='x'>&</a>") == "&lt;a href=&#x27;x&#x27;&gt;&amp;&lt;/a&gt;"
     assert escaping.plot_text("<b>R&D</b>") == "&lt;b&gt;R&amp;D&lt;/b&gt;"
     data = {"name": "</script><!--<script>", "s": "\u2028"}
     text = escaping.script_json(data)
     assert "<" not in text and ">" not in text and json.loads(text) == data
-    assert escaping.href("javascript:alert(1)").startswith("./") and ":" not in escaping.href("a:b")
-    assert escaping.href("//example.org/x").startswith("./")
+    assert ":" not in escaping.href("javascript:alert(1)") and escaping.href("a b<c>") == "a%20b%3Cc%3E"
+    assert escaping.href("//example.org/x") == "example.org/x"  # relative: not a host
 
 
 # ==============================================================================================================
@@ -235,6 +244,8 @@ def test_every_page_of_the_batch_carries_a_content_security_policy(hostile_batch
 
 
 def test_the_cell_writer_stores_every_string_as_a_string():
+    from cyberbudget.reports.spreadsheets import set_cell
+
     ws = openpyxl.Workbook().active
     for i, text in enumerate(["=1+1", "#N/A", "@SUM(A1)", "-1+2", "plain"], start=1):
         cell = set_cell(ws, i, 1, text)
@@ -268,11 +279,15 @@ def test_no_input_string_becomes_a_formula_in_the_published_workbook(tmp_path, s
 
 
 def test_csv_text_neutralises_what_a_spreadsheet_would_evaluate_and_nothing_else():
+    from cyberbudget.reports.spreadsheets import csv_text, neutralise_text_columns
+    from cyberbudget.reports.spreadsheets import is_formula_like as library_rule
+
     assert [csv_text(t) for t in ("=1+1", "+1+1", "-1+1", "@A1", "\tx", "\rx")] == [
         "'=1+1", "'+1+1", "'-1+1", "'@A1", "'\tx", "'\rx"]
     assert [csv_text(t) for t in ("-12.5", "+3", "1e-3", "CH d'Arles", "", "Clinique = A")] == [
         "-12.5", "+3", "1e-3", "CH d'Arles", "", "Clinique = A"]
-    assert not is_formula_like("-0.5") and is_formula_like("-A1")
+    assert not library_rule("-0.5") and library_rule("-A1")
+    assert all(library_rule(t) == is_formula_like(t) for t in ("=1", "-1", "-1-1", "@", "+x", "1e5", "-.5", "a"))
     frame = pd.DataFrame({"name": ["=x", "y"], "n": [-1, 2]})
     assert neutralise_text_columns(frame).to_dict("list") == {"name": ["'=x", "y"], "n": [-1, 2]}
 
@@ -324,3 +339,78 @@ def test_a_hostile_reference_file_name_is_text_in_the_app_figures_and_tables(tmp
     assert "<img" not in figures and "&lt;img src=x onerror=" in figures
     page = key_figures_html(app)
     assert "<img" not in page and "&lt;img" in page
+
+
+@pytest.mark.slow
+def test_no_csv_of_a_batch_folder_holds_a_cell_a_spreadsheet_would_evaluate(hostile_batch):
+    """allocation.csv, and every CSV a batch writes beside it (its results' CSV twins), are meant for spreadsheets."""
+    files = sorted(hostile_batch.rglob("*.csv"))
+    assert files
+    for path in files:
+        with path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.reader(fh):
+                assert not any(is_formula_like(cell) for cell in row), (path.name, row)
+
+
+# ==============================================================================================================
+# Notices (one letter per recipient): held to the same rules as soon as the command exists
+# ==============================================================================================================
+
+
+def _has_notices() -> bool:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "cyberbudget.cli", "notices", "--help"], capture_output=True,
+                          text=True, cwd=config.ROOT, timeout=120)
+    return proc.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_notices_of_hostile_names_run_no_script_and_their_index_csv_is_inert(browser, hostile_batch, tmp_path):
+    import subprocess
+    import sys
+
+    if not _has_notices():
+        pytest.skip("no `cyberbudget notices` command yet")
+    report = tmp_path / "hostile"
+    shutil.copytree(hostile_batch / "hostile", report)
+    proc = subprocess.run([sys.executable, "-m", "cyberbudget.cli", "notices", str(report), "--confidential",
+                           "--unit", "establishment"], capture_output=True, text=True, cwd=config.ROOT, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    pages = sorted((report / "notices").glob("*.html"))
+    assert pages
+    shown = ""
+    for page in pages:
+        text, pwned, handlers, _, _ = open_page(browser, page, False)
+        assert pwned == "undefined" and handlers == 0, page.name
+        assert 'http-equiv="Content-Security-Policy"' in page.read_text(encoding="utf-8")[:20_000], page.name
+        shown += text
+    assert HOSTILE_NAMES["010000024"] in shown  # the name, as typed
+    with (report / "notices" / "index.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows and not any(is_formula_like(cell) for row in rows for cell in row)
+
+
+@pytest.mark.slow
+def test_notices_refuse_an_unwritable_report_folder_before_any_work(hostile_batch, tmp_path):
+    import subprocess
+    import sys
+
+    if not _has_notices():
+        pytest.skip("no `cyberbudget notices` command yet")
+    chattr = shutil.which("chattr")
+    report = tmp_path / "hostile"
+    shutil.copytree(hostile_batch / "hostile", report)
+    if chattr is None or subprocess.run([chattr, "+i", str(report)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        before = sorted(p.name for p in report.iterdir())
+        proc = subprocess.run([sys.executable, "-m", "cyberbudget.cli", "notices", str(report), "--confidential"],
+                              capture_output=True, text=True, cwd=config.ROOT, timeout=900)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and str(report) in proc.stderr
+        assert sorted(p.name for p in report.iterdir()) == before
+    finally:
+        subprocess.run([chattr, "-i", str(report)], capture_output=True)

@@ -467,15 +467,16 @@ def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
     tops = sorted({rel.split("/", 1)[0] for rel in files})
     for top in tops:
         name = top.removesuffix(".failed")
-        with output_lock(out / name, what="report folder"), atomic_folder(out / top) as staging:
+        with output_lock(out / name, what="report folder"):
             check_report_target(out, name)
-            for rel, content in files.items():
-                first, _, rest = rel.partition("/")
-                if first != top:
-                    continue
-                target = staging / rest
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
+            with atomic_folder(out / top) as staging:
+                for rel, content in files.items():
+                    first, _, rest = rel.partition("/")
+                    if first != top:
+                        continue
+                    target = staging / rest
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -792,8 +793,11 @@ def _run_dask(
             except Exception as exc:  # the worker itself failed (lost, killed): this scenario's failure
                 outcome = Outcome(job.name, job.given, "failed", 0.0, None, _error_info(exc))
             else:
-                _install_files(out, payload["files"])
                 outcome = Outcome(**payload["outcome"])
+                try:
+                    _install_files(out, payload["files"])
+                except InputError as exc:  # the folder is held by another run, or is not ours: left alone
+                    outcome = Outcome(job.name, job.given, "failed", outcome.duration_s, None, _error_info(exc))
             outcomes[job.index] = outcome
             progress.record(outcome)
     except BaseException:

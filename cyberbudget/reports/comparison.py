@@ -22,6 +22,7 @@ from cyberbudget.errors import OptionError
 from cyberbudget.paths import check_writable_dir
 from cyberbudget.reports import disclosure, tables
 from cyberbudget.reports.computed import compute
+from cyberbudget.reports.escaping import markdown_text
 from cyberbudget.reports.execution import NOTEBOOK_NAME, execute_notebook
 from cyberbudget.reports.folders import (
     atomic_folder,
@@ -130,7 +131,8 @@ def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = 
 
 def title_markdown(cmp: Comparison, lang: str = "en") -> str:
     """The comparison's title: the scenarios, the reference, and the disclosure rule."""
-    return (f"# Scenario comparison: {', '.join(cmp.names)}\n\nReference: **{cmp.names[0]}**. Published figures "
+    names = [markdown_text(n) for n in cmp.names]  # names are [a-z0-9_-]: "_" would still be emphasis
+    return (f"# Scenario comparison: {', '.join(names)}\n\nReference: **{names[0]}**. Published figures "
             f"are aggregated; a figure built from fewer than {config.MIN_CELL_SIZE} establishments is not disclosed.")
 
 

@@ -30,7 +30,7 @@ Examples
 >>> script_json({"name": "</script><script>alert(1)</script>"})
 '{"name": "\\\\u003c/script\\\\u003e\\\\u003cscript\\\\u003ealert(1)\\\\u003c/script\\\\u003e"}'
 >>> href("baseline/report.html"), href("javascript:alert(1)")
-('./baseline/report.html', './javascript%3Aalert%281%29')
+('baseline/report.html', 'javascript%3Aalert%281%29')
 """
 
 from __future__ import annotations
@@ -135,10 +135,11 @@ def script_json(value: Any, **dumps: Any) -> str:
 def href(path: str) -> str:
     """A relative link to ``path`` (a file or folder of the output folder), percent-encoded and HTML-escaped.
 
-    The link always starts with ``./``, so no part of ``path`` can be read as a scheme (``javascript:``,
-    ``data:``) or a host (``//example.org``).
+    Every character but letters, digits and ``/._-~`` is percent-encoded — ``:`` included, so no part of ``path``
+    can be read as a scheme (``javascript:``, ``data:``) — and leading slashes are dropped, so it cannot name a
+    host (``//example.org``) or leave the folder from its root.
     """
-    return html_text("./" + quote(str(path).lstrip("/"), safe="/._-~"))
+    return html_text(quote(str(path).lstrip("/"), safe="/._-~"))
 
 
 def script_hash(source: str) -> str:

@@ -97,7 +97,7 @@ class Unavailable:
         what = ANALYSES.get(self.analysis, self.analysis)
         return (
             f"**Not available for the rule `{self.rule}`.** {what[0].upper() + what[1:]} cannot be computed for "
-            f"scenario “{markdown_text(self.scenario)}”: {markdown_text(self.reason)}.\n\n"
+            f"scenario “{self.scenario}”: {markdown_text(self.reason)}.\n\n"
             "This report therefore shows no figure. The allocation itself is exact and complete in the "
             "`allocation_report` template (`cyberbudget run SCENARIO`), and the `risk_report` template compares "
             "the rules' expected avoided losses."
