@@ -3,7 +3,9 @@
 Run ``.venv/bin/python benchmarks/bench_allocation.py [--quick]``. Prints a table comparing, in the same run,
 :func:`cyberbudget.policy.allocation.allocate` (eligibility + rule + Hamilton + year split + summary) with a naive
 pandas implementation of the same rule (proportional with a cap: iterative water-filling with ``groupby`` /
-``apply`` and a largest-remainder rounding by ``sort_values``), then a scaling check (time / (n log n)).
+``apply`` and a largest-remainder rounding by ``sort_values``), then a scaling check (time / (n log n)), then
+funding units: ``allocate`` under ``allocation.unit: legal_entity`` and ``ght`` against ``establishment`` (the
+anchor) on the same large table (goal issue 11: within 2x), wall-clock median and CPU time.
 
 The tables are synthetic (seeded), with the DESIGN.md columns: IT budgets lognormal, cyber shares uniform in
 [0, 12 %]; they are labelled synthetic and never written to disk.
@@ -83,6 +85,52 @@ def timeit(func, repeat: int) -> float:
     return statistics.median(times)
 
 
+def cpu_timeit(func, repeat: int) -> float:
+    """Median process CPU time (less disturbed than wall-clock time by other processes on a shared machine)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        func()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
+def with_units(table: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
+    """The synthetic table with funding units: public rows in GHTs of about 25 rows (one support each), 70 % of
+    the rows in legal entities of about three sites (benchmark input only)."""
+    rng = np.random.default_rng(seed + 1)
+    n = len(table)
+    out = table.copy()
+    public = out["status"].to_numpy() == "public"
+    ght = rng.integers(0, max(1, n // 25), n)
+    out["ght"] = np.where(public, [f"BEN-{k:05d}" for k in ght], "")
+    out["ght_support"] = public & ~pd.Series(np.where(public, ght, -1)).duplicated().to_numpy()
+    entity = rng.integers(0, max(1, n // 3), n)
+    out["finess_ej"] = np.where(rng.random(n) < 0.7, [f"{900_000_000 + k:09d}" for k in entity], "")
+    return out
+
+
+def units_benchmark(quick: bool) -> None:
+    """``allocate`` under each funding unit against ``establishment`` on the same table."""
+    print("\nfunding units: allocate(unit) against allocate(unit: establishment) on the same table (goal <= 2x)")
+    print(f"{'rows':>10} {'unit':<14} {'units':>10} {'median':>10} {'cpu':>10} {'ratio':>7} {'cpu ratio':>10}")
+    for n in [30_000] + ([] if quick else [1_000_000]):
+        table = with_units(synthetic_table(n))
+        repeat = 7 if n <= 30_000 else 3
+        anchor = None
+        for unit in ("establishment", "legal_entity", "ght"):
+            scen = load_scenario({"name": "bench", "envelope": {"total_eur": 350_000_000},
+                                  "allocation": {"cap_eur": 2_000_000, "unit": unit}})
+            res = allocate(table, scen)  # warm-up
+            wall = timeit(lambda table=table, scen=scen: allocate(table, scen), repeat)
+            cpu = cpu_timeit(lambda table=table, scen=scen: allocate(table, scen), repeat)
+            if anchor is None:
+                anchor = (wall, cpu)
+            print(f"{n:>10,} {unit + (' (anchor)' if unit == 'establishment' else ''):<14} "
+                  f"{res.summary['units']['n']:>10,} {wall * 1e3:>8.1f}ms {cpu * 1e3:>8.1f}ms "
+                  f"{wall / anchor[0]:>6.2f}x {cpu / anchor[1]:>9.2f}x")
+
+
 def main(quick: bool = False) -> None:
     scen = load_scenario({"name": "bench", "envelope": {"total_eur": 350_000_000},
                           "allocation": {"cap_eur": 2_000_000}})
@@ -108,6 +156,7 @@ def main(quick: bool = False) -> None:
     print("\nscaling: time / (n log2 n), ns (flat or falling = O(n log n) at worst)")
     for n, t in rows:
         print(f"{n:>10,} {t / (n * math.log2(n)) * 1e9:>10.2f}")
+    units_benchmark(quick)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Properties of the allocation (hypothesis), then the Alabama paradox shown on a concrete table.
 
-For every rule: the envelope is conserved to the cent, no grant is negative, ineligible establishments get
-nothing, a grant does not depend on the row order, no grant exceeds the cap, the years sum to each grant. For
+For every rule and every funding unit: the envelope is conserved to the cent, no grant is negative, ineligible
+establishments get nothing, a grant does not depend on the row order, no grant exceeds the cap, the years sum to
+each grant, and under a unit the members' grants sum to the unit's grant and share its eligibility. For
 ``proportional``: the float64 path gives the same cents as the exact rational reference
 (:func:`waterfill_exact` + :func:`hamilton_exact`), and raising the envelope never lowers an exact amount.
 
@@ -34,11 +35,16 @@ def tables(draw: st.DrawFn, min_rows: int = 1, max_rows: int = 10) -> pd.DataFra
     status = draw(st.lists(st.sampled_from(STATUSES), min_size=n, max_size=n))
     ose = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     cyber = [float(i * s // 1000) for i, s in zip(it, share_permille, strict=True)]
+    # funding units: a few legal entities (or the row's own), GHT codes on public rows
+    ej = draw(st.lists(st.sampled_from(["", "090000001", "090000002", "090000003"]), min_size=n, max_size=n))
+    ght = [g if s == "public" else "" for g, s in zip(
+        draw(st.lists(st.sampled_from(["", "ARA-01", "BRE-02"]), min_size=n, max_size=n)), status, strict=True)]
+    support = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     return pd.DataFrame({
         "finess": [f"{f:09d}" for f in finess], "name": "E", "region": "11", "department": "75",
-        "status": status, "category": "ch", "ght": "", "ght_support": False, "ose": ose,
+        "status": status, "category": "ch", "ght": ght, "ght_support": support, "ose": ose,
         "beds": it, "places": 0, "operating_budget_eur": 1e9, "it_budget_eur": [float(x) for x in it],
-        "cyber_spend_eur": cyber, "imputed": "",
+        "cyber_spend_eur": cyber, "imputed": "", "finess_ej": ej,
     })
 
 
@@ -57,6 +63,7 @@ def scenarios(draw: st.DrawFn) -> dict:
     envelope = {"total_eur": draw(st.integers(0, 1_000_000)) / 100, "years": years}
     if len(years) == 3 and draw(st.booleans()):
         envelope["schedule"] = {2021: 0.5, 2022: 0.25, 2023: 0.25}
+    alloc["unit"] = draw(st.sampled_from(["establishment", "legal_entity", "ght"]))
     return {"name": "prop", "envelope": envelope, "allocation": alloc,
             "eligibility": {"exclude_above_max": draw(st.booleans())}}
 
@@ -90,6 +97,17 @@ def test_invariants_of_every_rule(table: pd.DataFrame, spec: dict, rnd) -> None:
     rnd.shuffle(order)
     shuffled = allocate(table.iloc[order].reset_index(drop=True), scenario)
     assert shuffled.table["grant_cents"].tolist() == grants.tolist()
+    # under a funding unit: the members' grants sum to their unit's grant, and they share its eligibility
+    if result.units is not None:
+        units = result.applicants.set_index("finess")
+        by_unit = t.groupby("unit")
+        assert (by_unit["grant_cents"].sum() == units["grant_cents"]).all()
+        assert (by_unit["eligible"].nunique() == 1).all()
+        assert (by_unit["eligible"].first() == units["eligible"]).all()
+        assert int(units["grant_cents"].sum()) + s["unallocated_cents"] == s["envelope_cents"]
+        assert s["units"]["n"] == len(units) and s["units"]["n_eligible"] == int(units["eligible"].sum())
+        if cap is not None:
+            assert (units["grant_cents"] <= cap * 100).all()
 
 
 def _exact_proportional(table: pd.DataFrame, envelope_cents: int, floor: int, cap: int | None) -> list[int]:

@@ -10,7 +10,8 @@ Specification: with zero noise (every uncertain factor fixed at 1, both sigmas 0
 - exact (unrounded) grants within a cent of ``allocate``'s ``exact_cents``,
 - the same induced spend and the same expected losses before and after the policy (to float precision),
 
-for every rule the simulation supports × every uptake model × the OSE obligation on and off. Rules it does not
+for every funding unit (establishment, legal entity, GHT) × every rule the simulation supports × every uptake
+model × the OSE obligation on and off. Rules it does not
 support are refused by name; a draw whose logistic uptake does not converge is counted, not fatal.
 """
 
@@ -47,12 +48,16 @@ def parity_table(n: int = 90, seed: int = 3) -> pd.DataFrame:
     cyber = np.round(it * rng.uniform(0.01, 0.13, n), 2)
     ose = (status == "public") & (rng.random(n) < 0.3)
     imputed = np.where(rng.random(n) < 0.5, "it_budget_eur cyber_spend_eur", "")
+    ght = np.where((status == "public") & (rng.random(n) < 0.7), rng.choice(["ARA-01", "BRE-02", "IDF-03"], n), "")
+    legal_entity = rng.integers(0, n // 2, n)  # about two sites per legal entity; some rows their own
+    finess_ej = np.where(rng.random(n) < 0.8, [f"{90_000_000 + k:09d}" for k in legal_entity], "")
     return pd.DataFrame({
         "finess": [f"{10_000_000 + 7 * i:09d}" for i in range(n)], "name": [f"Synthetic {i}" for i in range(n)],
         "region": rng.choice(["11", "84", "93"], n), "department": "75", "status": status, "category": category,
-        "ght": "", "ght_support": ose & (rng.random(n) < 0.5), "ose": ose, "beds": beds, "places": 10,
+        "ght": ght, "ght_support": ose & (rng.random(n) < 0.5), "ose": ose, "beds": beds, "places": 10,
         "operating_budget_eur": it * 50, "it_budget_eur": it, "cyber_spend_eur": cyber, "imputed": imputed,
-        "medico_social": np.arange(n) % 11 == 0, "had_places": 0,
+        "medico_social": np.arange(n) % 11 == 0, "had_places": 0, "finess_ej": finess_ej,
+        "headcount": rng.integers(0, 6000, n),
     })
 
 
@@ -77,6 +82,11 @@ RULES = {
                       "envelope": {"total_eur": 1_200_000}},
     "tiered_cap": {"allocation": {"rule": "tiered", "tier_amount": "cap", "cap_eur": 90_000},
                    "envelope": {"total_eur": 1_500_000}},
+    "forfait": {"allocation": {"rule": "forfait", "forfait": {
+        "column": "headcount", "bands": [[0, 1000, 20_000], [1000, 4000, 60_000], [4500, None, 150_000]]}},
+        "envelope": {"total_eur": 1_000_000}},
+    "forfait_cap_under": {"allocation": {"rule": "forfait", "cap_eur": 100_000, "forfait": {
+        "column": "headcount", "bands": [[0, 1000, 20_000], [1000, None, 150_000]]}}},
 }
 UPTAKE = {
     "none": {"uptake": {"model": "none"}},
@@ -84,6 +94,7 @@ UPTAKE = {
     "logistic": {"uptake": {"model": "logistic", "slope": 1.5, "midpoint": 2.0}},
 }
 OSE = {"no_obligation": {}, "ose_obligation": {"ose": {"obligation": "min_share"}}}
+UNITS = {unit: {"allocation": {"unit": unit}} for unit in ("establishment", "legal_entity", "ght")}
 
 
 def scenario_of(*sections: dict, **extra: dict):
@@ -95,10 +106,12 @@ def scenario_of(*sections: dict, **extra: dict):
 
 
 def zero_noise_draw(table: pd.DataFrame, scenario):
-    """One Monte Carlo draw at the central values, with the exact path's uptake uniforms."""
+    """One Monte Carlo draw at the central values, with the exact path's uptake uniforms (one per applicant:
+    establishment or unit)."""
     inp = prepare_inputs(table, scenario)
     theta = np.ones((1, len(inp.parameters)))
-    return evaluate(inp, theta, u_uptake=uptake_uniforms(scenario.seed, len(table))[None, :])
+    n_applicants = len(table) if inp.units is None else inp.units.keys.size
+    return evaluate(inp, theta, u_uptake=uptake_uniforms(scenario.seed, n_applicants)[None, :])
 
 
 def assert_parity(table: pd.DataFrame, scenario) -> None:
@@ -122,16 +135,16 @@ def assert_parity(table: pd.DataFrame, scenario) -> None:
     assert draw.per_draw["expected_loss_eur"][0] == pytest.approx(risk["expected_loss_after_eur"], rel=1e-7)
 
 
-@pytest.mark.parametrize(("rule", "uptake", "ose"), list(itertools.product(RULES, UPTAKE, OSE)))
-def test_a_zero_noise_draw_reproduces_allocate(rule: str, uptake: str, ose: str) -> None:
-    assert_parity(TABLE, scenario_of(RULES[rule], UPTAKE[uptake], OSE[ose]))
+@pytest.mark.parametrize(("unit", "rule", "uptake", "ose"), list(itertools.product(UNITS, RULES, UPTAKE, OSE)))
+def test_a_zero_noise_draw_reproduces_allocate(unit: str, rule: str, uptake: str, ose: str) -> None:
+    assert_parity(TABLE, scenario_of(RULES[rule], UPTAKE[uptake], OSE[ose], UNITS[unit]))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_parity_on_other_tables_with_every_status_allowed(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "unit"), list(itertools.product([1, 2, 3, 4], UNITS)))
+def test_parity_on_other_tables_with_every_status_allowed(seed: int, unit: str) -> None:
     table = parity_table(60, seed)
     for rule in ("proportional_floor_cap", "gap_cap", "tiered_demand"):
-        assert_parity(table, scenario_of(RULES[rule], UPTAKE["logistic"], OSE["ose_obligation"],
+        assert_parity(table, scenario_of(RULES[rule], UPTAKE["logistic"], OSE["ose_obligation"], UNITS[unit],
                                          eligibility={"statuses": ["public", "private_nonprofit",
                                                                    "private_forprofit"],
                                                       "exclude_above_max": True}))
@@ -144,6 +157,9 @@ def test_the_parity_draw_exercises_what_it_claims() -> None:
     assert base.summary["rule_details"]["n_capped"] > 0 and not base.summary["everyone_capped"]
     assert allocate(TABLE, scenario_of(RULES["proportional_everyone_capped"])).summary["everyone_capped"]
     assert allocate(TABLE, scenario_of(RULES["matching_under"])).summary["unallocated_cents"] > 0
+    forfait = allocate(TABLE, scenario_of(RULES["forfait"])).summary
+    assert 0 < forfait["rule_details"]["fraction"] < 1 and forfait["unallocated_cents"] == 0
+    assert allocate(TABLE, scenario_of(RULES["forfait_cap_under"])).summary["unallocated_cents"] > 0
     served = [t["served"] for t in allocate(TABLE, scenario_of(RULES["tiered_need"])).summary["rule_details"]["tiers"]]
     assert "partial" in served or "none" in served
     for model in ("full", "logistic"):
@@ -153,6 +169,13 @@ def test_the_parity_draw_exercises_what_it_claims() -> None:
     p = logistic["uptake_probability"].to_numpy()
     assert ((p > 0.05) & (p < 0.95)).sum() >= 3  # the uniforms decide: the parity test checks they are the same
     assert (~TABLE["status"].isin(["public", "private_nonprofit"])).any()
+    # units: legal entities of several sites, GHT units, and a site ineligible alone in an eligible unit
+    for unit in ("legal_entity", "ght"):
+        r = allocate(TABLE, scenario_of(UNITS[unit]))
+        assert r.summary["units"]["n"] < len(TABLE) and (r.units.sizes > 1).sum() >= 5
+        alone = allocate(TABLE, scenario_of()).table["eligible"].to_numpy()
+        assert (r.table["eligible"].to_numpy() & ~alone).any()
+    assert allocate(TABLE, scenario_of(UNITS["ght"])).units.is_ght.sum() == 3
 
 
 def test_rules_without_an_array_definition_are_refused_by_name() -> None:

@@ -38,6 +38,7 @@ def test_defaults_are_those_of_design() -> None:
         "proportional", "it_budget_eur", 0, None, 0.5, 0.10, "need")
     assert a.tiers == ("ose", "public", "private_nonprofit", "private_forprofit")
     assert (s.uptake.model, s.uptake.slope, s.uptake.midpoint) == ("none", None, 1.0)
+    assert (a.unit, a.forfait) == ("establishment", None)
     assert (s.audits.envelope_eur, s.audits.surveillance_eur, s.audits.unit_cost_eur) == (25_000_000, None, None)
     assert s.ose.obligation == "none" and s.risk.breach_function == "I" and s.uncertainty.draws == 10_000
     assert s.source is None
@@ -161,6 +162,22 @@ seed: "x"
     ({"eligibility": {"exclude_above_max": "yes"}}, "eligibility.exclude_above_max", "found 'yes'"),
     ({"audits": {"surveillance_eur": 30_000_000}}, "audits", "surveillance_eur <= envelope_eur"),
     ({"uptake": {"midpoint": 0}}, "uptake.midpoint", "> 0"),
+    ({"allocation": {"unit": "region"}}, "allocation.unit", "'establishment', 'legal_entity' or 'ght'"),
+    ({"allocation": {"rule": "forfait"}}, "allocation.forfait", "expected {column, bands} with rule forfait"),
+    ({"allocation": {"rule": "forfait", "forfait": {"bands": [[0, 500, 1], [400, None, 2]]}}},
+     "allocation.forfait.bands", "band 2: expected bands in increasing order without overlap"),
+    ({"allocation": {"rule": "forfait", "forfait": {"bands": [[0, None, 1], [500, None, 2]]}}},
+     "allocation.forfait.bands", "band 2: expected bands in increasing order"),
+    ({"allocation": {"rule": "forfait", "forfait": {"bands": [[10, 5, 1]]}}},
+     "allocation.forfait.bands", "band 1: expected an upper bound > 10 or null, found 5"),
+    ({"allocation": {"rule": "forfait", "forfait": {"bands": [[0, None, 0.001]]}}},
+     "allocation.forfait.bands", "band 1: expected at most 2 decimals"),
+    ({"allocation": {"rule": "forfait", "forfait": {"bands": [[0, 10]]}}},
+     "allocation.forfait.bands", "expected [low, high, eur]"),
+    ({"allocation": {"rule": "forfait", "forfait": {"colum": "headcount", "bands": [[0, None, 1]]}}},
+     "allocation.forfait.colum", "did you mean column?"),
+    ({"allocation": {"rule": "forfait", "floor_eur": 5, "forfait": {"bands": [[0, None, 1]]}}},
+     "allocation.floor_eur", "only by rule proportional"),
 ])
 def test_each_bad_scenario_class(spec: dict, where: str, what: str) -> None:
     from cyberbudget.policy.scenario import deep_merge

@@ -75,3 +75,21 @@ def test_bad_grid_values_are_all_reported():
     with pytest.raises(OptionError) as err:
         grid_search(three_establishments(), scn(), min_shares=[5, 0.05], caps=[-1, None])
     assert len(err.value.problems) == 2
+
+
+def test_the_grid_totals_are_those_of_allocate_under_a_funding_unit():
+    """Legal entities: the first two establishments form one (5.5 % and 4.5 % of equal IT budgets: 5 %)."""
+    t = three_establishments().assign(finess_ej=["090000001", "090000001", ""])
+    s = load_scenario({"name": "units", "envelope": {"total_eur": 1_000_000},
+                       "allocation": {"unit": "legal_entity"}})
+    res = grid_search(t, s, min_shares=[0.03, 0.05, 0.06], caps=[None, 400_000])
+    assert len(res.grid) == 6
+    for row in res.grid.itertuples():
+        cap = None if np.isnan(row.cap_eur) else row.cap_eur
+        exact = allocate(t, load_scenario({"name": "units", "envelope": {"total_eur": 1_000_000},
+                                           "eligibility": {"min_share": row.min_share},
+                                           "allocation": {"unit": "legal_entity", "cap_eur": cap}})).summary
+        assert row.unallocated_eur * 100 == exact["unallocated_cents"]
+        assert row.eligible == exact["n_eligible"]
+    g = res.grid.set_index(["min_share", res.grid["cap_eur"].fillna(-1)])
+    assert g.loc[(0.05, -1), "eligible"] == 2 and g.loc[(0.05, -1), "unallocated_eur"] == 0  # the entity as a whole

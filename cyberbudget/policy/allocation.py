@@ -6,8 +6,35 @@ Monte Carlo simulation: the corridor and the uptake (:mod:`cyberbudget.policy.el
 rule (:mod:`cyberbudget.policy.rules` for the built-in rules, the rule registry
 :mod:`cyberbudget.policy.registry` for the others, e.g. ``optimal``). It then applies the common cent rounding,
 splits each grant across the envelope's years, and writes the reasons, the summary and the explanations. Money
-is integer cents from the rounding on. The rules themselves (weights, caps, floors, tiers) are documented in
-:mod:`cyberbudget.policy.rules`.
+is integer cents from the rounding on.
+
+Rules
+-----
+Defined on arrays in :mod:`cyberbudget.policy.rules` (weights, caps, floors, tiers in its docstring):
+
+- ``proportional``: ``min(cap, floor + λ × base)`` (water-filling);
+- ``matching``: pro rata to ``demand = match_rate × min(cyber, max_share × it) × n_years``, capped at it;
+- ``gap``: pro rata to ``need = max(0, target_share × it − cyber) × n_years``, capped at it;
+- ``tiered``: groups in ``tiers`` order served their amount in full, pro rata where the money runs out;
+- ``forfait``: a fixed amount per size band of a column, ``allocation.forfait: {column, bands: [[low, high,
+  eur], ...]}`` (``low <= value < high``, ``high: null`` for no upper bound; bands increasing, without overlap;
+  in no band, nothing). Each eligible applicant asks for the amount of its band (capped by ``cap_eur``); all are
+  served in full when the envelope suffices (the rest unallocated), else each gets the same fraction of its
+  forfait — tiered within one group. The amounts are euros over the whole envelope.
+- any registered rule (``optimal``: :mod:`cyberbudget.risk.optimal`).
+
+Funding units
+-------------
+``allocation.unit`` (DESIGN.md, "Units"; :mod:`cyberbudget.policy.units`): under ``legal_entity`` or ``ght`` the
+policy — corridor, filters, uptake, floors, caps, the rule and the rounding, ties by ascending unit key — runs on
+one row per unit (budgets and sizes summed over its members), and each unit's grant is then split among its
+members pro rata to ``allocation.base`` with the same Hamilton rounding (ties by ascending ``finess``, equal
+shares when their base sums to 0). A unit that takes up raises its members' spend so that the unit reaches
+``min_share``, the induced spend spread pro rata to the members' IT budgets. ``result.table`` keeps one row per
+establishment, with the unit key in column ``unit`` (right after ``reason``; the ``finess`` itself under
+``establishment``) and the unit's eligibility and reason on each member; ``result.applicants`` holds the rows
+of the units; ``summary["units"]`` counts them by status; :meth:`AllocationResult.explain` takes a site's
+``finess``, a legal entity's FINESS or a GHT code.
 
 Exactness
 ---------
@@ -65,6 +92,7 @@ from cyberbudget.policy.parameters import PolicyParameters
 from cyberbudget.policy.registry import RuleOutput, register_rule
 from cyberbudget.policy.rules import WaterFill, waterfill
 from cyberbudget.policy.scenario import Scenario
+from cyberbudget.policy.units import Units, build_units, split_cents, split_shares, spread, unit_table
 
 __all__ = [
     "AllocationResult",
@@ -323,7 +351,7 @@ def _builtin_rule(table: pd.DataFrame, eligible: np.ndarray, scenario: Scenario,
 BREAKDOWNS: dict[str, str] = {"by_region": "region", "by_status": "status", "by_category": "category", "by_ght": "ght"}
 
 RESULT_COLUMNS: tuple[str, ...] = (
-    "finess", "eligible", "grant_cents", "grant_eur", "reason", "name", "region", "department", "status",
+    "finess", "eligible", "grant_cents", "grant_eur", "reason", "unit", "name", "region", "department", "status",
     "category", "ght", "ght_support", "ose", "beds", "places", "it_budget_eur", "cyber_spend_eur", "cyber_share",
     "induced_spend_eur", "exact_cents", "cyber_spend_before_eur", "complied", "uptake_probability",
 )
@@ -362,6 +390,20 @@ class AllocationResult:
     by_year : DataFrame
         Grant cents per establishment (index ``finess``) and year (columns), int64.
     scenario : Scenario
+    eligibility : EligibilityResult
+        Per establishment (under a funding unit: the unit's eligibility on each of its rows, the members' spend
+        after uptake).
+    rule_output : RuleOutput
+        The rule's output, per applicant (establishment or unit).
+    units : Units or None
+        The funding units (None under ``allocation.unit: establishment``).
+    applicants : DataFrame
+        Per applicant, the columns of ``table`` (under ``establishment`` the same frame as ``table``; under a
+        unit one row per unit, ``finess`` being the unit key, plus ``members``).
+    unit_eligibility : EligibilityResult
+        Eligibility and uptake per applicant.
+    split_weights : ndarray or None
+        Under a funding unit, each establishment's ``allocation.base`` after uptake: the weights of the split.
     """
 
     table: pd.DataFrame
@@ -372,26 +414,56 @@ class AllocationResult:
     rule_output: RuleOutput
     _rounding: Rounding
     _eligible_index: np.ndarray
+    units: Units | None = None
+    applicants: pd.DataFrame | None = None
+    unit_eligibility: Any = None
+    split_weights: np.ndarray | None = None
 
-    def explain(self, finess: str) -> str:
+    def explain(self, key: str) -> str:
         """The whole computation for one establishment, as text (share, base, λ, cap, exact amount, rounding).
+
+        Under a funding unit, ``key`` may be a site's ``finess``, a legal entity's FINESS or a GHT code: the text
+        is the unit's computation followed by the split among its members.
 
         Raises
         ------
         KeyError
-            ``finess`` is not in the table.
+            ``key`` is neither a ``finess`` of the table nor a unit key.
         """
-        fin = self.table["finess"].to_numpy()
-        hits = np.flatnonzero(fin == str(finess))
-        if not len(hits):
-            raise KeyError(f"finess {finess!r} not in the table")
-        i = int(hits[0])
-        row = self.table.iloc[i]
+        key = str(key)
+        if self.units is None:
+            hits = np.flatnonzero(self.table["finess"].to_numpy() == key)
+            if not len(hits):
+                raise KeyError(f"finess {key!r} not in the table")
+            return "\n".join(self._explain_applicant(int(hits[0])))
+        u = self.units
+        hits = np.flatnonzero(self.table["finess"].to_numpy() == key)
+        if len(hits):
+            row: int | None = int(hits[0])
+            j = int(u.of_row[row])
+        else:
+            found = np.flatnonzero(u.keys == key)
+            if not len(found):
+                raise KeyError(f"{key!r} is neither a finess of the table nor a unit key ({u.kind})")
+            row, j = None, int(found[0])
+        return "\n".join(self._explain_applicant(j) + self._explain_split(j, row))
+
+    def _explain_applicant(self, i: int) -> list[str]:
+        apps = self.table if self.applicants is None else self.applicants
+        elig = self.eligibility if self.unit_eligibility is None else self.unit_eligibility
+        row = apps.iloc[i]
         s = self.scenario
         el = s.eligibility
+        if self.units is None:
+            head = (f"Establishment {row['finess']} — {row['name']} (region {row['region']}, {row['status']}, "
+                    f"{row['category']}{', GHT ' + row['ght'] if row['ght'] else ''}{', OSE' if row['ose'] else ''})")
+        else:
+            m = int(row["members"])
+            head = (f"Unit {row['finess']} ({self.units.kind}, {m} member{'s' if m > 1 else ''}) — {row['name']} "
+                    f"(region {row['region']}, {row['status']}, {row['category']}"
+                    f"{', GHT ' + row['ght'] if row['ght'] else ''}{', OSE' if row['ose'] else ''})")
         lines = [
-            f"Establishment {row['finess']} — {row['name']} (region {row['region']}, {row['status']}, "
-            f"{row['category']}{', GHT ' + row['ght'] if row['ght'] else ''}{', OSE' if row['ose'] else ''})",
+            head,
             f"Scenario {s.name}: envelope {fmt_cents_en(self.summary['envelope_cents'])} over "
             f"{s.n_years} year(s) {', '.join(map(str, s.envelope.years))}; rule {s.allocation.rule}",
             f"Eligibility: IT budget {row['it_budget_eur']:,.2f} €/yr, cyber spend "
@@ -399,7 +471,7 @@ class AllocationResult:
             + ("n/a (no IT budget)" if not np.isfinite(row["cyber_share"]) else f"{row['cyber_share'] * 100:.4g} %")
             + f"; corridor {_pct_number(el.min_share)} %–{_pct_number(el.max_share)} %"
             + (" (above max excluded)" if el.exclude_above_max else ""),
-            f"  → {self.eligibility.reason[i]}",
+            f"  → {elig.reason[i]}",
         ]
         if row["complied"]:
             lines.append(
@@ -408,7 +480,7 @@ class AllocationResult:
             )
         if not row["eligible"]:
             lines.append("Grant: 0 € (not eligible)")
-            return "\n".join(lines)
+            return lines
         if self.rule_output.explain is not None:
             lines.extend(self.rule_output.explain(i))
         r = self._rounding
@@ -417,19 +489,43 @@ class AllocationResult:
         cap = float(self.rule_output.cap_cents[i])
         lines.append(f"Exact amount: {exact:,.6f} cents" + ("" if math.isinf(cap) else f" (cap {cap:,.4f} cents)"))
         extra = int(r.grants[j] - r.floors[j])
+        ties = "ascending finess" if self.units is None else "ascending unit key"
         lines.append(
             f"Rounding (Hamilton): floor {int(r.floors[j]):,} cents, remainder {r.remainders[j]:.6f}; "
             f"{r.leftover:,} leftover cent(s) went to the largest remainders"
-            + (f" (cut at {r.cut:.6f}, ties by ascending finess)" if r.cut is not None else "")
+            + (f" (cut at {r.cut:.6f}, ties by {ties})" if r.cut is not None else "")
             + f" → {'+1 cent' if extra else 'no extra cent'}"
         )
         if self.summary["everyone_capped"]:
             lines.append("  every eligible establishment is capped: floor(sum of exact amounts) handed out, "
                          "the rest unallocated")
         lines.append(f"Grant: {fmt_cents(int(row['grant_cents']), 'en')} ({int(row['grant_cents']):,} cents) — {row['reason']}")
-        years = self.by_year.iloc[i]
+        if self.units is None:
+            years = self.by_year.iloc[i]
+        else:
+            members = self.units.order[self.units.starts[i]:self.units.starts[i] + self.units.sizes[i]]
+            years = self.by_year.iloc[members].sum(axis=0)
         lines.append("By year: " + "; ".join(f"{y} {fmt_cents(int(v), 'en')}" for y, v in years.items()))
-        return "\n".join(lines)
+        return lines
+
+    def _explain_split(self, j: int, row: int | None) -> list[str]:
+        u = self.units
+        assert u is not None
+        members = u.order[u.starts[j]:u.starts[j] + u.sizes[j]]
+        t = self.table
+        base = self.scenario.allocation.base
+        lines = [f"Split among the {members.size} member(s) of unit {u.keys[j]} pro rata to {base} (Hamilton, "
+                 "ties by ascending finess; equal shares when their base sums to 0):"]
+        weights = self.split_weights
+        assert weights is not None
+        share = weights[members] / weights[members].sum() if weights[members].sum() > 0 else np.full(
+            members.size, 1.0 / members.size)
+        for m, sh in zip(members.tolist(), share.tolist(), strict=True):
+            mark = "  ← this establishment" if row is not None and m == row else ""
+            lines.append(f"  {t['finess'].iloc[m]} {t['name'].iloc[m]}: {base} {weights[m]:,.2f}, share {sh:.6g}, "
+                         f"exact {t['exact_cents'].iloc[m]:,.4f} cents → {fmt_cents(int(t['grant_cents'].iloc[m]), 'en')}"
+                         + mark)
+        return lines
 
 
 def _sorted_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -449,8 +545,88 @@ def _sorted_table(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("finess", kind="stable").reset_index(drop=True)
 
 
+def _result_frame(table: pd.DataFrame, after: pd.DataFrame, elig: Any, eligible: np.ndarray, grants: np.ndarray,
+                  reason: np.ndarray, exact: np.ndarray, unit: Any) -> pd.DataFrame:
+    """The result columns (:data:`RESULT_COLUMNS`) of one row per applicant."""
+    data: dict[str, Any] = {
+        "finess": table["finess"].array,
+        "eligible": eligible,
+        "grant_cents": grants,
+        "grant_eur": grants / 100.0,
+        "reason": reason,
+        "unit": unit,
+    }
+    for c in ("name", "region", "department", "status", "category", "ght", "ght_support", "ose", "beds", "places",
+              "it_budget_eur"):
+        data[c] = table[c].array
+    data["cyber_spend_eur"] = after["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    data["cyber_share"] = elig.share
+    data["induced_spend_eur"] = elig.induced_spend_eur
+    data["exact_cents"] = exact
+    data["cyber_spend_before_eur"] = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    data["complied"] = elig.complied
+    data["uptake_probability"] = elig.probability
+    return pd.DataFrame(data, copy=False)
+
+
+def _units_summary(kind: str, status: Any, eligible: np.ndarray, grants: np.ndarray) -> dict[str, Any]:
+    """``units: {unit, n, n_eligible, by_status: {status: {n, n_eligible, grant_cents}}}`` (statuses in the order
+    of ``config.STATUSES``, then any other)."""
+    codes, names = pd.factorize(pd.Series(status, dtype="str"), sort=True)
+    k = len(names)
+    n = np.bincount(codes, minlength=k)
+    n_el = np.bincount(codes, weights=eligible, minlength=k)
+    cents = np.bincount(codes, weights=grants, minlength=k)
+    pos = {str(x): i for i, x in enumerate(names)}
+    listing = [x for x in config.STATUSES if x in pos] + [x for x in pos if x not in config.STATUSES]
+    by_status = {x: {"n": int(n[pos[x]]), "n_eligible": int(round(n_el[pos[x]])),
+                     "grant_cents": int(round(cents[pos[x]]))} for x in listing}
+    return {"unit": kind, "n": int(len(codes)), "n_eligible": int(eligible.sum()), "by_status": by_status}
+
+
+def _members(table: pd.DataFrame, units: Units, params: PolicyParameters, applicants: pd.DataFrame,
+             elig: Any, app: pd.DataFrame, base_rows: np.ndarray) -> tuple[pd.DataFrame, Any, np.ndarray]:
+    """From the units back to their members: spend after uptake (the unit's induced spend spread pro rata to IT
+    budgets), the grants split pro rata to the base (Hamilton inside each unit), the unit's eligibility and
+    reasons on each row. Returns the per-row result frame, the per-row eligibility and the split weights."""
+    of = units.of_row
+    it = table["it_budget_eur"].to_numpy(dtype=np.float64)
+    cyber_before = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    unit_extra = elig.table["cyber_spend_eur"].to_numpy(dtype=np.float64) - applicants["cyber_spend_eur"].to_numpy(
+        dtype=np.float64)
+    complied = np.asarray(elig.complied, dtype=bool)
+    after = table
+    if complied.any():
+        after = table.copy()
+        after["cyber_spend_eur"] = cyber_before + spread(np.where(complied, unit_extra, 0.0), units, it)
+    induced = spread(np.asarray(elig.induced_spend_eur, dtype=np.float64), units, it)
+    if params.base == "cyber_spend_eur":
+        weights = after["cyber_spend_eur"].to_numpy(dtype=np.float64)
+    elif params.base == "it_budget_eur":
+        weights = it
+    else:
+        weights = base_rows
+    grants = split_cents(app["grant_cents"].to_numpy(dtype=np.int64), units, weights)
+    exact = app["exact_cents"].to_numpy(dtype=np.float64)[of] * split_shares(weights, units)
+    eligible = np.asarray(elig.eligible, dtype=bool)[of]
+    note = " (unit " + pd.Series(units.key_index, dtype="str") + ")"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(it > 0, cyber_before / np.where(it > 0, it, 1.0), np.nan)
+    rows = eligibility_mod.EligibilityResult(  # the unit's eligibility on each of its rows
+        eligible=eligible, share=share, reason=pd.array(elig.reason, dtype="str").take(of), table=after,
+        induced_spend_eur=induced, iterations=elig.iterations, complied=complied[of],
+        probability=np.asarray(elig.probability)[of], details=elig.details,
+    )
+    reason = (pd.Series(app["reason"].array, dtype="str") + note).array.take(of)  # strings per unit, taken per row
+    res = _result_frame(table, after, rows, eligible, grants, reason, exact, units.key_index.take(of).array)
+    return res, rows, weights
+
+
 def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     """Eligibility, uptake, the scenario's rule, cent-exact rounding and the year split.
+
+    Under ``allocation.unit`` other than ``establishment`` the policy runs on one row per funding unit
+    (:mod:`cyberbudget.policy.units`) and each unit's grant is split among its members.
 
     Parameters
     ----------
@@ -461,12 +637,14 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     Returns
     -------
     AllocationResult
-        ``.summary`` holds ``envelope_cents``, ``allocated_cents``, ``unallocated_cents``,
+        ``.table`` has the column ``unit`` (the unit key; the ``finess`` under ``establishment``) right after
+        ``reason``. ``.summary`` holds ``envelope_cents``, ``allocated_cents``, ``unallocated_cents``,
         ``n_establishments``, ``n_eligible``, ``eligible_share``, ``n_years``, ``years``,
         ``year_totals_cents``, ``rule``, ``rule_details`` (λ ...), ``everyone_capped``, ``induced_spend_eur``
-        (total extra cyber spend over the period), ``uptake`` (model, iterations, ...), and ``by_region``,
-        ``by_status``, ``by_category``, ``by_ght`` (per group: ``n_establishments``, ``n_eligible``,
-        ``grant_cents``, ``it_budget_eur``, ``cyber_spend_eur``, ``induced_spend_eur``).
+        (total extra cyber spend over the period), ``uptake`` (model, iterations, ...), ``by_region``,
+        ``by_status``, ``by_category``, ``by_ght`` (per group of establishments: ``n_establishments``,
+        ``n_eligible``, ``grant_cents``, ``it_budget_eur``, ``cyber_spend_eur``, ``induced_spend_eur``), and
+        ``units: {unit, n, n_eligible, by_status: {status: {n, n_eligible, grant_cents}}}``.
 
     Raises
     ------
@@ -488,7 +666,14 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     params = PolicyParameters.of(scenario)
     env = params.envelope_cents
     n_years = params.n_years
-    elig = eligibility_mod.assess(table, scenario)
+    units: Units | None = None
+    applicants = table
+    base_rows = np.zeros(0)
+    if params.unit != "establishment":
+        base_rows = rules.base_values(table, params.base, None, key="allocation.base")
+        units = build_units(table, params.unit, base_rows)
+        applicants = unit_table(table, units, tuple(c for c in (params.base, params.forfait_column) if c))
+    elig = eligibility_mod.assess(applicants, scenario)
     after = elig.table
     eligible = np.asarray(elig.eligible, dtype=bool)
     if plugin is None:
@@ -510,7 +695,6 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     rounding = hamilton_rounding(ex, handout, idx)
     grants = np.zeros(len(after), dtype=np.int64)
     grants[idx] = rounding.grants
-    years = split_years(grants, year_shares(scenario))
     reason = np.asarray(elig.reason, dtype=object).copy()
     if out.reasons is not None:
         reason[idx] = np.asarray(out.reasons, dtype=object)[idx]
@@ -520,34 +704,25 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     if complied.any():
         reason[complied] = reason[complied] + "; " + np.asarray(elig.reason, dtype=object)[complied]
 
-    it = after["it_budget_eur"].to_numpy(dtype=np.float64)
-    data: dict[str, Any] = {
-        "finess": table["finess"].array,
-        "eligible": eligible,
-        "grant_cents": grants,
-        "grant_eur": grants / 100.0,
-        "reason": reason,
-    }
-    for c in ("name", "region", "department", "status", "category", "ght", "ght_support", "ose", "beds", "places",
-              "it_budget_eur"):
-        data[c] = table[c].array
-    data["cyber_spend_eur"] = after["cyber_spend_eur"].to_numpy(dtype=np.float64)
-    data["cyber_share"] = elig.share
-    data["induced_spend_eur"] = elig.induced_spend_eur
-    data["exact_cents"] = exact
-    data["cyber_spend_before_eur"] = table["cyber_spend_eur"].to_numpy(dtype=np.float64)
-    data["complied"] = elig.complied
-    data["uptake_probability"] = elig.probability
-    res = pd.DataFrame(data, copy=False)
+    app = _result_frame(applicants, after, elig, eligible, grants, reason, exact, applicants["finess"].array)
+    split_weights = None
+    if units is None:
+        res, rows_elig = app, elig
+    else:
+        app["members"] = units.sizes
+        res, rows_elig, split_weights = _members(table, units, params, applicants, elig, app, base_rows)
+    row_grants = res["grant_cents"].to_numpy(dtype=np.int64)
+    row_eligible = res["eligible"].to_numpy(dtype=bool)
+    years = split_years(row_grants, year_shares(scenario))
     by_year = pd.DataFrame(years, columns=list(scenario.envelope.years), index=pd.Index(res["finess"].array, name="finess"))
 
-    allocated = int(grants.sum())
+    allocated = int(row_grants.sum())
     cols = {
-        "n_eligible": eligible.astype(np.float64),
-        "grant_cents": grants.astype(np.float64),
-        "it_budget_eur": it,
+        "n_eligible": row_eligible.astype(np.float64),
+        "grant_cents": row_grants.astype(np.float64),
+        "it_budget_eur": res["it_budget_eur"].to_numpy(dtype=np.float64),
         "cyber_spend_eur": res["cyber_spend_eur"].to_numpy(),
-        "induced_spend_eur": np.asarray(elig.induced_spend_eur, dtype=np.float64),
+        "induced_spend_eur": np.asarray(rows_elig.induced_spend_eur, dtype=np.float64),
     }
     orders = {"by_region": list(config.REGIONS), "by_status": list(config.STATUSES),
               "by_category": list(config.CATEGORIES), "by_ght": None}
@@ -558,13 +733,13 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
         "allocated_cents": allocated,
         "unallocated_cents": env - allocated,
         "n_establishments": len(res),
-        "n_eligible": int(eligible.sum()),
-        "eligible_share": float(eligible.mean()) if len(res) else 0.0,
+        "n_eligible": int(row_eligible.sum()),
+        "eligible_share": float(row_eligible.mean()) if len(res) else 0.0,
         "n_years": n_years,
         "years": list(scenario.envelope.years),
         "year_totals_cents": {str(y): int(v) for y, v in zip(scenario.envelope.years, years.sum(axis=0), strict=True)},
         "everyone_capped": everyone_capped,
-        "max_grant_cents": int(grants.max(initial=0)),
+        "max_grant_cents": int(row_grants.max(initial=0)),
         "rule_details": _jsonable(out.details),
         "induced_spend_eur": float(np.sum(elig.induced_spend_eur)),
         "induced_spend_eur_per_year": float(np.sum(elig.induced_spend_eur)) / n_years,
@@ -573,9 +748,17 @@ def allocate(table: pd.DataFrame, scenario: Scenario) -> AllocationResult:
     }
     for key, col in BREAKDOWNS.items():
         summary[key] = _breakdown(res[col], cols, orders[key])
-    if summary["allocated_cents"] + summary["unallocated_cents"] != env or (grants < 0).any():
+    if units is None:  # the units are the establishments: their counts by status are summary["by_status"]
+        summary["units"] = {"unit": params.unit, "n": len(res), "n_eligible": summary["n_eligible"], "by_status": {
+            st: {"n": g["n_establishments"], "n_eligible": g["n_eligible"], "grant_cents": g["grant_cents"]}
+            for st, g in summary["by_status"].items()}}
+    else:
+        summary["units"] = _units_summary(params.unit, applicants["status"].array, eligible, grants)
+    if summary["allocated_cents"] + summary["unallocated_cents"] != env or (row_grants < 0).any() or (
+            allocated != int(grants.sum())):
         raise AllocationError("internal error: the envelope is not conserved")  # pragma: no cover
-    return AllocationResult(res, summary, by_year, scenario, elig, out, rounding, idx)
+    return AllocationResult(res, summary, by_year, scenario, rows_elig, out, rounding, idx, units,
+                            None if units is None else app, None if units is None else elig, split_weights)
 
 
 def _jsonable(x: Any) -> Any:

@@ -78,8 +78,8 @@ class EligibilityResult:
         After uptake.
     share : ndarray of float64
         Cyber share *before* uptake (NaN where the IT budget is 0).
-    reason : ndarray of str
-        ``eligible: ...`` or ``ineligible: ...``.
+    reason : array of str
+        ``eligible: ...`` or ``ineligible: ...`` (under a funding unit, per establishment: its unit's).
     table : DataFrame
         The table with ``cyber_spend_eur`` after uptake.
     induced_spend_eur : ndarray of float64
@@ -126,8 +126,8 @@ def corridor_masks(
         Cyber spend / IT budget, float64 (any value where the IT budget is 0).
     it : array_like
         IT budget; ``it == 0`` is never eligible.
-    allowed : array_like of bool
-        The status and medico-social filters passed.
+    allowed : array_like of bool, or True
+        The status and medico-social filters passed (``True``: every applicant).
     min_share, max_share, exclude_above_max
         ``eligibility:``.
 
@@ -143,12 +143,15 @@ def corridor_masks(
     """
     has_it = np.asarray(it) > 0
     share = np.asarray(share)
+    everyone = allowed is True  # the simulation passes only the allowed applicants
     with np.errstate(invalid="ignore"):
         above_min = has_it & (share >= min_share)
-        eligible = above_min & allowed
+        eligible = above_min if everyone else above_min & allowed
         if exclude_above_max:
-            eligible &= ~(has_it & (share > max_share))
-    candidate = has_it & ~above_min & allowed
+            eligible = eligible & ~(has_it & (share > max_share))
+    candidate = has_it & ~above_min
+    if not everyone:
+        candidate &= allowed
     return eligible, candidate
 
 
@@ -365,7 +368,8 @@ def uptake(
     params : PolicyParameters
         ``uptake:``, ``ose.obligation``, ``eligibility.min_share``, the envelope's years.
     it, cyber : array_like (D, n)
-        IT budget and cyber spend before uptake (euros a year).
+        IT budget and cyber spend before uptake (euros a year); ``cyber`` may be None under ``uptake.model:
+        none`` without an OSE obligation binding (nobody changes: the spend is not read).
     eligible0, candidate : array_like of bool (D, n)
         :func:`corridor_masks`.
     ose : array_like of bool (n,) or (D, n)
@@ -391,18 +395,21 @@ def uptake(
         ``strict`` and the logistic fixed point did not converge within ``uptake.max_iterations``.
     """
     it = np.atleast_2d(np.asarray(it, dtype=np.float64))
-    cyber = np.atleast_2d(np.asarray(cyber, dtype=np.float64))
     eligible0 = np.atleast_2d(np.asarray(eligible0, dtype=bool))
     candidate = np.atleast_2d(np.asarray(candidate, dtype=bool))
     n_draws = it.shape[0]
-    forced = candidate & (np.asarray(ose, dtype=bool) if params.ose_obligation else False)
+    if params.ose_obligation:
+        forced = candidate & np.asarray(ose, dtype=bool)
+    else:
+        forced = np.broadcast_to(np.False_, candidate.shape)
     iterations = np.zeros(n_draws, dtype=np.int64)
     converged = np.ones(n_draws, dtype=bool)
     delta = np.zeros(n_draws)
-    if params.uptake_model == "none" and not forced.any():  # nobody changes
-        zero = np.zeros(it.shape)
-        return Uptake(forced, zero, np.zeros(it.shape, dtype=bool), cyber, cyber, zero, zero, iterations, converged,
-                      delta)
+    if params.uptake_model == "none" and not forced.any():  # nobody changes (the spend may be left out: None)
+        zero = np.broadcast_to(np.float64(0.0), it.shape)  # read-only views: nothing to allocate or touch
+        return Uptake(forced, zero, np.broadcast_to(np.False_, it.shape), cyber, cyber, zero, zero, iterations,
+                      converged, delta)
+    cyber = np.atleast_2d(np.asarray(cyber, dtype=np.float64))
     raised = np.where(candidate, raised_spend(it, params.min_share), cyber)
     cost = np.where(candidate, (raised - cyber) * params.n_years, 0.0)
     prob = forced.astype(np.float64)

@@ -86,20 +86,19 @@ class PolicyParameters:
                 from cyberbudget.data.reference import value
 
                 slope = float(value("policy", "uptake.slope"))
-        forfait = getattr(a, "forfait", None)
         bands: tuple[tuple[float, float, float], ...] = ()
         column = None
-        if forfait is not None:
-            column = forfait.column
+        if a.forfait is not None:
+            column = a.forfait.column
             bands = tuple((float(lo), math.inf if hi is None else float(hi), float(euros_to_cents(eur)))
-                          for lo, hi, eur in forfait.bands)
+                          for lo, hi, eur in a.forfait.bands)
         return cls(
             min_share=float(el.min_share), max_share=float(el.max_share), exclude_above_max=bool(el.exclude_above_max),
             statuses=tuple(el.statuses), medico_social=bool(el.medico_social),
             rule=a.rule, base=a.base, floor_cents=float(euros_to_cents(a.floor_eur)),
             cap_cents=math.inf if a.cap_eur is None else float(euros_to_cents(a.cap_eur)),
             match_rate=float(a.match_rate), target_share=float(a.target_share), tiers=tuple(a.tiers),
-            tier_amount=a.tier_amount, unit=getattr(a, "unit", "establishment"),
+            tier_amount=a.tier_amount, unit=a.unit,
             forfait_column=column, forfait_bands=bands,
             envelope_cents=envelope_cents(scenario), n_years=scenario.n_years,
             uptake_model=up.model, slope=slope, midpoint=float(up.midpoint), damping=float(up.damping),

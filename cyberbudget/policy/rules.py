@@ -20,7 +20,7 @@ rule                      weight ``w``            cap                           
 ``proportional``          ``allocation.base``     ``cap_eur`` (none when null)               ``floor_eur``
 ``matching``              demand                  ``min(demand, cap_eur)``                   0
 ``gap``                   need                    ``min(need, cap_eur)``                     0
-``forfait``               the band's forfait      ``min(forfait, cap_eur)``                  0
+``forfait``               ``min(forfait, cap)``   the same (served in full, or pro rata)     0
 ``tiered``                groups in ``tiers`` order are served their amount in full, pro rata in the group
                           where the money runs out (amount = need, demand or ``cap_eur``, capped by ``cap_eur``)
 ========================  ======================  =========================================  ======================
@@ -32,6 +32,15 @@ served in full when the envelope suffices, else pro rata to the forfait. Documen
 silent: ``floor_eur`` applies to ``proportional`` only (the scenario rejects it elsewhere); an eligible applicant
 whose weight is 0 cannot absorb money and counts as capped at its floor; ``cap_eur`` also caps the other rules;
 an eligible applicant in no group of ``tiers`` gets nothing.
+
+Sums
+----
+A draw is computed as a table of its own: a sum over applicants never mixes draws. For one table (the exact
+path) the participating applicants are summed compacted, in row order (or breakpoint order) — the bits
+``allocate`` has always produced, hence byte-identical ``allocation.csv``; for a batch of draws each draw's whole
+row is summed with zeros for the applicants that do not take part (``compact=False``): the same sums up to float
+rounding, without compacting millions of entries. A draw's results therefore depend on neither the size of its
+batch nor the other draws in it.
 
 Water-filling runs in O(n log n) per draw: the breakpoints ``t_i = (cap_i − floor_i) / w_i`` are sorted (only
 when a cap is finite), the segment holding λ is found on prefix sums, and λ is recomputed from plain sums over
@@ -64,7 +73,7 @@ from cyberbudget.policy.parameters import PolicyParameters
 
 __all__ = [
     "RuleInputs", "RuleResult", "TierService", "WaterFill", "apply_rule", "at_caps", "base_values", "demand_cents",
-    "expected_grants", "forfait_cents", "handout_cents", "need_cents", "rule_inputs", "rule_weights", "serve_tiers",
+    "expected_grants", "forfait_cents", "handout_cents", "need_cents", "needs_cyber", "rule_inputs", "rule_weights", "serve_tiers",
     "tier_amount_cents", "tier_groups", "waterfill",
 ]
 
@@ -81,14 +90,25 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip((ends - counts).tolist(), ends.tolist(), strict=True))
 
 
-def _row_sums(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``Σ values[d, mask[d]]`` per row ``d``, each computed as numpy sums the compacted row (row order)."""
+def _row_sums(values: np.ndarray, mask: np.ndarray, compact: bool = True) -> np.ndarray:
+    """``Σ values[d, mask[d]]`` per row ``d``.
+
+    ``compact``: each row's selected entries are summed as numpy sums the compacted row (row order) — the sums of
+    one table, bit for bit as ``allocate`` has always computed them. Otherwise the whole row is summed with zeros
+    outside the mask (``numpy.einsum``: no compaction, several times faster on a batch of draws); the two differ
+    only by float rounding. Either way a row's sum depends on that row alone, never on the other draws.
+    """
+    if not compact:
+        return np.einsum("ij,ij->i", values, mask)
     flat = np.extract(mask, values)
     return np.array([flat[s:e].sum() for s, e in _segments(mask)], dtype=np.float64)
 
 
-def _row_dots(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """``a[d, mask[d]] · b[d, mask[d]]`` per row ``d`` (``numpy.dot`` of the compacted rows)."""
+def _row_dots(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None, compact: bool = True) -> np.ndarray:
+    """``a[d, mask[d]] · b[d, mask[d]]`` per row ``d`` (``numpy.dot`` of the compacted rows, or ``numpy.einsum``
+    over whole rows when not ``compact``: see :func:`_row_sums`)."""
+    if not compact:
+        return np.einsum("ij,ij->i", a, b) if mask is None else np.einsum("ij,ij,ij->i", a, b, mask)
     if mask is None:
         return np.array([np.dot(a[d], b[d]) for d in range(a.shape[0])], dtype=np.float64)
     fa, fb = np.extract(mask, a), np.extract(mask, b)
@@ -99,8 +119,10 @@ def _keep(values: np.ndarray, mask: np.ndarray, *, inplace: bool = False) -> np.
     """``numpy.where(mask, values, 0.0)``, computed as ``values × mask`` when that is the same (finite values,
     no negative zero; in place in ``values`` when ``inplace``): a multiplication is several times faster than a
     branch per entry."""
-    if np.isfinite(values).all() and not np.signbit(values).any():
-        return np.multiply(values, mask, out=values if inplace else None)
+    if values.size:
+        low, high = values.min(), values.max()  # reductions, no temporaries
+        if np.isfinite(high) and (low > 0 or (low == 0 and not np.signbit(values).any())):
+            return np.multiply(values, mask, out=values if inplace else None)
     return np.where(mask, values, 0.0)
 
 
@@ -167,6 +189,8 @@ def waterfill(
     cap: Any,
     total: Any,
     participation: Any = None,
+    *,
+    compact: bool = True,
 ) -> WaterFill:
     """Amounts ``min(cap, floor + λ × weight)`` summing (weighted by participation) to ``total``, per draw.
 
@@ -179,6 +203,10 @@ def waterfill(
     participation : array_like, optional
         Weight of each applicant in the budget constraint ``Σ p_i x_i = total``: booleans (takes part or not),
         or probabilities (the uptake model). Default: everyone takes part.
+    compact : bool
+        How the sums over applicants are taken (see the module's "Sums" section): True for one table (the exact
+        path's bits), False for a batch of draws (faster, equal up to float rounding; the weights must be finite,
+        and with boolean participation and no finite cap the amounts of non-participants are 0).
 
     Returns
     -------
@@ -212,7 +240,7 @@ def waterfill(
         return x if boolean else P[rows] * x
 
     if has_floor:
-        floors_total = _row_dots(P.astype(np.float64) if boolean else P, F, None)
+        floors_total = _row_dots(P.astype(np.float64) if boolean else P, F, None, compact)
         over = floors_total > totals + tolerance(totals)
         if over.any():
             d = int(np.flatnonzero(over)[0])
@@ -222,26 +250,27 @@ def waterfill(
             )
     active = P if boolean else P > 0
     positive = W > 0
+    var_all = active & positive  # the applicants of positive weight that take part
     capx = None if uncapped else np.where(positive, C, F)
-    inf_cap = (active & positive).any(axis=1) if uncapped else (active & ~np.isfinite(capx)).any(axis=1)
+    inf_cap = var_all.any(axis=1) if uncapped else (active & ~np.isfinite(capx)).any(axis=1)
     cap_total = np.full(n_draws, np.inf)
     fin = np.flatnonzero(~inf_cap)
     if fin.size:
         cx = np.where(positive[fin], C[fin], F[fin]) if uncapped else capx[fin]
         with np.errstate(invalid="ignore"):
-            cap_total[fin] = _row_sums(weighted(cx, fin), active[fin])
+            cap_total[fin] = _row_sums(weighted(cx, fin), active[fin], compact)
     all_capped = cap_total <= totals
     lam = np.full(n_draws, np.nan)
     todo = np.flatnonzero(~all_capped)
     if todo.size:
         sel = every if todo.size == n_draws else todo
         Pt, Ft, Wt, At = P[sel], F[sel], W[sel], active[sel]
-        var = At & positive[sel]
+        var = var_all[sel]
         total_v = totals[sel]
         if has_floor:
             fixed = At & ~positive[sel]
             if fixed.any():
-                total_v = total_v - _row_dots(Pt.astype(np.float64) if boolean else Pt, Ft, fixed)
+                total_v = total_v - _row_dots(Pt.astype(np.float64) if boolean else Pt, Ft, fixed, compact)
         lam_t = np.zeros(todo.size)
         if uncapped:
             sort = np.zeros(todo.size, dtype=bool)
@@ -253,8 +282,8 @@ def waterfill(
             vp = var[psel]
             num = total_v[psel]
             if has_floor:
-                num = num - _row_sums(Ft[psel] if boolean else Pt[psel] * Ft[psel], vp)
-            den = _row_sums(Wt[psel] if boolean else Pt[psel] * Wt[psel], vp)
+                num = num - _row_sums(Ft[psel] if boolean else Pt[psel] * Ft[psel], vp, compact)
+            den = _row_sums(Wt[psel] if boolean else Pt[psel] * Wt[psel], vp, compact)
             with np.errstate(divide="ignore", invalid="ignore"):
                 lam_t[psel] = np.where(den > 0, np.maximum(num / np.where(den > 0, den, 1.0), 0.0), 0.0)
         if sort.any():
@@ -265,7 +294,14 @@ def waterfill(
                 lam_t[j] = _level_sorted(float(total_v[j]), pv, Ft[j][m], Wt[j][m], Ct[j][m])
         lam[todo] = lam_t
     if todo.size == n_draws:
-        if uncapped:  # min(capx, f + λ w) is f + λ w: capx is inf where w > 0, and f where w = 0 (λ w = 0)
+        if uncapped and boolean and not compact:
+            # a batch of draws (finite weights): amounts of the participants only, λ × (w × p) (+ f × p) — the
+            # same amounts where p is true, 0 elsewhere, in two passes
+            amounts = np.multiply(W, P, dtype=np.float64)
+            amounts *= lam[:, None]
+            if has_floor:
+                amounts += F * P
+        elif uncapped:  # min(capx, f + λ w) is f + λ w: capx is inf where w > 0, and f where w = 0 (λ w = 0)
             amounts = lam[:, None] * W
             if has_floor:
                 amounts += F
@@ -342,7 +378,8 @@ class TierService:
                  "amount_cents": float(self.amount_cents[d, g])} for g in range(self.served.shape[1])]
 
 
-def serve_tiers(amount: Any, group: Any, n_groups: int, total: Any, participation: Any) -> TierService:
+def serve_tiers(amount: Any, group: Any, n_groups: int, total: Any, participation: Any, *,
+                compact: bool = True) -> TierService:
     """Serve the groups in order: each gets its amount in full while the money lasts, pro rata where it runs out.
 
     Parameters
@@ -356,6 +393,8 @@ def serve_tiers(amount: Any, group: Any, n_groups: int, total: Any, participatio
         Cents to distribute.
     participation : array_like
         Weight of each applicant in a group's amount (1 / 0, or a probability for the uptake model).
+    compact : bool
+        How the sums over applicants are taken (:func:`waterfill`).
 
     Returns
     -------
@@ -374,7 +413,7 @@ def serve_tiers(amount: Any, group: Any, n_groups: int, total: Any, participatio
     need_all = np.zeros((n_draws, n_groups))
     for g in range(n_groups):
         m = G == g
-        need = _row_dots(P, A, m)
+        need = _row_dots(P, A, m, compact)
         full = need <= left
         part = ~full & (left > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -433,6 +472,15 @@ def tier_amount_cents(params: PolicyParameters, it: Any, cyber: Any) -> np.ndarr
     return np.minimum(amount, cap)
 
 
+def needs_cyber(params: PolicyParameters) -> bool:
+    """Whether the rule reads the cyber spend (need, demand, or the base ``cyber_spend_eur``)."""
+    if params.rule == "proportional":
+        return params.base == "cyber_spend_eur"
+    if params.rule == "tiered":
+        return params.tier_amount in ("need", "demand")
+    return params.rule in ("matching", "gap")
+
+
 def rule_weights(params: PolicyParameters, it: Any, cyber: Any, base: Any = None, forfait: Any = None) -> tuple[
     np.ndarray, np.ndarray, np.ndarray
 ]:
@@ -465,7 +513,8 @@ def rule_weights(params: PolicyParameters, it: Any, cyber: Any, base: Any = None
     elif params.rule == "gap":
         w = need_cents(it, cyber, params.target_share, params.n_years)
     elif params.rule == "forfait":
-        w = np.array(_rows(forfait, shape))
+        w = np.minimum(_rows(forfait, shape), cap)  # pro rata to the forfait capped by cap_eur, at most that
+        return np.broadcast_to(np.float64(0.0), shape), w, w
     else:
         raise KeyError(params.rule)
     return np.broadcast_to(np.float64(0.0), shape), w, np.minimum(cap, w)
@@ -518,7 +567,7 @@ class RuleResult:
 
 def apply_rule(
     params: PolicyParameters, it: Any, cyber: Any, eligible: Any, *, base: Any = None, tier_group: Any = None,
-    forfait: Any = None,
+    forfait: Any = None, compact: bool = True,
 ) -> RuleResult:
     """The built-in rule ``params.rule`` for the eligible applicants, per draw.
 
@@ -526,32 +575,38 @@ def apply_rule(
     ----------
     params : PolicyParameters
     it, cyber : array_like (D, n)
-        IT budget and cyber spend after uptake (euros a year).
+        IT budget and cyber spend after uptake (euros a year); ``cyber`` may be None when the rule does not read
+        it (:func:`needs_cyber`).
     eligible : array_like of bool (D, n)
     base, forfait : array_like, optional
         See :func:`rule_weights`.
     tier_group : array_like of int, optional
         :func:`tier_groups` of each applicant (``tiered``).
+    compact : bool
+        How the sums over applicants are taken (:func:`waterfill`): True for one table, False for a batch of draws.
 
     Returns
     -------
     RuleResult
     """
     it = np.atleast_2d(np.asarray(it, dtype=np.float64))
-    cyber = np.atleast_2d(np.asarray(cyber, dtype=np.float64))
+    cyber = None if cyber is None else np.atleast_2d(np.asarray(cyber, dtype=np.float64))
     eligible = np.atleast_2d(np.asarray(eligible, dtype=bool))
     if params.rule == "tiered":
         amount = tier_amount_cents(params, it, cyber)
         group = np.where(eligible, np.asarray(tier_group), -1)
         in_group = group >= 0
-        service = serve_tiers(amount, group, len(params.tiers), float(params.envelope_cents), eligible)
+        service = serve_tiers(amount, group, len(params.tiers), float(params.envelope_cents), eligible,
+                              compact=compact)
         exact = _keep(service.amounts, eligible & in_group, inplace=True)
         cap = _keep(amount, in_group)
         return RuleResult(exact, amount, np.zeros(it.shape), cap, np.full(it.shape[0], np.nan),
                           service.left > 0, at_caps(exact, cap, eligible), service, group)
     floor, weight, cap = rule_weights(params, it, cyber, base, forfait)
-    wf = waterfill(floor, weight, cap, float(params.envelope_cents), eligible)
-    exact = _keep(wf.amounts, eligible, inplace=True)
+    wf = waterfill(floor, weight, cap, float(params.envelope_cents), eligible, compact=compact)
+    zeroed = (not compact and params.cap_cents == math.inf and params.rule == "proportional"
+              and not wf.all_capped.any())  # waterfill gave the participants' amounts only (0 elsewhere)
+    exact = wf.amounts if zeroed else _keep(wf.amounts, eligible, inplace=True)
     if params.cap_cents == math.inf and params.rule == "proportional":
         # uncapped: an eligible applicant of positive weight is never at its (infinite) cap, one of weight 0
         # always is (at its floor)
@@ -563,7 +618,7 @@ def apply_rule(
 
 def expected_grants(
     params: PolicyParameters, it: Any, cyber: Any, participation: Any, *, base: Any = None, tier_group: Any = None,
-    forfait: Any = None,
+    forfait: Any = None, compact: bool = True,
 ) -> np.ndarray:
     """The grant (float64 cents) each applicant would get if it took part, the others taking part with the
     probabilities ``participation`` (the logistic uptake model's ``G``), per draw.
@@ -575,9 +630,10 @@ def expected_grants(
     p = np.atleast_2d(np.asarray(participation, dtype=np.float64))
     if params.rule == "tiered":
         amount = tier_amount_cents(params, it, cyber)
-        return serve_tiers(amount, tier_group, len(params.tiers), float(params.envelope_cents), p).amounts
+        return serve_tiers(amount, tier_group, len(params.tiers), float(params.envelope_cents), p,
+                           compact=compact).amounts
     floor, weight, cap = rule_weights(params, it, cyber, base, forfait)
-    return waterfill(floor, weight, cap, float(params.envelope_cents), p).amounts
+    return waterfill(floor, weight, cap, float(params.envelope_cents), p, compact=compact).amounts
 
 
 def at_caps(exact: Any, cap: Any, eligible: Any) -> np.ndarray:
@@ -633,8 +689,10 @@ class RuleInputs:
     forfait: np.ndarray | None = None
 
 
-def base_values(table: pd.DataFrame, name: str, mask: np.ndarray | None = None) -> np.ndarray:
-    """The numeric column ``name`` of ``table`` (float64), checked ``>= 0`` and finite on the rows of ``mask``.
+def base_values(table: pd.DataFrame, name: str, mask: np.ndarray | None = None, *,
+                key: str = "allocation.base") -> np.ndarray:
+    """The numeric column ``name`` of ``table`` (float64), checked ``>= 0`` and finite on the rows of ``mask``
+    (``key``: the scenario key that names the column, for the messages).
 
     Raises
     ------
@@ -644,14 +702,14 @@ def base_values(table: pd.DataFrame, name: str, mask: np.ndarray | None = None) 
     if name not in table.columns:
         raise AllocationError(
             f"column {name!r} not in the table",
-            [Problem(f"allocation.base: {name}", f"expected a numeric column of the table, found no column {name!r}")],
+            [Problem(f"{key}: {name}", f"expected a numeric column of the table, found no column {name!r}")],
         )
     try:
         values = pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
         raise AllocationError(
             f"column {name!r} is not numeric",
-            [Problem(f"allocation.base: {name}", f"expected a numeric column, found {table[name].dtype}")],
+            [Problem(f"{key}: {name}", f"expected a numeric column, found {table[name].dtype}")],
         ) from None
     check = values if mask is None else values[mask]
     bad = ~np.isfinite(check) | (check < 0)
@@ -679,5 +737,6 @@ def rule_inputs(table: pd.DataFrame, params: PolicyParameters, mask: np.ndarray 
                                  table["ght_support"].to_numpy(dtype=bool), table["status"].to_numpy(),
                                  table["category"].to_numpy())
     elif params.rule == "forfait" and params.forfait_column is not None:
-        forfait = forfait_cents(base_values(table, params.forfait_column, mask), params.forfait_bands)
+        forfait = forfait_cents(base_values(table, params.forfait_column, mask, key="allocation.forfait.column"),
+                                params.forfait_bands)
     return RuleInputs(base, tier_group, forfait)

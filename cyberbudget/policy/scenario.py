@@ -77,6 +77,7 @@ __all__ = [
     "Awareness",
     "Eligibility",
     "Envelope",
+    "Forfait",
     "Ose",
     "Risk",
     "Scenario",
@@ -460,6 +461,54 @@ class Eligibility(_Section):
 TierGroup = str  # ose, a status, a category, ght_support; checked below
 
 
+def _forfait_bands(v: Any) -> Any:
+    """``[[low, high, eur], ...]``: non-negative bounds, ``high`` > ``low`` or null (no upper bound, last band
+    only), increasing and non-overlapping bands, euros with at most 2 decimals."""
+    if not isinstance(v, list | tuple) or not v:
+        raise ValueError(f"expected a non-empty list of bands [low, high, eur], found {v!r}")
+    out = []
+    problems = []
+    for k, band in enumerate(v):
+        if not isinstance(band, list | tuple) or len(band) != 3:
+            problems.append(f"band {k + 1}: expected [low, high, eur] (high null: no upper bound), found {band!r}")
+            continue
+        low, high, eur = band
+        if not _is_number(low) or not math.isfinite(float(low)) or float(low) < 0:
+            problems.append(f"band {k + 1}: expected a lower bound >= 0, found {low!r}")
+            continue
+        if high is not None and (not _is_number(high) or not float(high) > float(low)):
+            problems.append(f"band {k + 1}: expected an upper bound > {_plain(low)} or null, found {high!r}")
+            continue
+        try:
+            amount = _check_euros(eur)
+        except ValueError as exc:
+            problems.append(f"band {k + 1}: {exc}")
+            continue
+        out.append((_plain(low), None if high is None else _plain(high), amount))
+    for k in range(1, len(out)):
+        prev_high = out[k - 1][1]
+        if prev_high is None or out[k][0] < prev_high:
+            problems.append(f"band {k + 1}: expected bands in increasing order without overlap (starting at or "
+                            f"above {prev_high if prev_high is not None else 'the open end of band ' + str(k)}), "
+                            f"found a lower bound {out[k][0]}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return tuple(out)
+
+
+class Forfait(_Section):
+    """``allocation.forfait`` — the ``forfait`` rule: a fixed amount per size band of a column.
+
+    ``bands: [[low, high, eur], ...]``: an applicant whose ``column`` value ``x`` satisfies ``low <= x < high``
+    (``high: null``: no upper bound) asks for ``eur`` euros over the envelope; in no band, nothing. Under a
+    funding unit the value is the sum over the unit's members.
+    """
+
+    column: StrictStr = Field(default="headcount", description="numeric column of the table measuring size")
+    bands: Annotated[tuple[tuple[float, float | None, int | float], ...], BeforeValidator(_forfait_bands)] = Field(
+        description="[low, high, eur] per band, increasing, non-overlapping")
+
+
 class Allocation(_Section):
     """``allocation:`` — the rule and its parameters."""
 
@@ -471,8 +520,19 @@ class Allocation(_Section):
     target_share: Share = 0.10
     tiers: tuple[StrictStr, ...] = ("ose", "public", "private_nonprofit", "private_forprofit")
     tier_amount: Literal["need", "demand", "cap"] = "need"
+    forfait: Forfait | None = Field(default=None, validate_default=True,
+                                    description="the forfait rule's column and bands; required with rule forfait")
+    unit: Literal["establishment", "legal_entity", "ght"] = Field(
+        default="establishment", description="who applies and receives: establishment | legal_entity | ght")
 
     _tiers_list = field_validator("tiers", mode="before")(lambda v: _tuple_of_str(v))
+
+    @field_validator("forfait")
+    @classmethod
+    def _forfait_needed(cls, v: Forfait | None, info: ValidationInfo) -> Forfait | None:
+        if v is None and info.data.get("rule") == "forfait":
+            raise ValueError("expected {column, bands} with rule forfait, found null")
+        return v
 
     @field_validator("rule")
     @classmethod

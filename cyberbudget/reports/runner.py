@@ -129,6 +129,7 @@ def run(
     engine: str | None = None,
     exporter: Any = None,
     lang: str = "en",
+    overrides: PathArg | None = None,
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
 
@@ -151,6 +152,8 @@ def run(
         A pre-built :func:`cyberbudget.reports.html_export.html_exporter` (batches).
     lang : {"en", "fr"}
         Number format of the report.
+    overrides : path, optional
+        Real budget figures replacing imputed ones (``--overrides``); hashed in the manifest.
 
     Returns
     -------
@@ -169,7 +172,7 @@ def run(
     t_start = time.perf_counter()
     check_writable_dir(out)  # before any work: an output folder that cannot be written is bad input
     template_path = resolve_template(template)
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides)
     scenario = inputs.scenario
     name = scenario.name
     final = Path(out) / name
@@ -217,7 +220,8 @@ def _write_report(computed: Computed, inputs: Inputs, template_path: Path, final
         computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
         computed.timings["total"] = time.perf_counter() - t_start
         inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
-                                               template=template_path, extends=scenario.extends_chain)
+                                               template=template_path, extends=scenario.extends_chain,
+                                               overrides=inputs.overrides_path)
         man = manifest.build_manifest(  # every file written above is hashed (verify checks each one)
             name=name, inputs=inputs_hashes, parameters=scenario.to_dict(), seed=scenario.seed,
             notebook_parameters=params, outputs=tmp, timings=computed.timings, template=template_path.stem,

@@ -148,7 +148,7 @@ def verify(path: PathArg) -> VerifyResult:
         now = now_versions.get(pkg)
         if now != was:
             warnings.append(f"{pkg} {now} installed, the report was made with {was}")
-    computed = compute(located["scenario"], located["table"])
+    computed = compute(located["scenario"], located["table"], located.get("overrides"))
     remove_stale()
     with private_dir("v") as tmp:  # the re-run holds establishment-level data: this user's private folder
         outputs = write_outputs(computed, tmp, xlsx=False)

@@ -68,6 +68,13 @@ no array definition: :func:`simulate` refuses them with a :class:`~cyberbudget.e
 the probabilities of its last iteration and flagged (``uptake_converged``), where ``allocate`` raises
 :class:`~cyberbudget.errors.ConvergenceError`.
 
+Funding units (``allocation.unit: legal_entity | ght``): ``Layout.allowed`` holds the members of the units the
+filters allow, sorted by unit then ``finess``; per batch of draws each unit's IT budget and cyber spend are its
+members' drawn values summed with one ``numpy.add.reduceat``, the policy runs on the units (uptake uniforms:
+one per allowed unit, in unit-key order), and the grants go back to the members pro rata to the base, the
+induced spend pro rata to their IT budgets — the split of :mod:`cyberbudget.policy.units`, in exact amounts.
+Noise and risk stay per establishment.
+
 Seeding contract (DESIGN.md, "Monte Carlo seeding")
 -------------------------------------------------
 Draws come in fixed blocks of ``config.MC_BLOCK_SIZE`` = 1,024 (the last block may be shorter). Block ``b``
@@ -78,9 +85,10 @@ the common factors (``random((d, k))``); if ``it_budget_sigma > 0`` the IT-budge
 (``standard_normal((d, m))`` for the imputed IT budgets of ``Layout.allowed``, then for the rows of
 ``Layout.rest`` whose share depends on the IT budget); if ``cyber_share_sigma > 0`` the cyber-share noise (the
 imputed shares of ``Layout.allowed``, then of ``Layout.rest``); the uptake uniforms (``random((d, a))`` over
-``Layout.allowed``, logistic uptake only); then the incidents: for ``Layout.allowed`` then ``Layout.rest``,
+``Layout.allowed``, or over its units under a funding unit; logistic uptake only); then the incidents: for ``Layout.allowed`` then ``Layout.rest``,
 ``poisson`` candidate counts, ``random`` picks and ``random`` acceptances; then for the incidents kept,
-``random`` types and ``standard_normal`` log-magnitudes. ``Layout.allowed`` is in category then finess order,
+``random`` types and ``standard_normal`` log-magnitudes. ``Layout.allowed`` is in category then finess order
+(unit then finess order under a funding unit),
 ``Layout.rest`` in finess order (a fixed rule of the table and scenario). Memory chunks (``chunk_blocks``) and Dask tasks group
 whole blocks and never split them, and per-establishment float sums are reduced block by block in block order,
 so results do not depend on the chunk size, the number of workers or the scheduling: only on ``seed`` and
@@ -115,6 +123,7 @@ from cyberbudget.policy import registry, rules
 from cyberbudget.policy.eligibility import corridor_masks, uptake
 from cyberbudget.policy.parameters import PolicyParameters
 from cyberbudget.policy.scenario import Scenario, as_scenario
+from cyberbudget.policy.units import build_units, unit_table
 from cyberbudget.risk.model import (
     establishment_risk,
     gordon_loeb_breach,
@@ -308,6 +317,40 @@ def default_uncertainty() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- inputs
 
 
+@dataclass(frozen=True)
+class UnitInputs:
+    """The funding units of ``allocation.unit`` (:mod:`cyberbudget.policy.units`) for the simulation.
+
+    Unit arrays (U,) are in unit-key order; ``of_row`` and ``member_base`` are per establishment in ``finess``
+    order. The unit's budgets are the sums of its members' *drawn* budgets, computed per draw.
+
+    Attributes
+    ----------
+    kind : str
+    keys : ndarray (U,)
+    of_row : ndarray of int (n,)
+        Unit of each establishment.
+    allowed, ose : ndarray of bool (U,)
+        The unit passes the status, medico-social and IT-budget filters; the unit is an OSE.
+    base, tier_group, forfait : ndarray (U,) or None
+        The unit's rule inputs (:class:`cyberbudget.policy.rules.RuleInputs`; ``base`` only for a base column
+        other than ``it_budget_eur`` / ``cyber_spend_eur``, summed over the members).
+    member_base : ndarray (n,) or None
+        The members' ``allocation.base`` column, the weights of the split (None for ``it_budget_eur`` /
+        ``cyber_spend_eur``: the drawn values are used).
+    """
+
+    kind: str
+    keys: np.ndarray
+    of_row: np.ndarray
+    allowed: np.ndarray
+    ose: np.ndarray
+    base: np.ndarray | None
+    tier_group: np.ndarray | None
+    forfait: np.ndarray | None
+    member_base: np.ndarray | None
+
+
 @dataclass
 class ModelInputs:
     """Everything a draw needs, as arrays (built once by :func:`prepare_inputs`, shipped to Dask workers).
@@ -350,6 +393,7 @@ class ModelInputs:
     other_mu: np.ndarray
     other_sigma: float
     hist_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    units: UnitInputs | None = None
 
     @property
     def n(self) -> int:
@@ -427,8 +471,26 @@ def prepare_inputs(table: pd.DataFrame, scenario: Scenario) -> ModelInputs:
         share0 = np.where(it0 > 0, cyber0 / np.where(it0 > 0, it0, 1.0), 0.0)
     imp_it, imp_cy = _imputed_flags(t)
     medico = t["medico_social"].to_numpy(dtype=bool)
-    allowed = np.isin(t["status"].to_numpy(), params.statuses) & (it0 > 0) & (~medico | params.medico_social)
-    inputs = rules.rule_inputs(t, params, allowed)
+    units = None
+    if params.unit == "establishment":
+        allowed = np.isin(t["status"].to_numpy(), params.statuses) & (it0 > 0) & (~medico | params.medico_social)
+        inputs = rules.rule_inputs(t, params, allowed)
+    else:
+        base_rows = rules.base_values(t, params.base, None, key="allocation.base")
+        built = build_units(t, params.unit, base_rows)
+        ut = unit_table(t, built, tuple(c for c in (params.base, params.forfait_column) if c))
+        u_it = ut["it_budget_eur"].to_numpy(dtype=float)
+        u_allowed = (np.isin(ut["status"].to_numpy(), params.statuses) & (u_it > 0)
+                     & (~ut["medico_social"].to_numpy(dtype=bool) | params.medico_social))
+        u_inputs = rules.rule_inputs(ut, params, u_allowed)
+        units = UnitInputs(
+            kind=params.unit, keys=built.keys, of_row=built.of_row, allowed=u_allowed,
+            ose=ut["ose"].to_numpy(dtype=bool), base=u_inputs.base, tier_group=u_inputs.tier_group,
+            forfait=u_inputs.forfait,
+            member_base=None if params.base in ("it_budget_eur", "cyber_spend_eur") else base_rows,
+        )
+        allowed = u_allowed[built.of_row]
+        inputs = rules.RuleInputs()
 
     p = risk_parameters(scenario)
     r = establishment_risk(t, scenario)
@@ -454,7 +516,7 @@ def prepare_inputs(table: pd.DataFrame, scenario: Scenario) -> ModelInputs:
         ransom_sigma=float(np.asarray(ransom.sigma).ravel()[0]),
         other_mu=np.broadcast_to(np.asarray(other.mu, dtype=float), it0.shape).copy(),
         other_sigma=float(np.asarray(other.sigma).ravel()[0]),
-        hist_scale=hist_scale,
+        hist_scale=hist_scale, units=units,
     )
 
 
@@ -552,6 +614,11 @@ class Layout:
         Rows of ``rest`` whose share depends on the IT budget (observed cyber spend, imputed IT budget).
     log_share_k_rest : ndarray
         ``log(share0 / alpha_share)`` of ``rest``.
+    category_order, unit_index, unit_starts, member_unit : ndarray or None
+        Under ``allocation.unit`` other than ``establishment``: ``allowed`` is sorted by unit then ``finess``
+        (a unit's members contiguous); ``category_order`` sorts it by category (``runs`` refer to that order),
+        ``unit_index`` are the allowed units (unit-key order), ``unit_starts`` their first member in
+        ``allowed``, ``member_unit`` the position in ``unit_index`` of each member.
     """
 
     allowed: Group
@@ -561,6 +628,10 @@ class Layout:
     run_codes: np.ndarray
     it_noise_rest: np.ndarray
     log_share_k_rest: np.ndarray
+    category_order: np.ndarray | None = None
+    unit_index: np.ndarray | None = None
+    unit_starts: np.ndarray | None = None
+    member_unit: np.ndarray | None = None
 
     @property
     def m_it(self) -> tuple[int, int]:
@@ -588,16 +659,27 @@ def make_layout(inp: ModelInputs, incidents: bool = True) -> Layout:
     """
     cats, code = np.unique(inp.category, return_inverse=True)
     a = np.flatnonzero(inp.allowed)
-    a = a[np.argsort(code[a], kind="stable")]
     rest = np.flatnonzero(~inp.allowed)
-    ca = code[a]
+    units = inp.units
+    extra: dict[str, Any] = {}
+    if units is None:
+        a = a[np.argsort(code[a], kind="stable")]
+        ca = code[a]
+    else:
+        a = a[np.argsort(units.of_row[a], kind="stable")]  # by unit, then finess
+        unit_index, member_unit = np.unique(units.of_row[a], return_inverse=True)
+        sizes = np.bincount(member_unit, minlength=unit_index.size)
+        cat_order = np.argsort(code[a], kind="stable")
+        ca = code[a][cat_order]
+        extra = {"category_order": cat_order, "unit_index": unit_index, "unit_starts": np.cumsum(sizes) - sizes,
+                 "member_unit": member_unit}
     runs = np.flatnonzero(np.r_[True, ca[1:] != ca[:-1]]) if a.size else np.zeros(0, dtype=np.intp)
     g_a, g_r = Group.of(inp, a, incidents), Group.of(inp, rest, incidents)
     with np.errstate(divide="ignore"):
         log_share_k = np.log(g_r.inp.share0 / inp.alpha_share)
     return Layout(
         allowed=g_a, rest=g_r, categories=cats, runs=runs, run_codes=ca[runs],
-        it_noise_rest=g_r.inp.imp_it & ~g_r.inp.imp_cyber, log_share_k_rest=log_share_k,
+        it_noise_rest=g_r.inp.imp_it & ~g_r.inp.imp_cyber, log_share_k_rest=log_share_k, **extra,
     )
 
 
@@ -610,8 +692,9 @@ class DrawOutputs:
     per_draw : dict of ndarray (D,)
         ``eligible``, ``allocated_cents``, ``unallocated_cents``, ``induced_spend_eur``, ``avoided_loss_eur``
         (annual, expected), ``expected_loss_eur`` (annual, after the policy), ``expected_incidents``.
-    grants_allowed : ndarray (D, a)
-        Exact grants (euros, whole envelope) of the establishments ``layout.allowed`` (the others get nothing).
+    cents_allowed : ndarray (D, a)
+        Exact grants (cents, unrounded, whole envelope) of the establishments ``layout.allowed`` (the others get
+        nothing); ``grants_allowed`` is the same in euros (property).
     eligible_allowed : ndarray of bool (D, a)
     breach_allowed, breach_rest : ndarray (D, a), (D, r)
         Gordon–Loeb breach probability after the policy of ``layout.allowed`` and ``layout.rest``.
@@ -621,7 +704,7 @@ class DrawOutputs:
     """
 
     per_draw: dict[str, np.ndarray]
-    grants_allowed: np.ndarray
+    cents_allowed: np.ndarray
     eligible_allowed: np.ndarray
     breach_allowed: np.ndarray
     breach_rest: np.ndarray
@@ -634,6 +717,11 @@ class DrawOutputs:
         if part_r is not None:
             out[:, lay.rest.index] = part_r
         return out
+
+    @property
+    def grants_allowed(self) -> np.ndarray:
+        """Exact grants (D, a) of ``layout.allowed``, euros."""
+        return self.cents_allowed / 100.0
 
     @property
     def grants(self) -> np.ndarray:
@@ -758,8 +846,9 @@ def evaluate(
         ``layout.rest``.
     u_uptake : ndarray (D, n), optional
         Uniforms deciding logistic uptake, one per establishment in ``finess`` order (e.g.
-        ``uptake_uniforms(seed, n)`` for the exact path's draw); None: comply when the probability is at
-        least 1/2.
+        ``uptake_uniforms(seed, n)`` for the exact path's draw) — under ``allocation.unit`` other than
+        ``establishment``, one per unit in unit-key order (``uptake_uniforms(seed, n_units)``); None: comply
+        when the probability is at least 1/2.
     layout : Layout, optional
         ``make_layout(inp)`` (computed, without alias tables, when not given).
 
@@ -770,7 +859,10 @@ def evaluate(
     lay = make_layout(inp, incidents=False) if layout is None else layout
     za_it, zr_it = _split(z_it, lay.m_it)
     za_cy, zr_cy = _split(z_share, lay.m_cyber)
-    u = None if u_uptake is None else np.atleast_2d(np.asarray(u_uptake, dtype=np.float64))[:, lay.allowed.index]
+    u = None
+    if u_uptake is not None:
+        pick = lay.allowed.index if inp.units is None else lay.unit_index
+        u = np.atleast_2d(np.asarray(u_uptake, dtype=np.float64))[:, pick]
     return _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u)
 
 
@@ -797,28 +889,73 @@ def _evaluate(
     if observed_cyber.any():  # observed spend, imputed IT budget: the share moves against the budget
         share[:, observed_cyber] = a.cyber0[observed_cyber] / it[:, observed_cyber]  # allowed: it > 0
     np.minimum(share, 1.0, out=share)
-    cyber = share * it
-    observed = observed_cyber | ~(a.imp_it | a.imp_cyber)
-    if observed.any():  # an observed cyber spend is never changed
-        cyber[:, observed] = a.cyber0[observed]
-    # the policy: corridor, uptake, rule (cyberbudget.policy, the steps allocate runs)
-    eligible0, candidate = corridor_masks(share, it, True, pol.min_share, pol.max_share, pol.exclude_above_max)
+    cyber = None  # the cyber spend, when the policy reads it (uptake, need, demand, a cyber base, units)
+    if (pol.uptake_model != "none" or pol.ose_obligation or rules.needs_cyber(pol)
+            or inp.units is not None):
+        cyber = share * it
+        observed = observed_cyber | ~(a.imp_it | a.imp_cyber)
+        if observed.any():  # an observed cyber spend is never changed
+            cyber[:, observed] = a.cyber0[observed]
+    # the policy: corridor, uptake, rule (cyberbudget.policy, the steps allocate runs), on establishments or on
+    # the funding units (their members' sums, one np.add.reduceat per draw batch)
+    units = inp.units
+    if units is None:
+        app_it, app_cyber, app_share = it, cyber, share
+        ose, base, tier_group, forfait = a.ose, a.base, a.tier_group, a.forfait
+    else:
+        assert lay.unit_starts is not None and lay.unit_index is not None and lay.member_unit is not None
+        starts, index, mu = lay.unit_starts, lay.unit_index, lay.member_unit
+        app_it = np.add.reduceat(it, starts, axis=1)
+        app_cyber = np.add.reduceat(cyber, starts, axis=1)
+        app_share = app_cyber / app_it  # an allowed unit has an IT budget
+        ose = units.ose[index]
+        base, tier_group, forfait = (None if x is None else x[index] for x in (units.base, units.tier_group,
+                                                                              units.forfait))
+    eligible0, candidate = corridor_masks(app_share, app_it, True, pol.min_share, pol.max_share,
+                                          pol.exclude_above_max)
     slope = midpoint = None
     if pol.uptake_model == "logistic":
         slope = pol.slope * _factor(inp, theta, "uptake_slope_factor")[:, None]
         midpoint = pol.midpoint * _factor(inp, theta, "uptake_midpoint_factor")[:, None]
 
     def expected(rows: np.ndarray, raised: np.ndarray, participation: np.ndarray) -> np.ndarray:
-        return rules.expected_grants(pol, it[rows], raised, participation, base=a.base, tier_group=a.tier_group,
-                                     forfait=a.forfait)
+        return rules.expected_grants(pol, app_it[rows], raised, participation, base=base, tier_group=tier_group,
+                                     forfait=forfait, compact=False)
 
-    up = uptake(pol, it, cyber, eligible0, candidate, a.ose, expected=expected, uniforms=u_uptake, slope=slope,
-                midpoint=midpoint, strict=False)
-    eligible = eligible0 | up.complied
-    res = rules.apply_rule(pol, it, up.cyber, eligible, base=a.base, tier_group=a.tier_group, forfait=a.forfait)
-    allocated = rules.handout_cents(res.exact, res.everyone_capped, eligible, pol.envelope_cents)
-    grants = np.divide(res.exact, 100.0, out=res.exact)
-    share_after = np.where(up.complied, up.cyber / it, share) if up.complied.any() else share
+    up = uptake(pol, app_it, app_cyber, eligible0, candidate, ose, expected=expected, uniforms=u_uptake,
+                slope=slope, midpoint=midpoint, strict=False)
+    app_eligible = eligible0 | up.complied
+    res = rules.apply_rule(pol, app_it, up.cyber, app_eligible, base=base, tier_group=tier_group, forfait=forfait,
+                           compact=False)
+    allocated = rules.handout_cents(res.exact, res.everyone_capped, app_eligible, pol.envelope_cents)
+    complied = up.complied.any()
+    if units is None:
+        cents = res.exact
+        eligible = app_eligible
+        share_after = np.where(up.complied, up.cyber / it, share) if complied else share
+    else:
+        # back to the members: the unit's induced spend pro rata to IT budgets, its grant pro rata to the base
+        member_cyber = cyber
+        if complied:
+            member_cyber = cyber + (up.cyber - app_cyber)[:, mu] * (it / app_it[:, mu])
+        if pol.base == "it_budget_eur":
+            weights = it
+        elif pol.base == "cyber_spend_eur":
+            weights = member_cyber
+        else:
+            assert units.member_base is not None
+            weights = np.broadcast_to(units.member_base[lay.allowed.index], it.shape)
+        total_w = np.add.reduceat(weights, starts, axis=1)[:, mu]
+        sizes = np.diff(np.r_[starts, it.shape[1]])[mu]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part = np.where(total_w > 0, weights / np.where(total_w > 0, total_w, 1.0), 1.0 / sizes)
+        cents = res.exact[:, mu] * part
+        eligible = app_eligible[:, mu]
+        if complied:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share_after = np.where(it > 0, member_cyber / np.where(it > 0, it, 1.0), share)
+        else:
+            share_after = share
     # risk: x = alpha z = cyber share / alpha_share (+ additionality x annual grant / (alpha_share x IT))
     k = inp.alpha_share
     f = _factor(inp, theta, "frequency_factor")
@@ -827,8 +964,12 @@ def _evaluate(
     x0 = share / k
     s0 = gordon_loeb_breach(x0, v, beta, kind, out=x0)
     loss_before = (_rowdot(s0, gl_a) + loss_rest) * f * m
-    x1 = np.divide(grants, it, out=s0)  # allowed establishments have an IT budget > 0
-    x1 *= inp.additionality / pol.n_years
+    if units is None:
+        x1 = np.divide(cents, it, out=s0)  # allowed establishments have an IT budget > 0
+    else:  # a member without IT budget has no lever (alpha = 0)
+        x1 = np.divide(cents, it, out=s0, where=it > 0)
+        x1[it <= 0] = 0.0
+    x1 *= inp.additionality / (pol.n_years * 100.0)  # cents over the envelope to euros a year
     x1 += share_after
     x1 /= k
     s1 = gordon_loeb_breach(x1, v, beta, kind, out=x1 if breach_a is None else breach_a)
@@ -838,13 +979,13 @@ def _evaluate(
         "eligible": eligible.sum(axis=1).astype(np.int64),
         "allocated_cents": allocated,
         "unallocated_cents": pol.envelope_cents - allocated,
-        "induced_spend_eur": up.induced.sum(axis=1),
+        "induced_spend_eur": up.induced.sum(axis=1) if complied else np.zeros(theta.shape[0]),
         "avoided_loss_eur": loss_before - loss_after,
         "expected_loss_eur": loss_after,
         "expected_incidents": incidents,
         "uptake_converged": up.converged,
     }
-    return DrawOutputs(per_draw, grants, eligible, s1, s_rest, lay)
+    return DrawOutputs(per_draw, cents, eligible, s1, s_rest, lay)
 
 
 # ------------------------------------------------------------------------------------------------ the blocks
@@ -856,8 +997,8 @@ class _BlockResult:
     start: int
     per_draw: dict[str, np.ndarray]
     elig_count: np.ndarray  # over layout.allowed
-    grant_sum: np.ndarray  # over layout.allowed
-    grants: np.ndarray | None  # (size, allowed) when quantiles are exact
+    grant_sum: np.ndarray  # over layout.allowed, cents
+    grants: np.ndarray | None  # (size, allowed), cents, when quantiles are exact
     by_category: np.ndarray
     eligible_by_category: np.ndarray
 
@@ -969,13 +1110,14 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
     elig_cat = np.zeros((size, n_cat), dtype=np.int64)
     hist_flat = hist.reshape(-1) if hist is not None else None
     scale = lay.allowed.inp.hist_scale
-    inv_scale = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)  # 0: empty envelope, no grant
+    inv_scale = np.divide(0.01, scale, out=np.zeros_like(scale), where=scale > 0)  # cents to scale; 0: no grant
     for s0 in range(0, size, SUB_BATCH):
         d = min(SUB_BATCH, size - s0)
         u = rng.random((d, k))
         theta = np.column_stack([p.from_unit(u[:, j]) for j, p in enumerate(inp.parameters)]) if k else u
         za_it, zr_it, za_cy, zr_cy = (None if b is None else rng.standard_normal(out=b[:d]) for b in bufs)
-        u_up = rng.random((d, na)) if inp.policy.uptake_model == "logistic" else None
+        n_up = na if lay.unit_index is None else lay.unit_index.size
+        u_up = rng.random((d, n_up)) if inp.policy.uptake_model == "logistic" else None
         out = _evaluate(inp, lay, theta, za_it, zr_it, za_cy, zr_cy, u_up, breach_a[:d], breach_r[:d])
         f = _factor(inp, theta, "frequency_factor")
         mfac = _factor(inp, theta, "magnitude_factor")
@@ -986,16 +1128,18 @@ def _run_block(inp: ModelInputs, lay: Layout, seed: int, block: int, start: int,
             cols.setdefault(key, []).append(val)
         cols.setdefault("sector_loss_eur", []).append(sector)
         cols.setdefault("incidents", []).append(n_inc)
-        grants = out.grants_allowed
+        grants = out.cents_allowed  # cents: converted to euros once reduced
         elig_u8 = out.eligible_allowed.view(np.uint8)
         elig_count += np.add.reduce(elig_u8, axis=0, dtype=np.int64)
         grant_sum += grants.sum(axis=0)
         if grants_all is not None:
             grants_all[s0:s0 + d] = grants
         if na:
-            by_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(grants, lay.runs, axis=1)
+            by_c = grants if lay.category_order is None else grants[:, lay.category_order]
+            el_c = out.eligible_allowed if lay.category_order is None else out.eligible_allowed[:, lay.category_order]
+            by_cat[s0:s0 + d, lay.run_codes] = np.add.reduceat(by_c, lay.runs, axis=1) / 100.0
             for code, lo, hi in zip(lay.run_codes, lay.runs, np.r_[lay.runs[1:], na], strict=True):
-                elig_cat[s0:s0 + d, code] = np.count_nonzero(out.eligible_allowed[:, lo:hi], axis=1)
+                elig_cat[s0:s0 + d, code] = np.count_nonzero(el_c[:, lo:hi], axis=1)
         if hist_flat is not None:
             np.add.at(hist_flat, _hist_codes(grants, inv_scale), 1)
     per_draw = {key: np.concatenate(v) for key, v in cols.items()}
@@ -1264,6 +1408,7 @@ def simulate(
     for b in block_results:  # block order: float sums identical whatever the chunking
         elig_count_a += b.elig_count
         grant_sum_a += b.grant_sum
+    grant_sum_a /= 100.0  # cents to euros
     elig_count = np.zeros(inp.n, dtype=np.int64)
     grant_sum = np.zeros(inp.n)
     elig_count[lay.allowed.index] = elig_count_a
@@ -1272,7 +1417,7 @@ def simulate(
     quant = np.zeros((inp.n, len(qs)))  # the establishments the filters exclude never get a grant
     if exact:
         allg = np.concatenate([b.grants for b in block_results], axis=0)
-        quant[lay.allowed.index] = np.quantile(allg, qs, axis=0).T
+        quant[lay.allowed.index] = np.quantile(allg, qs, axis=0).T / 100.0
         del allg
     else:
         zeros = draws - hist.sum(axis=1)
@@ -1325,7 +1470,7 @@ def report_markdown(mc: MonteCarloResult, lang: str = "en") -> str:
 
 __all__ = [
     "EXACT_QUANTILES_MAX", "OUTPUTS", "PARAMETER_NAMES", "SUB_BATCH", "DrawOutputs", "Group", "Layout",
-    "ModelInputs", "MonteCarloResult", "UncertainParameter", "block_rng", "block_seed_sequence",
+    "ModelInputs", "MonteCarloResult", "UncertainParameter", "UnitInputs", "block_rng", "block_seed_sequence",
     "default_uncertainty", "evaluate", "make_layout", "plan_blocks", "prepare_inputs", "report_markdown",
     "simulate", "uncertain_parameters",
 ]

@@ -25,8 +25,9 @@ import pandas as pd
 
 from cyberbudget.errors import OptionError, Problem
 from cyberbudget.money import euros_to_cents
-from cyberbudget.policy.rules import tier_groups
+from cyberbudget.policy.rules import base_values, tier_groups
 from cyberbudget.policy.scenario import Scenario, as_scenario
+from cyberbudget.policy.units import build_units, unit_table
 from cyberbudget.uncertainty.montecarlo import evaluate, prepare_inputs
 
 #: Default grid of ``min_share`` (shares of the IT budget).
@@ -146,6 +147,8 @@ def grid_search(
         list(itertools.permutations(tiers)) if (tier_orders and tiered and tiers) else [tiers]
     )
     t = table.sort_values("finess", kind="stable").reset_index(drop=True)  # the order of ModelInputs
+    if base.units is not None:  # the tier groups are the funding units'
+        t = unit_table(t, build_units(t, policy.unit, base_values(t, policy.base)))
     memberships = {order: tier_groups(order, t["ose"].to_numpy(dtype=bool), t["ght_support"].to_numpy(dtype=bool),
                                       t["status"].to_numpy(), t["category"].to_numpy()) for order in orders} if tiered else {}
     theta = np.ones((1, len(base.parameters)))
@@ -157,7 +160,12 @@ def grid_search(
                     continue
                 pol = replace(policy, min_share=float(ms), max_share=max(policy.max_share, float(ms)),
                               cap_cents=np.inf if cap is None else float(euros_to_cents(cap)), tiers=order)
-                inp = replace(base, policy=pol, tier_group=memberships[order] if tiered else base.tier_group)
+                if not tiered:
+                    inp = replace(base, policy=pol)
+                elif base.units is None:
+                    inp = replace(base, policy=pol, tier_group=memberships[order])
+                else:
+                    inp = replace(base, policy=pol, units=replace(base.units, tier_group=memberships[order]))
                 out = evaluate(inp, theta).per_draw
                 rows.append({
                     "min_share": float(ms), "cap_eur": np.nan if cap is None else float(cap),
