@@ -142,6 +142,16 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def kernels(pid: int) -> int:
+    """How many Jupyter kernels run below ``pid``."""
+    return sum("ipykernel" in cmdline(p) for p in descendants(pid))
+
+
+def staging(out: Path) -> int:
+    """How many report folders are being written in ``out`` (hidden ``.<name>.tmp-*`` folders)."""
+    return sum(1 for p in out.iterdir() if ".tmp-" in p.name and p.is_dir()) if out.is_dir() else 0
+
+
 def assert_one_line(stderr: str, start_of_line: str) -> None:
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("batch ")]
     assert "Traceback" not in stderr and "Exception" not in stderr, stderr[-3000:]
@@ -236,12 +246,12 @@ def test_after_kill_9_the_run_s_data_is_private_and_the_next_run_removes_it(tmp_
     out = tmp_path / "out"
     proc = start("run", SCENARIOS / "baseline.yaml", "--data", table, "--out", out, "--template", sleeper)
     try:
-        wait_until(lambda: private.is_dir() and any(p.name.startswith("r-") for p in private.iterdir()),
-                   "the results handed to the notebook", proc)
+        wait_until(lambda: kernels(proc.pid) >= 1 and staging(out) == 1, "the notebook to run", proc)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     # what the killed run held: in this user's private folder (0700), the results file included
+    assert private.is_dir(), "nothing of the run in its private folder"
     assert stat.S_IMODE(private.stat().st_mode) == 0o700 and private.stat().st_uid == os.getuid()
     left = [p for p in private.iterdir() if str(proc.pid) in p.name]
     assert any(p.name.startswith("r-") and (p / "results.pickle").is_file() for p in left)
@@ -263,10 +273,7 @@ def test_killing_a_batch_outright_leaves_no_worker_or_kernel_behind(tmp_path, pr
     proc = start("batch", *scenarios, "--data", table, "--out", tmp_path / "out", "--jobs", "2",
                  "--template", sleeper)
     try:
-        def two_kernels() -> bool:
-            return sum("ipykernel" in cmdline(p) for p in descendants(proc.pid)) >= 2
-
-        wait_until(two_kernels, "two busy kernels", proc)
+        wait_until(lambda: kernels(proc.pid) >= 2 and staging(tmp_path / "out") >= 2, "two notebooks to run", proc)
         family = descendants(proc.pid)
         assert len(family) >= 4  # two workers, their two kernels (and multiprocessing's resource tracker)
     finally:
@@ -328,9 +335,7 @@ def test_a_second_run_on_the_same_folder_exits_2_naming_the_first(tmp_path, priv
     out = tmp_path / "out"
     first = start("run", SCENARIOS / "baseline.yaml", "--data", table, "--out", out, "--template", sleeper)
     try:
-        wait_until(lambda: lock_path(out / "baseline").is_file()
-                   and "since" in lock_path(out / "baseline").read_text(encoding="utf-8"), "the first run's lock",
-                   first)
+        wait_until(lambda: kernels(first.pid) >= 1 and staging(out) == 1, "the first run's notebook", first)
         second = cyberbudget("run", SCENARIOS / "baseline.yaml", "--data", table, "--out", out)
         assert second.returncode == 2, second.stderr
         assert_one_line(second.stderr, "error: ")
@@ -348,7 +353,7 @@ def test_two_runs_that_wait_for_each_other_leave_one_complete_report(tmp_path, p
     out = tmp_path / "out"
     env = {"CYBERBUDGET_LOCK_TIMEOUT": str(int(PATIENCE))}
     first = start("run", SCENARIOS / "baseline.yaml", "--data", table, "--out", out, env=env)
-    wait_until(lambda: lock_path(out / "baseline").exists(), "the first run's lock", first)
+    wait_until(lambda: staging(out) == 1, "the first run to write", first)
     waiting = start("run", SCENARIOS / "baseline.yaml", "--data", table, "--out", out, env=env)  # same folder
     beside = start("run", SCENARIOS / "capped.yaml", "--data", table, "--out", out, env=env)  # another one
     for proc in (first, waiting, beside):
@@ -409,8 +414,7 @@ def test_folders_replaced_by_racing_processes_are_always_whole(tmp_path):
 def test_sigterm_stops_a_run_like_ctrl_c(tmp_path, private, table, sleeper):
     out = tmp_path / "out"
     proc = start("run", SCENARIOS / "baseline.yaml", "--data", table, "--out", out, "--template", sleeper)
-    wait_until(lambda: private.is_dir() and any(p.name.startswith("r-") for p in private.iterdir()),
-               "the notebook to start", proc)
+    wait_until(lambda: kernels(proc.pid) >= 1 and staging(out) == 1, "the notebook to run", proc)
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 130
@@ -425,9 +429,7 @@ def test_a_batch_stops_on_ctrl_c_or_sigterm_with_one_line_and_no_worker_tracebac
     out = tmp_path / "out"
     scenarios = [SCENARIOS / f"{n}.yaml" for n in ("baseline", "capped", "matching")]
     proc = start("batch", *scenarios, "--data", table, "--out", out, "--jobs", "2", "--template", sleeper)
-    wait_until(lambda: sum("ipykernel" in cmdline(p) for p in descendants(proc.pid)) >= 2
-               and private.is_dir() and sum(p.name.startswith("r-") for p in private.iterdir()) >= 2,
-               "two notebooks to run", proc)
+    wait_until(lambda: kernels(proc.pid) >= 2 and staging(out) >= 2, "two notebooks to run", proc)
     family = descendants(proc.pid)
     if how == "ctrl-c":
         os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
