@@ -1,8 +1,10 @@
 """The ``cyberbudget`` command line (DESIGN.md, "Command line").
 
 Exit codes: 0 success; 2 bad input (one clear message on stderr naming the file and the row, column or key; no
-traceback; nothing half-written); 1 anything else. ``batch`` exits 1 if any scenario failed; ``verify`` exits 1
-when the re-run differs. This is the only module that parses arguments or prints.
+traceback; nothing half-written) — an output folder that cannot be written or is being written by another run
+included, checked before any work; 1 anything else; 130 interrupted (Ctrl-C, SIGTERM or SIGHUP: one line, no
+traceback, no partial output). ``batch`` exits 1 if any scenario failed; ``verify`` exits 1 when a file was edited
+or the re-run differs. This is the only module that parses arguments or prints.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 from rich.console import Console
 
 from cyberbudget.errors import CyberbudgetError, InputError, OptionError
+from cyberbudget.paths import check_writable_dir
 
 app = typer.Typer(
     name="cyberbudget",
@@ -114,6 +117,7 @@ def run(
 
     require_lang(lang)
 
+    check_writable_dir(out_dir)  # before any work
     if data is not None:
         _existing_file(data, "establishment table")
     if overrides is not None:
@@ -158,6 +162,7 @@ def batch(
     from cyberbudget.reports.i18n import require_lang
 
     require_lang(lang)
+    check_writable_dir(out_dir)  # before any work
     if data is not None:
         _existing_file(data, "establishment table")
     if overrides is not None:
@@ -196,6 +201,10 @@ def batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
             on_event=on_event, overrides=overrides, lang=lang,
         )
+    if result.interrupted:
+        print(f"interrupted: {result.n_ok} finished report(s) kept, {result.n_interrupted} scenario(s) not finished; "
+              "no partial output was left behind", file=sys.stderr)
+        raise typer.Exit(result.exit_code)
     interrupted = f", {result.n_interrupted} interrupted" if result.n_interrupted else ""
     out.print(
         f"batch: {result.n_ok} ok, {result.n_failed} failed, {result.n_skipped} skipped{interrupted} "
@@ -248,6 +257,8 @@ def diff(
     from cyberbudget.reports.inputs import resolve_scenario_path
 
     require_lang(lang)
+    if report_dir is not None:
+        check_writable_dir(report_dir)  # before any work
     sa, sb = (load_scenario(resolve_scenario_path(p)) for p in (a, b))
     table = registry.load_establishments(data)
     if overrides is not None:
@@ -273,7 +284,8 @@ def verify(folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if result.ok:
-        out.print(f"identical: {folder} reproduces allocation.csv and summary.json byte for byte")
+        out.print(f"identical: {folder}: every file matches its manifest, and allocation.csv and summary.json "
+                  "re-run byte for byte")
         return
     print(f"different: {folder}", file=sys.stderr)
     for line in result.differences:
@@ -357,9 +369,10 @@ def synthesize(
 
 def main() -> None:
     """Console-script entry point."""
-    from cyberbudget.reports.startup import skip_iri_format_checker
+    from cyberbudget.reports.startup import interrupt_on_signals, skip_iri_format_checker
 
     skip_iri_format_checker()  # this process is ours and only writes reports: nbformat imports a second faster
+    interrupt_on_signals()  # SIGTERM / SIGHUP stop a command like Ctrl-C: one line, exit 130, nothing left
     app()
 
 

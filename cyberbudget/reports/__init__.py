@@ -21,8 +21,14 @@ Modules, one concern each (``cyberbudget.reports.<module>``):
 ``computed``              :class:`Computed`: the allocation and audit plan of one scenario, in-process
 ``published``             the aggregated, suppression-checked tables of a report
 ``outputs``               ``allocation.csv``, ``summary.json`` (byte-deterministic) and the workbook
-``folders``               :func:`atomic_folder` and the clean-up of interrupted writes
-``startup``               start-up of our own report processes (command line, batch workers)
+``folders``               :func:`atomic_folder` (atomic even when processes race) and the clean-up of interrupted
+                          writes; a folder that is not ours is never replaced
+``locks``                 one writer per output folder (``DIR/.<name>.lock``, says who holds it)
+``private``               this user's private (0700) temporary folder; what killed runs left there
+``startup``               start-up of our own report processes (command line, batch workers): SIGTERM is Ctrl-C,
+                          children die with their parent
+``escaping``              input strings made inert in HTML, Markdown, plotly text, embedded JSON; the pages' CSP
+``spreadsheets``          workbook cells (strings never formulas) and CSV cells neutralised for spreadsheets
 ``execution``             executing a template with papermill (parameters, kernel, failures)
 ``handover``              the run's results handed to the notebook through a private file
 ``html_export``           the self-contained ``report.html``

@@ -21,6 +21,7 @@ import pandas as pd
 from cyberbudget import config, formatting
 from cyberbudget.reports import plots, tables
 from cyberbudget.reports.computed import Computed
+from cyberbudget.reports.escaping import html_text, markdown_text
 from cyberbudget.reports.i18n import heading, label, t
 from cyberbudget.reports.provenance_line import banner_html, provenance_of
 from cyberbudget.reports.published import Published
@@ -41,16 +42,21 @@ QUOTED: str = "cb-quoted"
 
 def header_markdown(computed: Computed, pub: Published, lang: str = "fr") -> str:
     """The report's first lines: the data's nature (a banner, loud for synthetic data), the title, the scenario's
-    description and rule, the disclosure rule; under ``disclosure: establishment``, the marking first."""
+    description and rule, the disclosure rule; under ``disclosure: establishment``, the marking first.
+
+    The description is an input: shown literally (:func:`~cyberbudget.reports.escaping.markdown_text`), one
+    paragraph per paragraph of the description.
+    """
     s = computed.scenario
     prov = pub.provenance or provenance_of(computed)
     lines = []
     if pub.marking:
-        lines.append(f"<div class='cb-marking'><b>{pub.marking}</b> — {html.escape(t('report.marking', lang))}</div>\n")
+        lines.append(f"<div class='cb-marking'><b>{html_text(pub.marking)}</b> — {html.escape(t('report.marking', lang))}</div>\n")
     lines.append(banner_html(prov, lang) + "\n")
-    lines.append(f"# {t('report.title', lang, scenario=s.name)}")
-    if s.description:  # the scenario file's own words, quoted as written
-        lines.append(f"\n<p class='{QUOTED}'>{html.escape(s.description)}</p>\n")
+    lines.append(f"# {t('report.title', lang, scenario=markdown_text(s.name))}")
+    for paragraph in s.description.replace("\r\n", "\n").split("\n\n"):  # the scenario's own words, as written
+        if paragraph.strip():
+            lines.append(f"\n<p class='{QUOTED}'>{markdown_text(paragraph)}</p>\n")
     years = ", ".join(str(y) for y in s.envelope.years)
     lines.append("\n" + t(
         "report.scope", lang, rule=label("rule", s.allocation.rule, lang), code=s.allocation.rule,
@@ -190,7 +196,7 @@ def establishment_html(pub: Published, top: int = 50, lang: str = "fr") -> str:
     formats = {"grant_eur": lambda x: formatting.fmt_eur(x, lang, 2), "cyber_share": tables.percent(2, lang),
                "finess": str, "department": str}
     body = tables.html_table(est, formats, lang=lang)
-    return (f"<p class='cb-marking'><b>{pub.marking}</b> — "
+    return (f"<p class='cb-marking'><b>{html_text(pub.marking)}</b> — "
             f"{html.escape(t('report.establishments_top', lang, n=len(est)))}</p>" + body)
 
 

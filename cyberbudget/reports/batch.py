@@ -18,9 +18,18 @@ Guarantees
 - A failing scenario never stops the others. A scenario file that cannot be read or validated is that
   scenario's failure, recorded with its message. A notebook that fails keeps its executed notebook in
   ``DIR/<name>.failed/`` (written by :mod:`cyberbudget.reports.runner`).
-- Ctrl-C (``KeyboardInterrupt``) stops cleanly: scenarios not started are not started, running notebooks are
-  interrupted, reports already finished stay, no half-written report folder remains, and ``batch.json`` marks
-  the scenarios that did not finish as ``interrupted``.
+- Ctrl-C (``KeyboardInterrupt``; the command line turns SIGTERM into one) stops cleanly: scenarios not started
+  are not started, running notebooks are interrupted (worker processes ignore the terminal's Ctrl-C and are
+  stopped by this process, so none prints a traceback), reports already finished stay, no half-written report
+  folder remains, and ``batch.json`` marks the scenarios that did not finish as ``interrupted``.
+- One batch per ``DIR`` at a time (a lock beside ``batch.json``, :mod:`cyberbudget.reports.locks`), and each
+  report folder is locked by the scenario writing it: a concurrent ``run`` or ``batch`` on the same folder exits
+  2 naming the holder. A folder ``DIR/<name>`` that is not a report of ours is never replaced (that scenario
+  fails, saying so).
+- Killed outright (``kill -9``), a batch leaves no process behind: its worker processes die with it
+  (:func:`cyberbudget.reports.startup.die_with_parent`) and their kernels within a second (ipykernel watches its
+  parent); what they left on disk — hidden folders and lock files in ``DIR``, private temporary folders — is
+  removed by the next ``run`` or ``batch``.
 - ``resume=True`` skips a scenario whose ``DIR/<name>/manifest.json`` records exactly the current inputs
   (SHA-256 of the table, the scenario and the files it extends, the template and every reference file) and
   whose recorded outputs are all present and unchanged. The store and the index are rebuilt from every
@@ -43,7 +52,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import shutil
-import tempfile
+import signal
 import threading
 import time
 import uuid
@@ -55,7 +64,15 @@ from typing import TYPE_CHECKING, Any
 
 from cyberbudget import config
 from cyberbudget.errors import InputError, OptionError, ReportError
-from cyberbudget.reports.folders import atomic_folder, remove_partial_folders, write_text_atomic
+from cyberbudget.paths import check_writable_dir
+from cyberbudget.reports.folders import (
+    atomic_folder,
+    created_folder,
+    remove_partial_folders,
+    write_text_atomic,
+)
+from cyberbudget.reports.locks import output_lock, remove_stale_locks
+from cyberbudget.reports.private import private_dir, remove_stale
 
 if TYPE_CHECKING:  # imported lazily (papermill), after a --jobs worker has set up its imports
     from cyberbudget.reports.kernels import KernelPool, WarmKernel
@@ -364,15 +381,94 @@ def _warm_up_worker(data: str | None = None) -> None:
     kernel.start()
 
 
+# What a --jobs worker process is doing, for its stop signal (see _init_worker).
+_WORKER_STATE = {"busy": False, "warming": False, "stopping": False}
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    """SIGTERM in a worker process: interrupt the scenario or the warm-up under way, or leave quietly if idle.
+
+    Only the first one acts: a later SIGTERM (the pool terminates its workers when one has left) must not cut
+    the clean-up short.
+    """
+    if _WORKER_STATE["stopping"]:
+        return
+    _WORKER_STATE["stopping"] = True
+    _silence()
+    if _WORKER_STATE["busy"] or _WORKER_STATE["warming"]:
+        raise KeyboardInterrupt
+    raise SystemExit(0)  # waiting for work: exit (the kernel pool is stopped by its finaliser)
+
+
+def _silence() -> None:
+    """Send what this worker prints from now on nowhere: it is being stopped, and the parent says so once.
+
+    (Interrupting asyncio code — a kernel starting, a notebook running — makes it complain on stderr; the
+    outcome of every scenario reaches the parent anyway.)
+    """
+    import warnings
+
+    warnings.simplefilter("ignore")
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 2)
+        os.close(fd)
+    except OSError:  # pragma: no cover - nothing to silence
+        pass
+
+
+def _init_worker(parent: int, data: str | None, warm: bool) -> None:
+    """Process-pool initializer: die with the parent, leave Ctrl-C to it, stop on its SIGTERM, then warm up.
+
+    A terminal's Ctrl-C reaches every process of the foreground group: the workers ignore it, and the parent,
+    which gets it too, stops them with SIGTERM (:func:`_stop_workers`) — the scenario under way is interrupted
+    (its hidden folder removed, its outcome ``interrupted``) and an idle worker exits, with no traceback.
+    """
+    from cyberbudget.reports.startup import die_with_parent
+
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_stop)
+    if not warm:
+        return
+    _WORKER_STATE["warming"] = True
+    try:
+        _warm_up_worker(data)
+    except KeyboardInterrupt:  # stopped while warming up
+        pass
+    finally:
+        _WORKER_STATE["warming"] = False
+    if _WORKER_STATE["stopping"]:
+        _shutdown_worker_pool()
+        os._exit(0)  # raising here would make concurrent.futures log the "exception in initializer"
+
+
 def _process_task(job: _Job, data: str | None, out: Path, template: str,
                   runner: Callable[..., Path] | None = None) -> Outcome:
     """One scenario in a ``--jobs`` worker process, written straight into ``out``."""
-    return _run_one(job, data, out, template, _worker_pool().get() if runner is None else None, runner)
+    _WORKER_STATE["busy"] = True
+    try:
+        if _WORKER_STATE["stopping"]:
+            raise KeyboardInterrupt
+        return _run_one(job, data, out, template, _worker_pool().get() if runner is None else None, runner)
+    finally:
+        _WORKER_STATE["busy"] = False
+
+
+def _stop_workers(executor: cf.ProcessPoolExecutor) -> None:
+    """Send SIGTERM to the executor's worker processes (see :func:`_init_worker`)."""
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        try:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        except (OSError, ValueError):  # already gone
+            pass
 
 
 def _remote_run(job: _Job, data: str | None, template: str) -> dict[str, Any]:
     """Run one scenario on a Dask worker into a private folder and return its files (path → bytes)."""
-    with tempfile.TemporaryDirectory(prefix="cyberbudget-batch-") as tmp:
+    with private_dir("d") as tmp:
         out = Path(tmp)
         outcome = _run_one(job, data, out, template, _worker_pool().get())
         files: dict[str, bytes] = {}
@@ -387,16 +483,21 @@ def _remote_run(job: _Job, data: str | None, template: str) -> dict[str, Any]:
 
 def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
     """Put files produced elsewhere into ``out``, each top folder whole or not at all (``atomic_folder``)."""
+    from cyberbudget.reports.runner import check_report_target
+
     tops = sorted({rel.split("/", 1)[0] for rel in files})
     for top in tops:
-        with atomic_folder(out / top) as staging:
-            for rel, content in files.items():
-                first, _, rest = rel.partition("/")
-                if first != top:
-                    continue
-                target = staging / rest
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
+        name = top.removesuffix(".failed")
+        with output_lock(out / name, what="report folder"):
+            check_report_target(out, name)
+            with atomic_folder(out / top) as staging:
+                for rel, content in files.items():
+                    first, _, rest = rel.partition("/")
+                    if first != top:
+                        continue
+                    target = staging / rest
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -489,7 +590,8 @@ def run_batch(
     Raises
     ------
     OptionError
-        ``jobs < 1``, no scenario given, an unknown template or language.
+        ``jobs < 1``, no scenario given, an unknown template or language, or an output folder that cannot be
+        written; :class:`~cyberbudget.reports.locks.FolderBusyError` when another batch is writing into ``out``.
     """
     from cyberbudget.formatting import check_lang
 
@@ -501,6 +603,7 @@ def run_batch(
         raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
     if not paths:
         raise OptionError("batch: expected at least one SCENARIO.yaml, found none")
+    check_writable_dir(out)  # before any work
     from cyberbudget.reports.inputs import resolve_template
 
     tpl = resolve_template(template)
@@ -508,8 +611,22 @@ def run_batch(
     # have their own.
     out_dir = Path(out).absolute()
     data_arg = str(Path(data).absolute()) if data is not None else None
+    with created_folder(out_dir), output_lock(out_dir / BATCH_JSON, what="batch folder"):
+        remove_stale()  # what killed runs left: private temporary folders, hidden folders and locks in DIR
+        remove_partial_folders(out_dir)
+        remove_stale_locks(out_dir)
+        return _run_batch(paths, data, out_dir, data_arg, jobs, resume, dask, template, tpl, on_event, runner,
+                          overrides, lang)
+
+
+def _run_batch(
+    paths: Sequence[str | os.PathLike[str]], data: str | os.PathLike[str] | None, out_dir: Path,
+    data_arg: str | None, jobs: int, resume: bool, dask: Any, template: str, tpl: Path,
+    on_event: EventCallback | None, runner: Callable[..., Path] | None,
+    overrides: str | os.PathLike[str] | None, lang: str,
+) -> BatchResult:
+    """:func:`run_batch` once its output folder is checked and locked."""
     client, own_client = _connect(dask) if dask is not None else (None, False)
-    out_dir.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC)
 
     job_list = _prepare(paths)
@@ -648,8 +765,7 @@ def _run_local(
     else:
         executor = cf.ProcessPoolExecutor(
             max_workers=min(jobs, len(to_run)), mp_context=multiprocessing.get_context("spawn"),
-            initializer=_warm_up_worker if runner is None else None,
-            initargs=(data,) if runner is None else (),
+            initializer=_init_worker, initargs=(os.getpid(), data, runner is None),
         )
         futures = {executor.submit(_process_task, job, data, out, template, runner): job for job in to_run}
     try:
@@ -673,6 +789,7 @@ def _run_local(
         if threaded:
             cf.wait(list(futures))
         else:
+            _stop_workers(executor)  # SIGTERM: the scenario under way stops, an idle worker leaves
             executor.shutdown(wait=True, cancel_futures=True)
         for fut, job in futures.items():
             if job.index in outcomes or not fut.done() or fut.cancelled() or fut.exception() is not None:
@@ -755,8 +872,11 @@ def _run_dask(
             except Exception as exc:  # the worker itself failed (lost, killed): this scenario's failure
                 outcome = Outcome(job.name, job.given, "failed", 0.0, None, _error_info(exc))
             else:
-                _install_files(out, payload["files"])
                 outcome = Outcome(**payload["outcome"])
+                try:
+                    _install_files(out, payload["files"])
+                except InputError as exc:  # the folder is held by another run, or is not ours: left alone
+                    outcome = Outcome(job.name, job.given, "failed", outcome.duration_s, None, _error_info(exc))
             outcomes[job.index] = outcome
             progress.record(outcome)
     except BaseException:

@@ -14,17 +14,18 @@ are hidden when fewer than that many establishments (or units) receive a grant. 
 establishment-level figures are in the internal store (:mod:`cyberbudget.reports.store`).
 
 Every word comes from the message catalogue (``locale/*/LC_MESSAGES/index.po``, keys ``index.*``; French by
-default), and the page opens with what the data is (:func:`cyberbudget.reports.provenance_line.batch_provenance`). Every string that comes from an input — scenario names, descriptions and error messages, GHT names,
-the table's path — is escaped (``html.escape``); the words the script needs are embedded as JSON with ``<``
-escaped. The page is self-contained: inline CSS and script, nothing fetched from anywhere.
+default), and the page opens with what the data is (:func:`cyberbudget.reports.provenance_line.batch_provenance`). The page carries data, never code: every string that comes from an input — scenario names, descriptions and
+error messages, GHT names, the table's path — is escaped (:mod:`cyberbudget.reports.escaping`), links are relative
+(:func:`~cyberbudget.reports.escaping.href`), the words the script needs are embedded as JSON
+(:func:`~cyberbudget.reports.escaping.script_json`), and its Content-Security-Policy runs only the page's own
+script (by hash) and fetches nothing. The page is self-contained: inline CSS and script, nothing fetched from
+anywhere.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import io
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -38,9 +39,11 @@ import pandas as pd
 from cyberbudget import config
 from cyberbudget.formatting import check_lang, fmt_number
 from cyberbudget.reports import disclosure, plots
+from cyberbudget.reports.escaping import csp_meta, href, html_text, script_json
 from cyberbudget.reports.folders import write_bytes_atomic, write_text_atomic
 from cyberbudget.reports.i18n import t
 from cyberbudget.reports.provenance_line import banner_html, batch_provenance
+from cyberbudget.reports.spreadsheets import set_cell
 from cyberbudget.reports.store import ScenarioReport, add_risk, csv_bytes, read_report
 
 __all__ = [
@@ -356,17 +359,16 @@ def _xlsx_bytes(comp: BatchComparison, long: pd.DataFrame) -> bytes:
     fill = PatternFill("solid", fgColor="DCE6F1")
 
     def sheet(ws: Any, title: str, header: list[str], rows: list[list[Any]], formats: list[str | None]) -> None:
-        ws["A1"] = title
-        ws["A1"].font = Font(bold=True, size=13)
-        ws["A2"] = t("index.legend", lang, k=comp.min_cell, nd=nd)
-        for j, h in enumerate(header, start=1):
-            cell = ws.cell(row=3, column=j, value=h)
+        set_cell(ws, 1, 1, title).font = Font(bold=True, size=13)
+        set_cell(ws, 2, 1, t("index.legend", lang, k=comp.min_cell, nd=nd))
+        for j, h in enumerate(header, start=1):  # every cell through set_cell: an input string is never a formula
+            cell = set_cell(ws, 3, j, h)
             cell.font = Font(bold=True)
             cell.fill = fill
             ws.column_dimensions[get_column_letter(j)].width = min(50, max(12, len(h) + 2))
         for i, values in enumerate(rows, start=4):
             for j, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
-                cell = ws.cell(row=i, column=j, value=nd if value is None and fmt else value)
+                cell = set_cell(ws, i, j, nd if value is None and fmt else value)
                 if value is not None and fmt:
                     cell.number_format = fmt
         ws.freeze_panes = ws.cell(row=4, column=2)
@@ -452,7 +454,7 @@ def write_comparison_files(out: str | os.PathLike[str], comp: BatchComparison) -
 
 
 def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+    return html_text(x)
 
 
 def _meur(cents: Any, lang: str) -> str:
@@ -497,10 +499,10 @@ def _scenarios_table(comp: BatchComparison) -> str:
         name, status, output = str(s["scenario"]), str(s["status"]), str(s["output"])
         outcome = f"<td class='text'><span class='{_e(status)}'>{_e(_word('status', status, lang))}</span></td>"
         if status in ("ok", "skipped") and output:
-            files = (f"<a href='{_e(output)}/report.html'>{_e(t('index.link_report', lang))}</a> · "
-                     f"<a href='{_e(output)}/allocation.xlsx'>{_e(t('index.link_workbook', lang))}</a>")
+            files = (f"<a href='{href(output + '/report.html')}'>{_e(t('index.link_report', lang))}</a> · "
+                     f"<a href='{href(output + '/allocation.xlsx')}'>{_e(t('index.link_workbook', lang))}</a>")
         elif output:
-            files = f"<a href='{_e(output)}/report.ipynb'>{_e(t('index.link_failed', lang))}</a>"
+            files = f"<a href='{href(output + '/report.ipynb')}'>{_e(t('index.link_failed', lang))}</a>"
         else:
             files = ""
         if s["error"]:
@@ -668,11 +670,6 @@ _JS = """
 """
 
 
-def _json_for_script(value: Any) -> str:
-    """JSON safe inside ``<script>``: no ``<`` can close the element."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
-
-
 def render_index(
     out: str | os.PathLike[str], outcomes: Sequence[Any], min_cell: int = config.MIN_CELL_SIZE,
     data: str | os.PathLike[str] | None = None, *, lang: str = "fr", comparison: BatchComparison | None = None,
@@ -698,7 +695,7 @@ def render_index(
     prov = batch_provenance(out, outcomes, data)  # what the data is, first
     banner = banner_html(prov, lang) if prov is not None else ""
     return f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<html lang="{lang}"><head>{csp_meta([_JS])}<meta charset="utf-8"><title>{_e(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
 <body>
 {banner}
@@ -710,7 +707,7 @@ def render_index(
 <h2 id="scenarios">{_e(t('index.section_scenarios', lang))}</h2>
 {_scenarios_table(comp)}
 {sections}
-<script type="application/json" id="cb-words">{_json_for_script(words)}</script>
+<script type="application/json" id="cb-words">{script_json(words)}</script>
 <script>{_JS}</script>
 </body></html>
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,18 +22,28 @@ import pandas as pd
 
 from cyberbudget import config, formatting
 from cyberbudget.errors import OptionError
+from cyberbudget.paths import check_writable_dir
 from cyberbudget.reports import disclosure, tables
 from cyberbudget.reports.computed import compute
+from cyberbudget.reports.escaping import markdown_text
 from cyberbudget.reports.execution import NOTEBOOK_NAME, execute_notebook
-from cyberbudget.reports.folders import atomic_folder
+from cyberbudget.reports.folders import (
+    atomic_folder,
+    check_replaceable,
+    created_folder,
+    remove_partial_folders,
+)
 from cyberbudget.reports.html_export import HTML_NAME, export_html
 from cyberbudget.reports.i18n import column, require_lang, t
 from cyberbudget.reports.inputs import PathArg, resolve_scenario_path, resolve_table_path, resolve_template
+from cyberbudget.reports.locks import output_lock
+from cyberbudget.reports.private import remove_stale
 from cyberbudget.reports.provenance_line import DataProvenance, banner_html, describe
 from cyberbudget.reports.published import key_figures
 
-__all__ = ["TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown", "eligibility_changes_html",
-           "parameters_html", "published_changes", "title_markdown"]
+__all__ = ["COMPARISON_FILES", "TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown",
+           "eligibility_changes_html", "is_comparison_folder", "parameters_html", "published_changes",
+           "title_markdown"]
 
 #: The template :func:`compare` executes.
 TEMPLATE: str = "scenario_comparison"
@@ -141,9 +152,10 @@ def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = 
 def title_markdown(cmp: Comparison, lang: str = "fr") -> str:
     """The comparison's first lines: the data's nature (a banner), the title, the reference and the disclosure
     rule."""
+    names = [markdown_text(n) for n in cmp.names]  # names are [a-z0-9_-]: "_" would still be emphasis
     banner = banner_html(cmp.provenance, lang) + "\n\n" if cmp.provenance is not None else ""
-    return (f"{banner}# {t('cmp.title', lang, names=', '.join(cmp.names))}\n\n"
-            f"{t('cmp.reference', lang, name=cmp.names[0], k=config.MIN_CELL_SIZE)}")
+    return (f"{banner}# {t('cmp.title', lang, names=', '.join(names))}\n\n"
+            f"{t('cmp.reference', lang, name=names[0], k=config.MIN_CELL_SIZE)}")
 
 
 def parameters_html(cmp: Comparison, lang: str = "fr") -> str:
@@ -200,8 +212,16 @@ def eligibility_changes_html(cmp: Comparison, lang: str = "fr") -> str:
 
 
 def diff_markdown(cmp: Comparison) -> str:
-    """The establishment-level diff of the first two scenarios as a code block (empty when not published)."""
-    return f"```\n{cmp.diff_text}\n```" if cmp.diff_text else ""
+    """The establishment-level diff of the first two scenarios as a code block (empty when not published).
+
+    The text holds establishment names: the fence is longer than any run of backticks in it, so nothing in a name
+    can close the block and be read as Markdown.
+    """
+    if not cmp.diff_text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", cmp.diff_text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{cmp.diff_text}\n{fence}"
 
 
 def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out: PathArg = "reports", *,
@@ -232,7 +252,9 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     Raises
     ------
     InputError
-        Fewer than two scenarios, a bad scenario or a bad table: raised before anything is written.
+        Fewer than two scenarios, a bad scenario or a bad table, an output folder that cannot be written, a
+        comparison folder held by another process or not written by cyberbudget: raised before anything is
+        written.
     ReportError
         The notebook failed.
     """
@@ -243,6 +265,7 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     lang = require_lang(lang)
     if len(scenario_paths) < 2:
         raise OptionError(f"compare: expected at least two scenarios, found {len(scenario_paths)}")
+    check_writable_dir(out)  # before any work
     spaths = [resolve_scenario_path(p) for p in scenario_paths]
     names = [load_scenario(p).name for p in spaths]
     template = resolve_template(TEMPLATE)
@@ -252,9 +275,23 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     if opath is not None:
         apply_overrides(table, opath)
     final = Path(out) / ("compare-" + "-vs-".join(names))
-    with atomic_folder(final) as tmp:
-        params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang,
-                  "overrides_path": "" if opath is None else str(opath)}
-        nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
-        export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}", lang=lang)
+    remove_stale()
+    with created_folder(out), output_lock(final, what="comparison folder"):
+        remove_partial_folders(out, [final.name])
+        check_replaceable(final, is_comparison_folder, "a comparison folder written by cyberbudget")
+        with atomic_folder(final) as tmp:
+            params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang,
+                      "overrides_path": "" if opath is None else str(opath)}
+            nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
+            export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}",
+                        lang=lang)
     return final
+
+
+#: The files a comparison folder holds (``report.pdf`` when PDF output is asked for).
+COMPARISON_FILES: frozenset[str] = frozenset({NOTEBOOK_NAME, HTML_NAME, "report.pdf"})
+
+
+def is_comparison_folder(path: Path) -> bool:
+    """Whether ``path`` holds only what :func:`compare` writes (so that it may be replaced)."""
+    return {p.name for p in path.iterdir()} <= COMPARISON_FILES

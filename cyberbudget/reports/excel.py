@@ -15,11 +15,13 @@ cents: the grant in cents as an integer and in euros as ``cents / 100`` with a t
 totals match ``allocation.csv`` to the cent. Suppressed cells (see :mod:`cyberbudget.reports.disclosure`) read
 ``n.d.``. Under ``disclosure: establishment`` every sheet carries the marking "Diffusion restreinte" in its
 title, page header and footer.
+
+Every cell is written by :func:`cyberbudget.reports.spreadsheets.set_cell`: a string — a scenario description,
+a name, a parameter — is stored as a string, never as a formula, whatever it starts with.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -37,6 +39,7 @@ from cyberbudget.reports.disclosure import Breakdown
 from cyberbudget.reports.i18n import column, label, t
 from cyberbudget.reports.provenance_line import DataProvenance, summary_lines
 from cyberbudget.reports.reasons import translate_reasons
+from cyberbudget.reports.spreadsheets import set_cell
 
 #: Sheets written in every workbook, in order.
 SHEETS: tuple[str, ...] = (
@@ -74,19 +77,8 @@ def legend(lang: str = "fr") -> str:
     return t("nd.legend", lang, k=config.MIN_CELL_SIZE)
 
 
-def _cell_value(value: Any) -> Any:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def _title(ws: Worksheet, title: str, marking: str | None) -> None:
-    ws["A1"] = f"{marking} — {title}" if marking else title
-    ws["A1"].font = MARK_FONT if marking else TITLE_FONT
+    set_cell(ws, 1, 1, f"{marking} — {title}" if marking else title).font = MARK_FONT if marking else TITLE_FONT
     if marking:
         for part in (ws.oddHeader, ws.evenHeader, ws.firstHeader):
             part.center.text = marking
@@ -100,20 +92,17 @@ def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, form
                  suppressed: pd.Series | None = None, bold_last: bool = False, lang: str = "fr") -> None:
     formats = {**COLUMN_FORMATS, **(formats or {})}
     for j, col in enumerate(frame.columns, start=1):
-        cell = ws.cell(row=start_row, column=j, value=column(str(col), lang))
+        cell = set_cell(ws, start_row, j, column(str(col), lang))
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for i, row in enumerate(frame.itertuples(index=False), start=start_row + 1):
         hidden = suppressed is not None and bool(suppressed.iloc[i - start_row - 1])
         for j, (col, value) in enumerate(zip(frame.columns, row, strict=True), start=1):
-            value = _cell_value(value)
-            cell = ws.cell(row=i, column=j)
-            if value is None and hidden:
-                cell.value = NOT_DISCLOSED
-                cell.alignment = Alignment(horizontal="right")
+            cell = set_cell(ws, i, j, value)
+            if cell.value is None and hidden:
+                set_cell(ws, i, j, NOT_DISCLOSED).alignment = Alignment(horizontal="right")
             else:
-                cell.value = value
                 fmt = formats.get(str(col))
                 if fmt:
                     cell.number_format = FORMATS[fmt]
@@ -209,7 +198,7 @@ def write_workbook(
     _title(ws, t("xlsx.title.summary", lang, title=title), marking)
     lines = [*(summary_lines(data, lang) if data is not None else []), nd]
     for i, text in enumerate(lines, start=2):
-        cell = ws.cell(row=i, column=1, value=text)
+        cell = set_cell(ws, i, 1, text)
         if data is not None and i < 2 + len(lines) - 1:
             cell.font = NATURE_FONT if data.nature == "synthetic" else Font(bold=True)
             if data.nature == "synthetic":

@@ -15,6 +15,7 @@ import atexit
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -71,25 +72,40 @@ def declared_parameters(template: PathArg) -> set[str]:
 _SOCKET_DIR: str | None = None
 
 
-def local_kernel_manager_class() -> type:
-    """A kernel manager whose kernel talks over IPC sockets in a private temporary folder.
-
-    Nothing listens on the network (ipykernel warns about unencrypted TCP otherwise), and the socket files
-    never land in the report folder.
-    """
+def _socket_dir() -> str:
+    """This process's private folder for kernel sockets (mode 0700, removed at exit, or by the next run)."""
     global _SOCKET_DIR
-    from jupyter_client.manager import AsyncKernelManager
+    if _SOCKET_DIR is None or not os.path.isdir(_SOCKET_DIR):
+        from cyberbudget.reports.private import make_private_dir
 
-    if _SOCKET_DIR is None:
-        _SOCKET_DIR = tempfile.mkdtemp(prefix="cyberbudget-kernels-")
+        _SOCKET_DIR = str(make_private_dir("k"))
         atexit.register(shutil.rmtree, _SOCKET_DIR, True)
-    socket_dir = _SOCKET_DIR
+    return _SOCKET_DIR
+
+
+def local_kernel_manager_class() -> type:
+    """A kernel manager whose kernel talks over IPC sockets in a private folder and keeps quiet.
+
+    Nothing listens on the network (ipykernel warns about unencrypted TCP otherwise); the socket files live in
+    this process's private folder (:mod:`cyberbudget.reports.private`), never in the report folder. The kernel's
+    own output (its log, a traceback when it is stopped mid-cell) goes nowhere — results and errors come back
+    as messages — unless ``CYBERBUDGET_DEBUG`` is set. The kernel runs in its own session (a terminal's Ctrl-C
+    reaches only us) and exits within a second if this process dies (ipykernel watches its parent).
+    """
+    from jupyter_client.manager import AsyncKernelManager
 
     class LocalKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
-            kwargs.setdefault("ip", os.path.join(tempfile.mkdtemp(dir=socket_dir), "kernel"))
+            if "ip" not in kwargs:
+                kwargs["ip"] = os.path.join(tempfile.mkdtemp(dir=_socket_dir()), "kernel")
             super().__init__(**kwargs)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            if not os.environ.get("CYBERBUDGET_DEBUG"):
+                kw.setdefault("stdout", subprocess.DEVNULL)
+                kw.setdefault("stderr", subprocess.DEVNULL)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
 
         async def _async_interrupt_kernel(self) -> None:
             # jupyter_client interrupts a kernel before asking it to shut down; the notebook has finished, and

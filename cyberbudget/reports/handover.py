@@ -1,7 +1,8 @@
 """Handing the run's results to the report notebook, so that it shows exactly what ``run`` computed.
 
 A template that declares the parameter ``results_path`` receives the path of a private file written by
-:func:`save_results` (in a temporary folder outside the report folder, deleted once the notebook ran): the
+:func:`save_results` (in a private folder of this user, mode 0700, outside the report folder — see
+:mod:`cyberbudget.reports.private` — deleted once the notebook ran, or by the next run if this one is killed): the
 executed notebook then shows the run's own figures without recomputing them, and still checks its cents
 against the run's (:func:`cyberbudget.reports.computed.check_expected`). Run by hand, with ``results_path``
 empty, the template computes everything itself (:func:`notebook_context`).

@@ -1,4 +1,4 @@
-"""``report.html``: the executed notebook as one self-contained page.
+"""``report.html``: the executed notebook as one self-contained page that carries data, never code.
 
 :func:`html_exporter` builds an nbconvert ``HTMLExporter`` (``lab`` template) that hides the code, templates
 require.js, MathJax and mermaid away and adds the house CSS (screen and print: the allocation report's synthèse,
@@ -7,6 +7,17 @@ marking as a banner on screen and on every printed page.
 :func:`export_html` writes the page after removing any remaining remote ``<script src>`` or ``<link href>``: the
 page fetches nothing when opened (plotly.js is embedded once by the notebook's renderer,
 :func:`cyberbudget.reports.plots.register_renderer`). Build the exporter once to export many notebooks.
+
+Whatever a notebook displays, the page runs no code that came with the data (issue 14):
+
+- Markdown (markdown cells and ``display(Markdown(...))`` outputs) is rendered with raw HTML *shown as text*,
+  ``javascript:``-style links neutralised and images kept only when embedded (``data:``): a string that
+  reaches Markdown unescaped still cannot add a tag, a handler or a request. Library text that needs markup
+  displays it with ``HTML(...)``, each input string in it through
+  :func:`cyberbudget.reports.escaping.html_text`.
+- The page carries a Content-Security-Policy (:func:`cyberbudget.reports.escaping.csp_meta`) that lets run only
+  the scripts of the notebook's plotly figures (by hash; plotly writes a figure's data as JSON with ``<`` escaped)
+  — no other script, no inline event handler, no ``javascript:`` URL — and forbids every request.
 """
 
 from __future__ import annotations
@@ -16,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from cyberbudget.formatting import check_lang
+from cyberbudget.reports import escaping
 from cyberbudget.reports.inputs import PathArg
 
-__all__ = ["HTML_NAME", "export_html", "html_exporter"]
+__all__ = ["HTML_NAME", "PLOTLY_MIME", "export_html", "html_exporter", "trusted_scripts"]
 
 HTML_NAME: str = "report.html"
 
@@ -76,16 +88,70 @@ _REMOTE = re.compile(
 )
 
 
+#: The mime type of a figure displayed by :class:`cyberbudget.reports.plots.EmbeddedRenderer` (with its HTML).
+PLOTLY_MIME: str = "application/vnd.plotly.v1+json"
+_IMG_SRC = re.compile(r"""<img\b[^>]*\bsrc="(?!data:)""", re.IGNORECASE)
+
+
+_SAFE_EXPORTER: type | None = None
+
+
+def _safe_exporter_class() -> type:
+    """``HTMLExporter`` whose Markdown shows raw HTML as text (see the module docstring); built on first use."""
+    global _SAFE_EXPORTER
+    if _SAFE_EXPORTER is not None:
+        return _SAFE_EXPORTER
+    import html
+
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    class SafeRenderer(IPythonRenderer):
+        """nbconvert's Markdown renderer, minus raw HTML, harmful link protocols and images fetched from anywhere."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(escape=False, allow_harmful_protocols=False, **kwargs)
+
+        def block_html(self, html_text: str) -> str:
+            return "<p>" + html.escape(html_text.strip(), quote=False) + "</p>\n"
+
+        def inline_html(self, html_text: str) -> str:
+            return html.escape(html_text, quote=False)
+
+        def block_mermaidjs(self, code: str) -> str:
+            return f"<pre>{html.escape(code.strip(), quote=False)}</pre>"
+
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            rendered = super().image(text, url, title)
+            # an image not embedded (a remote or missing file) would be fetched when the page opens: its alt text
+            return html.escape(text, quote=False) if _IMG_SRC.search(rendered) else rendered
+
+    class SafeHTMLExporter(HTMLExporter):  # type: ignore[misc]
+        """An HTMLExporter whose Markdown carries no HTML of its own (raw HTML is shown as text)."""
+
+        @pass_context
+        def markdown2html(self, context: Any, source: str) -> str:
+            cell = context.get("cell", {})
+            path = context.get("resources", {}).get("metadata", {}).get("path", "")
+            renderer = SafeRenderer(attachments=cell.get("attachments", {}), embed_images=self.embed_images,
+                                    path=path, anchor_link_text=self.anchor_link_text,
+                                    exclude_anchor_links=self.exclude_anchor_links, **self.lexer_options)
+            return MarkdownWithMath(renderer=renderer).render(source)
+
+    _SAFE_EXPORTER = SafeHTMLExporter
+    return SafeHTMLExporter
+
+
 def html_exporter() -> Any:
     """An nbconvert HTMLExporter (``lab`` template) that hides code and links nothing from the network.
 
-    require.js, MathJax and mermaid are templated away; build it once and pass it to :func:`export_html` to
-    export many notebooks.
+    require.js, MathJax and mermaid are templated away, and Markdown shows raw HTML as text (see the module
+    docstring); build it once and pass it to :func:`export_html` to export many notebooks.
     """
     from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
+    exporter = _safe_exporter_class()(
         template_name="lab",
         extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
         exclude_input=True,
@@ -133,6 +199,26 @@ def export_html(nb: Any, path: PathArg, exporter: Any = None, *, marking: str | 
     body = _REMOTE.sub("", body)  # no remote <script src> or <link href> survives
     # the exporter is shared by a batch's reports: the language is set on the page, not on the exporter
     body = _HTML_LANG.sub(f'<html lang="{check_lang(lang)}">', body, count=1)
+    trusted = trusted_scripts(nb)
+    body = escaping.with_csp(body, [s for s in escaping.inline_scripts(body) if s in trusted])
     path = Path(path)
     path.write_text(body, encoding="utf-8", newline="\n")
     return path
+
+
+def trusted_scripts(nb: Any) -> set[str]:
+    """The inline scripts of the figures a notebook displayed with :class:`~cyberbudget.reports.plots.EmbeddedRenderer`.
+
+    Those outputs carry the figure's JSON beside its HTML; their scripts are plotly.js and ``Plotly.newPlot``
+    calls whose data plotly serialised with ``<``, ``>`` and ``/`` escaped. They are the only scripts the page
+    lets run (:func:`cyberbudget.reports.escaping.csp_meta`); any other script in the page — from a string
+    displayed as HTML, say — is blocked.
+    """
+    out: set[str] = set()
+    for cell in getattr(nb, "cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if PLOTLY_MIME in data and "text/html" in data:
+                text = data["text/html"]
+                out.update(escaping.inline_scripts("".join(text) if isinstance(text, list) else str(text)))
+    return out

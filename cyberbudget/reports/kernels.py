@@ -38,7 +38,6 @@ import atexit
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 import weakref
@@ -201,9 +200,13 @@ class WarmKernel:
         """
         if self.km is None or self.kc is None:
             self._thread = threading.get_ident()
-            # IPC sockets: local only, nothing listens on the network.
-            self._socket_dir = tempfile.mkdtemp(prefix="cyberbudget-kernel-")
-            self.km = AsyncKernelManager(
+            # IPC sockets in a private folder: local only, nothing listens on the network (see
+            # cyberbudget.reports.execution.local_kernel_manager_class: quiet, own session, dies with us).
+            from cyberbudget.reports.execution import local_kernel_manager_class
+            from cyberbudget.reports.private import make_private_dir
+
+            self._socket_dir = str(make_private_dir("w"))
+            self.km = local_kernel_manager_class()(
                 kernel_name=self.kernel_name, transport="ipc", ip=os.path.join(self._socket_dir, "kernel")
             )
             try:

@@ -3,7 +3,10 @@
 A manifest records the SHA-256 of every input (the establishment table, the scenario and every file of its
 ``extends:`` chain, the notebook template, every ``data/reference/*.yaml``), the resolved parameters, the seed,
 the versions of the packages that compute results, the git commit of the source tree (if any), the timings of
-each step and the SHA-256 of the outputs. :func:`cyberbudget.reports.verification.verify` reads it back.
+each step and the SHA-256 of every output file: every file of the report folder but the manifest itself
+(``report.html``, ``allocation.xlsx``, ``report.ipynb``, ``allocation.csv``, ``summary.json``, and whatever a
+later version writes there before the manifest, e.g. ``report.pdf``; :func:`output_hashes`).
+:func:`cyberbudget.reports.verification.verify` reads it back and checks every one of them.
 
 Paths are stored absolute and, when they lie inside the project, also relative to the project root, so a
 report folder moved with its project still verifies.
@@ -145,6 +148,21 @@ def input_entries(
     return entries
 
 
+def output_hashes(folder: str | Path) -> dict[str, str]:
+    """SHA-256 of every file of a report folder except ``manifest.json``: relative POSIX path → hex digest.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.csv").write_bytes(b"abc")
+    >>> _ = (d / MANIFEST_NAME).write_text("{}"); list(output_hashes(d))
+    ['a.csv']
+    """
+    root = Path(folder)
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() != MANIFEST_NAME}
+
+
 def build_manifest(
     *,
     name: str,
@@ -152,11 +170,17 @@ def build_manifest(
     parameters: Mapping[str, Any],
     seed: int | None,
     notebook_parameters: Mapping[str, Any],
-    outputs: Mapping[str, str | Path],
+    outputs: Mapping[str, str | Path] | str | Path,
     timings: Mapping[str, float],
     template: str,
 ) -> dict[str, Any]:
-    """Assemble the manifest dict (see module docstring); ``outputs`` maps file name → path to hash."""
+    """Assemble the manifest dict (see module docstring).
+
+    ``outputs`` is the report folder (every file but the manifest is hashed, :func:`output_hashes`) or a mapping
+    file name → path to hash.
+    """
+    hashes = (output_hashes(outputs) if isinstance(outputs, str | Path)
+              else {k: sha256_file(v) for k, v in sorted(outputs.items())})
     return {
         "format": FORMAT_VERSION,
         "name": name,
@@ -165,7 +189,7 @@ def build_manifest(
         "inputs": inputs,
         "parameters": parameters,
         "notebook_parameters": dict(notebook_parameters),
-        "outputs": {k: sha256_file(v) for k, v in sorted(outputs.items())},
+        "outputs": dict(sorted(hashes.items())),
         "packages": package_versions(),
         "git": git_commit(),
         "platform": {"system": platform.system(), "machine": platform.machine()},

@@ -6,7 +6,9 @@ seed give the same bytes on every machine with the lock file's packages, which i
 - ``allocation.csv``: one row per establishment sorted by ``finess``; columns ``finess, eligible, grant_cents,
   grant_eur, reason``, then ``unit`` when the allocation has funding units, then every other column of the
   allocation table in its order, then ``grant_cents_<year>`` per year; UTF-8, ``,``, LF, booleans
-  ``true``/``false``, ``grant_eur`` with two decimals, floats as their shortest round-trip text.
+  ``true``/``false``, ``grant_eur`` with two decimals, floats as their shortest round-trip text; a text cell a
+  spreadsheet would evaluate (leading ``=``, ``+``, ``-``, ``@``, tab, carriage return: a name from the table can)
+  starts with ``'`` (:mod:`cyberbudget.reports.spreadsheets`), deterministically.
 - ``summary.json``: the allocation summary plus the audit plan's; sorted keys, floats to 12 significant digits,
   UTF-8, LF.
 - ``allocation.xlsx`` (published, aggregated): written by :mod:`cyberbudget.reports.excel` from the
@@ -30,6 +32,7 @@ import pandas as pd
 from cyberbudget.reports.computed import Computed
 from cyberbudget.reports.inputs import PathArg
 from cyberbudget.reports.published import Published, by_year_frame, publish
+from cyberbudget.reports.spreadsheets import neutralise_text_columns
 
 if TYPE_CHECKING:
     from cyberbudget.policy import AllocationResult
@@ -88,6 +91,9 @@ def allocation_frame(result: AllocationResult) -> pd.DataFrame:
     })
     for col in leading[len(CSV_LEADING):] + tuple(c for c in t.columns if c not in leading):
         out[col] = _text_column(t[col])
+    # text columns (names, reasons, codes): nothing a spreadsheet would evaluate; numbers are untouched
+    text = [c for c in out.columns if c in t.columns and pd.api.types.is_string_dtype(t[c])]
+    out = neutralise_text_columns(out, text)
     years = by_year_frame(result).reindex(t["finess"].astype(str).tolist())
     for year in years.columns:
         out[f"grant_cents_{year}"] = [str(int(v)) for v in years[year].to_numpy(np.int64)]

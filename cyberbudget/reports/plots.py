@@ -42,6 +42,7 @@ from cyberbudget.formatting import (
     tick_format,
 )
 from cyberbudget.reports import i18n
+from cyberbudget.reports.escaping import plot_text
 
 # --------------------------------------------------------------------------------------------------------------
 # Palette, fonts, labels
@@ -115,9 +116,11 @@ def house_layout(
     ----------
     fig : plotly Figure
     title : str
-        What the reader should see in the chart, as a sentence.
+        What the reader should see in the chart, as a sentence. plotly reads it as (a subset of) HTML: a string
+        from an input in it (a description, a name, a file name) goes through
+        :func:`cyberbudget.reports.escaping.plot_text`.
     subtitle : str, optional
-        Source, unit or caveat, shown in small grey text under the title.
+        Source, unit or caveat, shown in small grey text under the title (same rule).
     lang : {"fr", "en"}
         Number separators on axes and hover labels.
     height : int, optional
@@ -195,7 +198,8 @@ def register_renderer() -> str:
 
 
 def _group_labels(kind: str, codes: Sequence[str], lang: str) -> list[str]:
-    return [label(kind, str(c), lang) for c in codes]
+    """Labels of groups as figure text: a code from a table (a GHT code, a name) is shown, never read as markup."""
+    return [plot_text(label(kind, str(c), lang)) for c in codes]
 
 
 def share_distribution(

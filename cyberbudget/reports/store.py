@@ -53,6 +53,7 @@ import pyarrow.parquet as pq
 
 from cyberbudget.errors import InputError
 from cyberbudget.reports.folders import write_bytes_atomic
+from cyberbudget.reports.spreadsheets import csv_text
 
 __all__ = [
     "PARQUET_OPTIONS", "RESULTS_COLUMNS", "RESULTS_CSV", "RESULTS_NAME", "RESULTS_SCHEMA", "SUMMARY_COLUMNS",
@@ -370,8 +371,11 @@ def _csv_cell(value: Any) -> str:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """``frame`` as CSV: UTF-8, ``,``, LF, ``true``/``false``, whole numbers without decimals."""
-    text = pd.DataFrame({c: [_csv_cell(v) for v in frame[c].tolist()] for c in frame.columns},
+    """``frame`` as CSV: UTF-8, ``,``, LF, ``true``/``false``, whole numbers without decimals; a text cell a
+    spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, carriage return first) gets a leading ``'``
+    (:func:`cyberbudget.reports.spreadsheets.csv_text`), numbers are untouched."""
+    text = pd.DataFrame({c: [csv_text(v) if isinstance(v, str) else _csv_cell(v) for v in frame[c].tolist()]
+                         for c in frame.columns},
                         columns=frame.columns).to_csv(index=False, lineterminator="\n")
     return text.encode("utf-8")
 

@@ -15,7 +15,6 @@ both reports open with :func:`provenance_header` (the data's nature, see :mod:`c
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pandas as pd
 from cyberbudget import formatting
 from cyberbudget.errors import ScenarioError
 from cyberbudget.reports import disclosure, plots, tables
+from cyberbudget.reports.escaping import markdown_text
 from cyberbudget.reports.i18n import label, t
 from cyberbudget.reports.inputs import PathArg, load_inputs
 from cyberbudget.reports.provenance_line import banner_html, describe
@@ -98,10 +98,10 @@ class Unavailable:
 
     def markdown(self, lang: str = "fr") -> str:
         """The report section saying that the analysis is not available, and why (the simulation path's own
-        refusal quoted as it is)."""
-        reason = f"<span class='cb-quoted'>{html.escape(self.reason, quote=False)}</span>"  # the engine's words, as they are
+        refusal quoted as it is, shown literally)."""
+        reason = f"<span class='cb-quoted'>{markdown_text(self.reason)}</span>"  # the engine's words, as they are
         return t("unc.unavailable", lang, rule=self.rule, analysis=t(f"analysis.{self.analysis}", lang),
-                 scenario=self.scenario, reason=reason)
+                 scenario=markdown_text(self.scenario), reason=reason)
 
 
 def _reason(exc: ScenarioError) -> str:

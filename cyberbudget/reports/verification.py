@@ -1,16 +1,17 @@
-"""``cyberbudget verify``: re-run a report from its manifest and compare the deterministic files byte for byte.
+"""``cyberbudget verify``: check every file of a report against its manifest, and re-run the deterministic ones.
 
-:func:`verify` locates the inputs recorded in ``DIR/NAME/manifest.json`` (absolute path, else relative to the
-project root), checks their SHA-256 (a changed table or scenario is a difference; a changed template only a
-warning, since the template shapes the report, not the numbers), warns when package versions differ from the
-manifest's, recomputes, and compares ``allocation.csv`` and ``summary.json`` with the recorded ones, saying
-which lines or keys differ.
+:func:`verify` checks the SHA-256 of every output file the manifest records (``report.html``,
+``allocation.xlsx``, ``report.ipynb``, ``allocation.csv``, ``summary.json``, …): a file edited, replaced or
+removed since the run is a difference naming it. It then locates the inputs recorded in ``DIR/NAME/manifest.json``
+(absolute path, else relative to the project root), checks their SHA-256 (a changed table or scenario is a
+difference; a changed template only a warning, since the template shapes the report, not the numbers), warns when
+package versions differ from the manifest's, recomputes, and compares ``allocation.csv`` and ``summary.json``
+with the recorded ones, saying which lines or keys differ.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from cyberbudget.reports import manifest
 from cyberbudget.reports.computed import compute
 from cyberbudget.reports.inputs import PathArg
 from cyberbudget.reports.outputs import write_outputs
+from cyberbudget.reports.private import private_dir, remove_stale
 
 __all__ = ["VerifyResult", "verify"]
 
@@ -31,9 +33,11 @@ class VerifyResult:
     Attributes
     ----------
     ok : bool
-        allocation.csv and summary.json re-run byte-identical, and no recorded input changed.
+        Every recorded output file unchanged, allocation.csv and summary.json re-run byte-identical, and no
+        recorded input changed.
     differences : list of str
-        What differs (changed inputs, lines of allocation.csv, keys of summary.json).
+        What differs (edited or missing output files, changed inputs, lines of allocation.csv, keys of
+        summary.json).
     warnings : list of str
         Package versions that differ from the manifest's; a changed template.
     """
@@ -88,8 +92,26 @@ def _describe_json(name: str, recorded: bytes, rerun: bytes, limit: int = 5) -> 
     return out
 
 
+def _edited_outputs(folder: Path, man: dict[str, Any]) -> list[str]:
+    """A line per output file recorded in the manifest that is missing or whose SHA-256 changed."""
+    out = []
+    recorded = man.get("outputs") or {}
+    if not isinstance(recorded, dict):
+        return [f"{manifest.MANIFEST_NAME}: outputs: expected file name → SHA-256, found {type(recorded).__name__}"]
+    for name, digest in sorted(recorded.items()):
+        file = folder / str(name)
+        if not file.is_file():
+            out.append(f"{name}: missing from {folder} (recorded in the manifest)")
+            continue
+        now = manifest.sha256_file(file)
+        if now != digest:
+            out.append(f"{name}: edited since the run (sha256 {str(digest)[:12]}… recorded, {now[:12]}… now)")
+    return out
+
+
 def verify(path: PathArg) -> VerifyResult:
-    """Re-run a report from its manifest and compare ``allocation.csv`` and ``summary.json`` byte for byte.
+    """Check every output file against the manifest's SHA-256, then re-run ``allocation.csv`` and ``summary.json``
+    and compare them byte for byte.
 
     Inputs are located from the manifest (absolute path, else relative to the project root) and their
     SHA-256 checked: a changed input is reported as a difference. Package versions that differ from the
@@ -102,7 +124,7 @@ def verify(path: PathArg) -> VerifyResult:
     """
     folder = Path(path)
     man = manifest.read_manifest(folder)
-    differences: list[str] = []
+    differences: list[str] = _edited_outputs(folder, man)
     warnings: list[str] = []
     located: dict[str, Path] = {}
     missing = []
@@ -127,7 +149,8 @@ def verify(path: PathArg) -> VerifyResult:
         if now != was:
             warnings.append(f"{pkg} {now} installed, the report was made with {was}")
     computed = compute(located["scenario"], located["table"], located.get("overrides"))
-    with tempfile.TemporaryDirectory(prefix="cyberbudget-verify-") as tmp:
+    remove_stale()
+    with private_dir("v") as tmp:  # the re-run holds establishment-level data: this user's private folder
         outputs = write_outputs(computed, tmp, xlsx=False)
         for name, rerun_path in outputs.items():
             recorded_path = folder / name

@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from cyberbudget import config
 from cyberbudget.formatting import fmt_eur_compact, fmt_int, fmt_share
 from cyberbudget.reports import plots
+from cyberbudget.reports.escaping import plot_text
 from cyberbudget.reports.whatif.words import choice, word
 
 __all__ = ["corridor_histogram", "difference", "grants_by", "tier_label"]
@@ -204,6 +205,7 @@ def grants_by(current: pd.DataFrame, reference: pd.DataFrame, by: str, *, refere
             "hovertemplate": "%{y} : %{customdata}<extra>" + name + "</extra>",
         }
 
+    reference_name = plot_text(reference_name)  # a file name: text in the figure, never markup
     quote = f"« {reference_name} »" if lang == "fr" else f"\"{reference_name}\""
     data = [bars(cur, word(lang, "current"), plots.PALETTE[0], True),
             bars(ref, f"{word(lang, 'reference_marker')} {quote}", "#BBBBBB", False)]
@@ -276,7 +278,7 @@ def difference(pairs: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]], *, refere
             i = int(np.nanargmin(np.where(loss, v, np.inf)))
             parts.append(word(lang, "diff_least", group=label[i], value=fmt_eur_compact(float(v[i]), lang)))
         text = " ; ".join(parts) if lang == "fr" else "; ".join(parts)
-    title = word(lang, "diff_title", name=reference_name, text=text)
+    title = word(lang, "diff_title", name=plot_text(reference_name), text=text)  # a file name: text, not markup
     layout = _layout(lang, max(320, 26 * len(label) + 190), title, word(lang, "diff_subtitle"))
     span = float(np.nanmax(np.abs(v))) / 1e6 if np.isfinite(v).any() else 0.0
     span = span * 1.35 if span > 0 else 1.0
