@@ -19,7 +19,7 @@ from cyberbudget.reports.published import Published
 
 __all__ = [
     "assumptions_frame", "assumptions_html", "audits_figures", "audits_markdown", "establishment_html",
-    "header_markdown", "key_figures_markdown", "narrative_markdown",
+    "header_markdown", "key_figures_markdown", "narrative_markdown", "units_key_figure",
 ]
 
 
@@ -62,8 +62,32 @@ def key_figures_markdown(pub: Published, lang: str = "en") -> str:
         ("Induced cyber spend (over the period)", nd if k["induced_spend_eur"] is None else
          f.fmt_eur(k["induced_spend_eur"], lang)),
     ]
+    units = units_key_figure(pub, lang)
+    if units is not None:
+        rows.insert(5, units)
     lines = ["| Key figure | Value |", "|---|---:|"] + [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines)
+
+
+def units_key_figure(pub: Published, lang: str = "fr") -> tuple[str, str] | None:
+    """Under a funding unit other than ``establishment``, the key figure that counts units and sites:
+    ``("Unités de financement (entités juridiques)", "Unités éligibles : 412 (sur 1 543) ; établissements :
+    1 092")``; None under ``establishment``. A count of 1 to 4 reads "non diffusé (moins de 5)".
+    """
+    from cyberbudget.reports.i18n import t
+
+    k = pub.key
+    kind = k.get("unit", "establishment")
+    if kind == "establishment":
+        return None
+    nd = t("units.not_disclosed", lang, n=config.MIN_CELL_SIZE)
+
+    def count(x: int | None) -> str:
+        return nd if x is None else formatting.fmt_int(x, lang)
+
+    return (t("units.key_figures.label", lang, kind=t(f"units.kind.{kind}", lang)),
+            t("units.key_figures.value", lang, n_eligible=count(k["n_units_eligible"]), n=count(k["n_units"]),
+              n_sites=count(k["n_eligible"])))
 
 
 def narrative_markdown(computed: Computed, pub: Published, lang: str = "en") -> str:

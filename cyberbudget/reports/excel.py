@@ -1,7 +1,13 @@
 """The finance teams' workbook, ``allocation.xlsx`` (openpyxl).
 
 Sheets (DESIGN.md, "Command line"): ``summary``, ``by_region``, ``by_status``, ``by_category``, ``by_ght``,
-``by_year``, ``parameters``, ``provenance`` and, only under ``disclosure: establishment``, ``establishments``.
+``by_year``, ``parameters``, ``provenance``, then the extension ``by_legal_entity`` (one row per legal entity,
+with its name) and, only under ``disclosure: establishment``, ``establishments``. ``by_ght`` and
+``by_legal_entity`` carry the names of their groups in the ``label`` column (``by_legal_entity`` lists, under
+``disclosure: aggregate``, only the legal entities whose figures are published, the others pooled in one row);
+under a funding unit other than
+``establishment`` every breakdown also counts units (``n_units``, ``n_units_eligible``) and the summary gives the
+unit and its counts.
 
 Every sheet has a title in row 1, its column headers in row 2 (frozen with the first column), data from row 3
 and, for breakdowns, a bold total row. Amounts are written from integer cents: ``grant_cents`` as an integer
@@ -26,11 +32,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cyberbudget import config
-from cyberbudget.reports.disclosure import Breakdown
+from cyberbudget.reports.disclosure import POOLED, Breakdown
 
-#: Sheets written in every workbook, in order.
+#: Sheets written in every workbook, in order: DESIGN.md's, then the extensions.
 SHEETS: tuple[str, ...] = (
     "summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance",
+    "by_legal_entity",
 )
 #: Text written in a suppressed cell.
 NOT_DISCLOSED: str = "n.d."
@@ -48,6 +55,7 @@ FORMATS: dict[str, str] = {
 #: Number format of each known column.
 COLUMN_FORMATS: dict[str, str] = {
     "n_establishments": "int", "n_eligible": "int", "n_recipients": "int", "eligible_share": "share",
+    "n_units": "int", "n_units_eligible": "int",
     "grant_cents": "cents", "grant_eur": "eur", "grant_share": "share", "it_budget_eur": "eur0",
     "cyber_spend_eur": "eur0", "cyber_share": "share2", "beds": "int", "grant_per_bed_eur": "eur",
     "year": "text",
@@ -115,11 +123,12 @@ def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, form
     ws.page_setup.fitToHeight = 0
 
 
-def _labelled(breakdown: Breakdown, labels: Mapping[str, str] | None) -> pd.DataFrame:
-    frame = breakdown.to_frame(with_total=True)
+def _labelled(breakdown: Breakdown, labels: Mapping[str, str] | None, *, pooled: bool = False) -> pd.DataFrame:
+    frame = breakdown.visible_frame() if pooled else breakdown.to_frame(with_total=True)
     by = breakdown.by
     if labels:
-        frame.insert(1, "label", [labels.get(str(code), "") if code != "Total" else "" for code in frame[by]])
+        frame.insert(1, "label", [labels.get(str(code), "") if code not in ("Total", POOLED) else ""
+                                  for code in frame[by]])
     frame["suppressed"] = frame["suppressed"].map({"primary": "n < 5", "secondary": "secondary", "": ""})
     return frame
 
@@ -206,6 +215,13 @@ def write_workbook(
     ws = wb.create_sheet("provenance")
     _title(ws, f"{title} — where the figures come from (source: assumption = no publication gives it)", marking)
     _write_frame(ws, provenance.astype(object).where(provenance.notna(), None), formats={"value": ""})
+
+    if "legal_entity" in breakdowns:
+        ws = wb.create_sheet("by_legal_entity")
+        _title(ws, f"{title} — allocation by legal entity ({LEGEND})", marking)
+        # under aggregate disclosure, the legal entities whose figures are published, the others pooled in one row
+        frame = _labelled(breakdowns["legal_entity"], (labels or {}).get("legal_entity") or {}, pooled=not marking)
+        _write_frame(ws, frame, suppressed=frame["suppressed"] != "", bold_last=True, formats={"legal_entity": "text"})
 
     if establishments is not None:
         ws = wb.create_sheet("establishments")

@@ -165,6 +165,9 @@ def _summary_rows(pub: Published) -> list[tuple[str, Any, str]]:
         ("unallocated_cents", k["unallocated_cents"], "cents"),
         ("n_establishments", k["n_establishments"], "int"),
         ("n_eligible", k["n_eligible"], "int"),
+        *([("unit", k["unit"], "text"), ("n_units", k["n_units"], "int"),
+           ("n_units_eligible", k["n_units_eligible"], "int")]
+          if k.get("unit", "establishment") != "establishment" else []),
         ("eligible_share", k["eligible_share"], "share"),
         ("induced_spend_eur_over_period", k["induced_spend_eur"], "eur"),
     ]
@@ -176,7 +179,7 @@ def write_workbook(computed: Computed, pub: Published, path: PathArg) -> Path:
     from cyberbudget.reports import excel
 
     labels = {"region": dict(config.REGION_NAMES), "status": plots.STATUS_LABELS["en"],
-              "category": plots.CATEGORY_LABELS["en"]}
+              "category": plots.CATEGORY_LABELS["en"], **pub.names}
     return excel.write_workbook(
         path, summary=_summary_rows(pub), breakdowns=pub.breakdowns, years=pub.years,
         parameters=computed.scenario.to_dict(), provenance=provenance(), establishments=pub.establishments,

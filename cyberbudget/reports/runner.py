@@ -10,7 +10,8 @@
 4. execute the template (:mod:`cyberbudget.reports.execution`); a template that declares ``results_path``
    receives step 2's results through a private file (:mod:`cyberbudget.reports.handover`), and every template
    checks its allocated cents against step 2's;
-5. export ``report.html`` (:mod:`cyberbudget.reports.html_export`);
+5. export ``report.html`` (:mod:`cyberbudget.reports.html_export`) and, with ``pdf``, print it into
+   ``report.pdf`` (:mod:`cyberbudget.reports.pdf`: a headless Chromium, found before anything else is done);
 6. write ``manifest.json`` (:mod:`cyberbudget.reports.manifest`).
 
 Everything is written through :func:`cyberbudget.reports.folders.atomic_folder`: an error or Ctrl-C leaves no
@@ -32,6 +33,7 @@ from typing import Any
 from cyberbudget import config
 from cyberbudget.errors import ReportError
 from cyberbudget.reports import manifest
+from cyberbudget.reports.browser import Printer
 from cyberbudget.reports.computed import Computed, compute_from
 from cyberbudget.reports.execution import (
     NOTEBOOK_NAME,
@@ -44,6 +46,7 @@ from cyberbudget.reports.handover import save_results
 from cyberbudget.reports.html_export import HTML_NAME, export_html
 from cyberbudget.reports.inputs import Inputs, PathArg, load_inputs, resolve_template
 from cyberbudget.reports.outputs import XLSX_NAME, write_outputs
+from cyberbudget.reports.pdf import PDF_NAME, open_printer, print_report
 from cyberbudget.reports.published import Published, publish
 
 __all__ = ["failed_folder", "run"]
@@ -88,6 +91,7 @@ def run(
     engine: str | None = None,
     exporter: Any = None,
     lang: str = "en",
+    pdf: bool | Printer = False,
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
 
@@ -110,6 +114,10 @@ def run(
         A pre-built :func:`cyberbudget.reports.html_export.html_exporter` (batches).
     lang : {"en", "fr"}
         Number format of the report.
+    pdf : bool or Printer
+        Also write ``report.pdf``: ``True`` starts a headless Chromium for this run (found first, before the
+        inputs are read); a :class:`~cyberbudget.reports.browser.Browser` (or any printer) is used as it is
+        (batches: one browser for every scenario).
 
     Returns
     -------
@@ -119,10 +127,19 @@ def run(
     Raises
     ------
     InputError
-        Bad scenario, table or template: raised before anything is written.
+        Bad scenario, table or template, or ``pdf=True`` without a Chromium on the machine
+        (:class:`~cyberbudget.reports.browser.ChromiumNotFound`): raised before anything is written.
     ReportError
-        The notebook failed (kept in ``out/<name>.failed/``) or an output could not be written.
+        The notebook failed (kept in ``out/<name>.failed/``), the PDF could not be printed or an output could not
+        be written.
     """
+    with open_printer(pdf) as printer:  # no Chromium: stops here, before anything runs
+        return _run(scenario_path, data, out, template, dask, engine=engine, exporter=exporter, lang=lang,
+                    printer=printer)
+
+
+def _run(scenario_path: PathArg, data: PathArg | None, out: PathArg, template: PathArg, dask: str | None, *,
+         engine: str | None, exporter: Any, lang: str, printer: Printer | None) -> Path:
     t_start = time.perf_counter()
     template_path = resolve_template(template)
     inputs = load_inputs(scenario_path, data)
@@ -150,9 +167,13 @@ def run(
                 _keep_failed(tmp / NOTEBOOK_NAME, failed_folder(out, name))
                 raise
         t1 = time.perf_counter()
-        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=f"cyberbudget — {name}")
+        title = f"cyberbudget — {name}"
+        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=title)
         t2 = time.perf_counter()
         computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
+        if printer is not None:
+            print_report(printer, tmp / HTML_NAME, tmp / PDF_NAME, title=title, marking=pub.marking, lang=lang)
+            computed.timings["pdf"] = time.perf_counter() - t2
         computed.timings["total"] = time.perf_counter() - t_start
         inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
                                                template=template_path, extends=scenario.extends_chain)
