@@ -7,6 +7,8 @@ Official public API (imported lazily: ``import cyberbudget.reports`` loads nothi
   :func:`compare` / :func:`comparison_tables` / :class:`Comparison` (``cyberbudget diff --report``);
 - many reports: :func:`run_batch` / :class:`BatchResult` / :class:`Outcome` (``cyberbudget batch``);
 - folders written whole or not at all: :func:`atomic_folder`;
+- PDF and notices: :class:`Browser` / :func:`find_chromium` (one headless Chromium that prints pages,
+  ``--pdf``), :func:`write_notices` / :class:`NoticesResult` (``cyberbudget notices``);
 - the steps, reusable: :func:`load_inputs` / :class:`Inputs` and the path resolvers, :func:`compute` /
   :func:`compute_from` / :class:`Computed`, :func:`publish` / :class:`Published`, :func:`write_outputs`,
   :func:`execute_notebook`, :func:`html_exporter` / :func:`export_html`;
@@ -40,6 +42,10 @@ Modules, one concern each (``cyberbudget.reports.<module>``):
 ``kernels``               warm Jupyter kernels for batches
 ``batch``                 ``batch``: many scenarios, ``batch.json``
 ``batch_index``           the batch's ``index.html``
+``browser``               headless Chromium driven over the DevTools pipe: finding it, printing pages to PDF
+``pdf``                   ``report.pdf`` (page, header, footer) and the one browser a command or a batch prints with
+``recipients``            establishments grouped into recipients (legal entities, GHT): keys and names
+``notices``               ``notices``: one letter per recipient of a run's grants, ``notices/index.csv``
 ========================  =====================================================================================
 """
 
@@ -50,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cyberbudget.reports.batch import BatchResult, Outcome, run_batch
+    from cyberbudget.reports.browser import Browser, find_chromium
     from cyberbudget.reports.comparison import Comparison, compare, comparison_tables
     from cyberbudget.reports.computed import Computed, check_expected, compute, compute_from
     from cyberbudget.reports.execution import execute_notebook
@@ -63,6 +70,7 @@ if TYPE_CHECKING:
         resolve_table_path,
         resolve_template,
     )
+    from cyberbudget.reports.notices import NoticesResult, write_notices
     from cyberbudget.reports.outputs import write_outputs
     from cyberbudget.reports.published import Published, publish
     from cyberbudget.reports.runner import run
@@ -72,6 +80,8 @@ if TYPE_CHECKING:
 #: Public name → the module of this package that defines it.
 _EXPORTS: dict[str, str] = {
     "BatchResult": "batch", "Outcome": "batch", "run_batch": "batch",
+    "Browser": "browser", "find_chromium": "browser",
+    "NoticesResult": "notices", "write_notices": "notices",
     "Comparison": "comparison", "compare": "comparison", "comparison_tables": "comparison",
     "Computed": "computed", "check_expected": "computed", "compute": "computed", "compute_from": "computed",
     "execute_notebook": "execution",
@@ -88,11 +98,11 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "BatchResult", "Comparison", "Computed", "Inputs", "Outcome", "Published", "Unavailable", "VerifyResult",
-    "atomic_folder", "check_expected", "compare", "comparison_tables", "compute", "compute_from",
-    "execute_notebook", "export_html", "html_exporter", "load_inputs", "notebook_context", "publish",
-    "resolve_scenario_path", "resolve_table_path", "resolve_template", "run", "run_batch", "verify",
-    "write_outputs",
+    "BatchResult", "Browser", "Comparison", "Computed", "Inputs", "NoticesResult", "Outcome", "Published",
+    "Unavailable", "VerifyResult", "atomic_folder", "check_expected", "compare", "comparison_tables", "compute",
+    "compute_from", "execute_notebook", "export_html", "find_chromium", "html_exporter", "load_inputs",
+    "notebook_context", "publish", "resolve_scenario_path", "resolve_table_path", "resolve_template", "run",
+    "run_batch", "verify", "write_notices", "write_outputs",
 ]
 
 

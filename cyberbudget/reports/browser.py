@@ -91,7 +91,7 @@ _CHARTS_DRAWN_JS = """
     const divs = Array.from(document.querySelectorAll('.plotly-graph-div'));
     const waiting = divs.filter(d => !(d.classList.contains('js-plotly-plot') && d.querySelector('.main-svg')));
     if (!waiting.length) {
-      await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+      await new Promise(r => setTimeout(r, 50));
       return divs.length;
     }
     if (performance.now() - t0 > limitMs) {
@@ -490,7 +490,8 @@ class Browser:
     # -- tabs ------------------------------------------------------------------------------------------------
 
     def _new_tab(self) -> _Tab:
-        target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        # its own window: every tab is visible, so that pages draw (animation frames) while another tab prints
+        target = self._call("Target.createTarget", {"url": "about:blank", "newWindow": True})["targetId"]
         session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         tab = _Tab(target_id=target, session_id=session, frame_id="")
         with self._state_lock:

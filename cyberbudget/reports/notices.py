@@ -407,7 +407,7 @@ def _period(years: Sequence[Any]) -> str:
 _CSS = """
 * { box-sizing: border-box; }
 body { font-family: 'DejaVu Sans', Arial, Helvetica, sans-serif; font-size: 10.5pt; color: #111; line-height: 1.42;
-       max-width: 186mm; margin: 0 auto; padding: 0 4mm; }
+       max-width: 186mm; margin: 0 auto; padding: 0 4mm; font-variant-ligatures: none; }
 .nt-mark { background: #C00000; color: #fff; font-weight: bold; text-align: center; padding: 3px 8px;
            font-size: 9.5pt; letter-spacing: .02em; }
 .nt-top { margin: 0 0 6mm 0; }

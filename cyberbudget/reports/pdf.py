@@ -2,7 +2,8 @@
 
 ``cyberbudget run --pdf`` (and ``batch --pdf``) print ``report.html`` into ``report.pdf`` inside the report's
 atomic folder, so the PDF appears together with the other files or not at all. The page (:func:`report_setup`):
-A4 portrait, the report laid out at the printed width and every plotly chart drawn before printing; a header
+A4 portrait, the report laid out at the printed width (no ligatures, so that the PDF's words can be searched)
+and every plotly chart drawn before printing; a header
 with the report's title and, under ``disclosure: establishment``, the marking "Diffusion restreinte" on every
 page, repeated in the footer beside the page number ("Page 3 sur 16"). The on-page banners of ``report.html``
 are hidden in the PDF since the header and footer carry the marking.
@@ -37,11 +38,13 @@ __all__ = [
 PDF_NAME: str = "report.pdf"
 #: Colour of the protective marking (the house red of the HTML banners and the workbook).
 MARKING_STYLE: str = "color:#C00000;font-weight:bold"
-_BOX = ("font-family:'DejaVu Sans',Arial,sans-serif;font-size:8pt;width:100%;padding:0 12mm;box-sizing:border-box;"
+_BOX = ("font-family:'DejaVu Sans',Arial,sans-serif;font-size:8pt;font-variant-ligatures:none;width:100%;"
+        "padding:0 12mm;box-sizing:border-box;"
         "display:flex;justify-content:space-between;align-items:center;color:#333")
 #: Added to report pages when printing: the header and footer carry the marking, the page's own fixed banners
 #: would only cover the text.
-_REPORT_CSS = ".cb-banner, .cb-footer { display: none !important; } main { margin-top: 0 !important; }"
+_REPORT_CSS = (".cb-banner, .cb-footer { display: none !important; } main { margin-top: 0 !important; } "
+               "body { font-variant-ligatures: none; }")  # no ligature: the PDF's words stay searchable
 
 
 def require_chromium() -> Path:
