@@ -80,6 +80,12 @@ DataOpt = Annotated[
     Path | None,
     typer.Option("--data", help="Establishment table (CSV, Parquet, Excel); default: the committed synthetic table."),
 ]
+OverridesOpt = Annotated[
+    Path | None,
+    typer.Option("--overrides", help="Real budget figures replacing imputed ones: a CSV/Excel file keyed by finess "
+                 "or finess_ej, with any of operating_budget_eur, it_budget_eur, cyber_spend_eur (French "
+                 "number formats accepted); hashed in the manifest."),
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
 DaskOpt = Annotated[
     str | None, typer.Option("--dask", help="Address of an existing Dask distributed scheduler (tcp://host:port).")
@@ -110,6 +116,7 @@ def run(
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
     pdf: PdfOpt = False,
     dask: DaskOpt = None,
+    overrides: OverridesOpt = None,
 ) -> None:
     """Run one scenario: allocation.csv, summary.json, report.ipynb/html, allocation.xlsx, manifest.json."""
     from cyberbudget.reports.runner import run as run_report
@@ -117,9 +124,12 @@ def run(
     _require_chromium(pdf)
     if data is not None:
         _existing_file(data, "establishment table")
+    if overrides is not None:
+        _existing_file(overrides, "overrides file")
     start = time.perf_counter()
     with err.status(f"running {scenario} …"):
-        folder = run_report(scenario, data=data, out=out_dir, template=template, dask=dask, pdf=pdf)
+        folder = run_report(scenario, data=data, out=out_dir, template=template, dask=dask, overrides=overrides,
+                            pdf=pdf)
     out.print(f"wrote {folder} in {time.perf_counter() - start:.1f} s")
     out.print(f"  report:   {folder / 'report.html'}")
     if pdf:
@@ -137,6 +147,7 @@ def batch(
     resume: Annotated[bool, typer.Option("--resume", help="Skip scenarios whose manifest matches their inputs.")] = False,
     dask: DaskOpt = None,
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
+    overrides: OverridesOpt = None,
     pdf: PdfOpt = False,
 ) -> None:
     """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed)."""
@@ -154,6 +165,12 @@ def batch(
     _require_chromium(pdf)
     if data is not None:
         _existing_file(data, "establishment table")
+    if overrides is not None:
+        _existing_file(overrides, "overrides file")
+        from cyberbudget.data import registry
+        from cyberbudget.data.overrides import apply_overrides
+
+        apply_overrides(registry.load_establishments(data), overrides)  # a bad file exits 2 before any scenario
     counts = {"ok": 0, "failed": 0, "skipped": 0, "interrupted": 0}
     progress = Progress(
         TextColumn("[bold]batch"),
@@ -182,7 +199,7 @@ def batch(
 
         result = batch_mod.run_batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
-            on_event=on_event, pdf=pdf,
+            on_event=on_event, overrides=overrides, pdf=pdf,
         )
     interrupted = f", {result.n_interrupted} interrupted" if result.n_interrupted else ""
     out.print(
@@ -223,6 +240,7 @@ def diff(
         Path | None,
         typer.Option("--report", help="Also write the scenario_comparison notebook and HTML under this folder."),
     ] = None,
+    overrides: OverridesOpt = None,
 ) -> None:
     """Parameter differences between two scenarios, then the differences in their results."""
     from cyberbudget.data import registry
@@ -232,12 +250,16 @@ def diff(
 
     sa, sb = (load_scenario(resolve_scenario_path(p)) for p in (a, b))
     table = registry.load_establishments(data)
+    if overrides is not None:
+        from cyberbudget.data.overrides import apply_overrides
+
+        table = apply_overrides(table, _existing_file(overrides, "overrides file"))
     out.print(compare.diff(sa, sb, table).to_text())
     if report_dir is not None:
         from cyberbudget.reports.comparison import compare as compare_report
 
         with err.status("writing the comparison report …"):
-            folder = compare_report([a, b], data=data, out=report_dir)
+            folder = compare_report([a, b], data=data, out=report_dir, overrides=overrides)
         out.print(f"\nwrote {folder / 'report.html'}")
 
 

@@ -24,13 +24,13 @@ from cyberbudget.reports.kernels import WarmKernel
 
 TEMPLATES = sorted(config.TEMPLATES_DIR.glob("*.ipynb"))
 RUNNABLE = [p for p in TEMPLATES if "comparison" not in p.stem]
-COMMON = {"scenario_path": "str", "data_path": "str", "lang": "str"}
+COMMON = {"scenario_path": "str", "data_path": "str", "overrides_path": "str", "lang": "str"}
 EXPECTED_PARAMETERS = {
     "allocation_report": {**COMMON, "expected_allocated_cents": "int", "results_path": "str"},
     "risk_report": {**COMMON, "expected_allocated_cents": "int", "results_path": "str"},
     "uncertainty": {**COMMON, "seed": "int", "dask_address": "str", "draws": "int"},
     "sensitivity": {**COMMON, "seed": "int", "sobol_n": "int", "tier_orders": "bool"},
-    "scenario_comparison": {"scenario_paths": "list", "data_path": "str", "lang": "str"},
+    "scenario_comparison": {"scenario_paths": "list", "data_path": "str", "overrides_path": "str", "lang": "str"},
 }
 #: Figures each template draws when its analysis is available (plotly outputs in the executed notebook).
 FIGURES = {"allocation_report": 11, "risk_report": 6, "uncertainty": 3, "sensitivity": 5}

@@ -39,7 +39,8 @@ def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
     from cyberbudget.reports.inputs import load_inputs
     from cyberbudget.uncertainty.montecarlo import simulate
 
-    scenario, table, _, _ = load_inputs(files["optimal"], files["table"])
+    loaded = load_inputs(files["optimal"], files["table"])
+    scenario, table = loaded.scenario, loaded.table
     with pytest.raises(ScenarioError) as refusal:  # the simulation path refuses the rule...
         simulate(table, scenario, draws=64)
     mc = sections.simulate(files["optimal"], files["table"], draws=64)  # ...and the report says so

@@ -173,6 +173,7 @@ class _Job:
     given: str
     name: str
     error: dict[str, Any] | None = None
+    overrides: str | None = None
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -221,18 +222,19 @@ def _data_path(data: str | os.PathLike[str] | None) -> Path:
     return Path(data) if data is not None else config.DEFAULT_TABLE
 
 
-def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -> bool:
+def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, overrides: Path | None = None) -> bool:
     """Whether the report in ``folder`` was built from exactly these inputs and is complete.
 
     Compares the SHA-256 of every input recorded in ``folder/manifest.json`` (table, scenario, extended
-    scenarios, template, reference files) with the files as they are now, and checks every output the manifest
+    scenarios, overrides file, template, reference files) with the files as they are now, and checks every output
+    the manifest
     lists is present with its recorded SHA-256.
     """
     from cyberbudget.reports import manifest as mf
 
     try:
         recorded = mf.read_manifest(folder)
-        current = mf.input_entries(table=data, scenario=scenario, template=template)
+        current = mf.input_entries(table=data, scenario=scenario, template=template, overrides=overrides)
     except (InputError, OSError):
         return False
 
@@ -256,7 +258,8 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path) -
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _call_report_run(scenario: Path, data: str | None, out: Path, template: str, printer: Any = None) -> Path:
+def _call_report_run(scenario: Path, data: str | None, out: Path, template: str, overrides: str | None = None,
+                     printer: Any = None) -> Path:
     """``runner.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
 
     The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`;
@@ -266,7 +269,7 @@ def _call_report_run(scenario: Path, data: str | None, out: Path, template: str,
     from cyberbudget.reports.runner import run
 
     return Path(run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
-                    exporter=_worker_exporter(), pdf=printer if printer is not None else False))
+                    exporter=_worker_exporter(), overrides=overrides, pdf=printer if printer is not None else False))
 
 
 def _failed_folder(out: Path, name: str) -> str | None:
@@ -284,10 +287,10 @@ def _run_one(
     start = time.perf_counter()
     try:
         with use_kernel(kernel):
-            if runner is not None:
-                folder = runner(job.path, data, out, template)
+            if runner is None:
+                folder = _call_report_run(job.path, data, out, template, job.overrides, printer)
             else:
-                folder = _call_report_run(job.path, data, out, template, printer)
+                folder = runner(job.path, data, out, template)
     except Exception as exc:
         return Outcome(job.name, job.given, "failed", round(time.perf_counter() - start, 3),
                        _failed_folder(out, job.name), _error_info(exc))
@@ -450,6 +453,7 @@ def run_batch(
     template: str = config.DEFAULT_TEMPLATE,
     on_event: EventCallback | None = None,
     runner: Callable[..., Path] | None = None,
+    overrides: str | os.PathLike[str] | None = None,
     pdf: bool = False,
 ) -> BatchResult:
     """Run every scenario's report; write ``DIR/batch.json`` and ``DIR/index.html``.
@@ -481,6 +485,8 @@ def run_batch(
     runner : callable, optional
         ``runner(scenario_path, data, out, template, kernel) -> report folder``; default
         :func:`cyberbudget.reports.runner.run` in the thread's warm kernel. For tests and other report kinds.
+    overrides : path, optional
+        Real budget figures replacing imputed ones in every scenario's table (``--overrides``).
     pdf : bool
         Also print each report's ``report.pdf`` (inside its atomic folder). One headless Chromium, started once
         (found before anything runs), serves the whole batch: the worker thread uses it directly, ``jobs > 1``
@@ -509,14 +515,15 @@ def run_batch(
 
         require_chromium()  # before anything runs
         with open_printer(True) as browser:
-            return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, browser)
-    return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, None)
+            return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides,
+                              browser)
+    return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides, None)
 
 
 def _run_batch(
     paths: Sequence[str | os.PathLike[str]], data: str | os.PathLike[str] | None, out: str | os.PathLike[str],
     jobs: int, resume: bool, dask: Any, template: str, tpl: Path, on_event: EventCallback | None,
-    runner: Callable[..., Path] | None, printer: Any,
+    runner: Callable[..., Path] | None, overrides: str | os.PathLike[str] | None, printer: Any,
 ) -> BatchResult:
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
     # have their own.
@@ -527,6 +534,9 @@ def _run_batch(
     started_at = datetime.now(UTC)
 
     job_list = _prepare(paths)
+    overrides_arg = str(Path(overrides).absolute()) if overrides is not None else None
+    for job in job_list:
+        job.overrides = overrides_arg
     progress = _Progress(len(job_list), on_event)
     outcomes: dict[int, Outcome] = {}
     interrupted = False
@@ -540,7 +550,8 @@ def _run_batch(
             if job.error is not None:
                 outcomes[job.index] = Outcome(job.name, job.given, "failed", 0.0, None, job.error)
                 progress.record(outcomes[job.index])
-            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl) and (
+            elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl,
+                                             None if overrides_arg is None else Path(overrides_arg)) and (
                     printer is None or _has_pdf(out_dir / job.name)):
                 outcomes[job.index] = Outcome(job.name, job.given, "skipped", 0.0, job.name)
                 progress.record(outcomes[job.index])
@@ -572,7 +583,7 @@ def _run_batch(
     result = BatchResult(out=out_dir, outcomes=ordered, duration_s=round(time.perf_counter() - progress.start, 3),
                          interrupted=interrupted)
     result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
-                                         data=str(_data_path(data)), dask=dask)
+                                         data=str(_data_path(data)), dask=dask, overrides=overrides_arg)
     from cyberbudget.reports.batch_index import write_index
 
     result.index_html = write_index(out_dir, ordered, data=_data_path(data))
@@ -775,6 +786,7 @@ def _run_dask(
 
 def write_batch_json(
     out: Path, result: BatchResult, *, started_at: datetime, jobs: int, template: str, data: str, dask: Any = None,
+    overrides: str | None = None,
 ) -> Path:
     """Write ``DIR/batch.json`` atomically (UTF-8, sorted keys, LF).
 
@@ -791,6 +803,7 @@ def write_batch_json(
         "dask": None if dask is None else (dask if isinstance(dask, str) else getattr(dask.scheduler, "address", None)),
         "template": template,
         "data": data,
+        "overrides": overrides,
         "interrupted": result.interrupted,
         "exit_code": result.exit_code,
         "counts": counts,

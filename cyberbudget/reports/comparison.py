@@ -73,7 +73,7 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = None,
-                      min_cell: int = config.MIN_CELL_SIZE) -> Comparison:
+                      min_cell: int = config.MIN_CELL_SIZE, *, overrides: PathArg | None = None) -> Comparison:
     """Allocate several scenarios on one table and build their published (suppressed) breakdowns.
 
     Raises
@@ -85,7 +85,7 @@ def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = 
     """
     from cyberbudget.policy.diff import diff
 
-    computed = [compute(p, data) for p in scenario_paths]
+    computed = [compute(p, data, overrides or None) for p in scenario_paths]
     if not computed:
         raise OptionError("scenario_paths: expected at least one scenario, found none")
     names = [c.scenario.name for c in computed]
@@ -136,7 +136,7 @@ def diff_markdown(cmp: Comparison) -> str:
 
 
 def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out: PathArg = "reports", *,
-            lang: str = "en", exporter: Any = None) -> Path:
+            lang: str = "en", exporter: Any = None, overrides: PathArg | None = None) -> Path:
     """Execute the ``scenario_comparison`` template for several scenarios and write its report.
 
     Writes ``out/compare-<a>-vs-<b>…/`` with ``report.ipynb`` (really executed) and ``report.html``
@@ -150,6 +150,8 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
         Establishment table (default: the committed table).
     out : path
         Parent folder of the comparison folder.
+    overrides : path, optional
+        Real budget figures replacing imputed ones in the table (``--overrides``).
 
     Returns
     -------
@@ -163,6 +165,7 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     ReportError
         The notebook failed.
     """
+    from cyberbudget.data.overrides import apply_overrides
     from cyberbudget.data.registry import load_establishments
     from cyberbudget.policy.scenario import load_scenario
 
@@ -172,10 +175,14 @@ def compare(scenario_paths: Sequence[PathArg], data: PathArg | None = None, out:
     names = [load_scenario(p).name for p in spaths]
     template = resolve_template(TEMPLATE)
     dpath = resolve_table_path(data)
-    load_establishments(dpath)  # validates the table before anything is written
+    table = load_establishments(dpath)  # validates the table (and the overrides) before anything is written
+    opath = resolve_table_path(overrides) if overrides else None
+    if opath is not None:
+        apply_overrides(table, opath)
     final = Path(out) / ("compare-" + "-vs-".join(names))
     with atomic_folder(final) as tmp:
-        params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang}
+        params = {"scenario_paths": [str(p) for p in spaths], "data_path": str(dpath), "lang": lang,
+                  "overrides_path": "" if opath is None else str(opath)}
         nb = execute_notebook(template, tmp / NOTEBOOK_NAME, params, cwd=tmp)
         export_html(nb, tmp / HTML_NAME, exporter, title=f"cyberbudget — {' vs '.join(names)}")
     return final

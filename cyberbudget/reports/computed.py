@@ -41,6 +41,8 @@ class Computed:
         Why ``audits`` is None (empty otherwise).
     scenario_path, data_path : Path
         The files the scenario and the table were read from (absolute).
+    overrides_path : Path or None
+        The file of real budget figures applied to the table (``--overrides``), if any.
     timings : dict of str to float
         Seconds per step (``load``, ``allocate``, ``audits``, then what ``run`` adds).
     """
@@ -53,6 +55,7 @@ class Computed:
     scenario_path: Path
     data_path: Path
     timings: dict[str, float] = field(default_factory=dict)
+    overrides_path: Path | None = None
 
     @property
     def allocated_cents(self) -> int:
@@ -80,14 +83,14 @@ def compute_from(inputs: Inputs) -> Computed:
     t2 = time.perf_counter()
     return Computed(scenario=scenario, table=table, result=result, audits=audits, audits_note=note,
                     scenario_path=Path(inputs.scenario_path), data_path=Path(inputs.data_path),
-                    timings={"allocate": t1 - t0, "audits": t2 - t1})
+                    timings={"allocate": t1 - t0, "audits": t2 - t1}, overrides_path=inputs.overrides_path)
 
 
-def compute(scenario_path: PathArg, data: PathArg | None = None) -> Computed:
+def compute(scenario_path: PathArg, data: PathArg | None = None, overrides: PathArg | None = None) -> Computed:
     """:func:`~cyberbudget.reports.inputs.load_inputs` then :func:`compute_from` (what a template run by hand
     and ``verify`` call)."""
     t0 = time.perf_counter()
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides)
     t1 = time.perf_counter()
     computed = compute_from(inputs)
     computed.timings = {"load": t1 - t0, **computed.timings}

@@ -37,12 +37,14 @@ KERNEL_NAME: str = "python3"
 def notebook_parameters(computed: Computed, lang: str = "en", dask: str | None = None) -> dict[str, Any]:
     """The parameters a template receives from ``run``.
 
-    ``scenario_path`` and ``data_path`` (absolute), ``lang``, ``expected_allocated_cents`` (the notebook fails if
-    its own computation gives other cents) and, with ``--dask``, ``dask_address``.
+    ``scenario_path``, ``data_path`` and ``overrides_path`` (absolute; empty without ``--overrides``), ``lang``,
+    ``expected_allocated_cents`` (the notebook fails if its own computation gives other cents) and, with
+    ``--dask``, ``dask_address``.
     """
     params: dict[str, Any] = {
         "scenario_path": str(computed.scenario_path),
         "data_path": str(computed.data_path),
+        "overrides_path": "" if computed.overrides_path is None else str(computed.overrides_path),
         "lang": lang,
         "expected_allocated_cents": computed.allocated_cents,
     }

@@ -58,7 +58,8 @@ def load_results(path: PathArg) -> tuple[Computed, Published]:
 
 
 def notebook_context(scenario_path: PathArg, data: PathArg | None = None, results_path: PathArg | None = None,
-                     expected_allocated_cents: int = -1) -> tuple[Computed, Published]:
+                     expected_allocated_cents: int = -1, overrides: PathArg | None = None,
+                     ) -> tuple[Computed, Published]:
     """What a report notebook shows: the run's own results when it hands them over, else computed here.
 
     Parameters
@@ -70,6 +71,8 @@ def notebook_context(scenario_path: PathArg, data: PathArg | None = None, result
         The file ``run`` wrote with :func:`save_results`.
     expected_allocated_cents : int
         The cents ``run`` allocated; negative: no check.
+    overrides : path, optional
+        Real budget figures applied to the table when computing here (empty: none).
 
     Raises
     ------
@@ -80,7 +83,7 @@ def notebook_context(scenario_path: PathArg, data: PathArg | None = None, result
     if results_path:
         computed, pub = load_results(results_path)
     else:
-        computed = compute(scenario_path, data or None)
+        computed = compute(scenario_path, data or None, overrides or None)
         pub = publish(computed)
     check_expected(computed, expected_allocated_cents)
     return computed, pub

@@ -41,6 +41,8 @@ class Inputs(NamedTuple):
     table: pd.DataFrame
     scenario_path: Path
     data_path: Path
+    #: The overrides file whose real figures replaced imputed ones in ``table`` (None: none).
+    overrides_path: Path | None = None
 
 
 def _candidates(given: Path) -> list[Path]:
@@ -129,8 +131,9 @@ def resolve_template(template: PathArg) -> Path:
     )
 
 
-def load_inputs(scenario_path: PathArg, data: PathArg | None = None) -> Inputs:
-    """Find, read and validate the scenario and the table (the problems of both are reported together).
+def load_inputs(scenario_path: PathArg, data: PathArg | None = None, overrides: PathArg | None = None) -> Inputs:
+    """Find, read and validate the scenario and the table (the problems of both are reported together), then
+    replace the table's imputed budgets with the real figures of ``overrides``.
 
     Parameters
     ----------
@@ -138,6 +141,9 @@ def load_inputs(scenario_path: PathArg, data: PathArg | None = None) -> Inputs:
         A scenario file or name (:func:`resolve_scenario_path`).
     data : path, optional
         An establishment table (:func:`resolve_table_path`); default: the committed table.
+    overrides : path, optional
+        A file of real budget figures keyed by ``finess`` or ``finess_ej``
+        (:func:`cyberbudget.data.overrides.apply_overrides`).
 
     Returns
     -------
@@ -148,6 +154,7 @@ def load_inputs(scenario_path: PathArg, data: PathArg | None = None) -> Inputs:
     InputError
         The scenario or the table is missing or invalid.
     """
+    from cyberbudget.data.overrides import apply_overrides
     from cyberbudget.data.registry import load_establishments
     from cyberbudget.policy.scenario import load_scenario
 
@@ -164,9 +171,16 @@ def load_inputs(scenario_path: PathArg, data: PathArg | None = None) -> Inputs:
         table = load_establishments(dpath)
     except InputError as exc:
         errors.append(exc)
+    opath = None
+    if overrides is not None and str(overrides) != "" and table is not None:
+        try:
+            opath = resolve_table_path(overrides)
+            table = apply_overrides(table, opath)
+        except InputError as exc:
+            errors.append(exc)
     if len(errors) == 1:
         raise errors[0]
     if errors:
         problems = [Problem(e.source or "", str(e)) for e in errors]
         raise InputError(f"{scenario_path} and {data}: invalid inputs", problems, source=str(scenario_path))
-    return Inputs(scenario=scenario, table=table, scenario_path=spath, data_path=dpath)
+    return Inputs(scenario=scenario, table=table, scenario_path=spath, data_path=dpath, overrides_path=opath)

@@ -124,14 +124,18 @@ def extends_chain(scenario_path: str | Path) -> list[Path]:
 
 def input_entries(
     *, table: str | Path, scenario: str | Path, template: str | Path, reference_dir: str | Path | None = None,
-    extends: Iterable[str | Path] | None = None,
+    extends: Iterable[str | Path] | None = None, overrides: str | Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Hash every input of a run: table, scenario (+ extends chain), template, reference YAML files.
+    """Hash every input of a run: table, overrides file, scenario (+ extends chain), template, reference YAML
+    files.
 
     ``extends`` lists the files the scenario was layered from (``Scenario.extends_chain``); by default the chain
     is read from the files' ``extends:`` keys.
     """
-    entries = [file_entry(table, "table"), file_entry(scenario, "scenario")]
+    entries = [file_entry(table, "table")]
+    if overrides is not None:
+        entries.append(file_entry(overrides, "overrides"))
+    entries.append(file_entry(scenario, "scenario"))
     scenario_file = Path(scenario).resolve()
     chain = [Path(p).resolve() for p in extends] if extends is not None else extends_chain(scenario)
     entries += [file_entry(p, "scenario_extends") for p in chain if p != scenario_file]

@@ -53,7 +53,7 @@ def paragraph(
     >>> text = paragraph(scenario_name="demo", rule="gap", min_share=0.05, max_share=0.1, key=key,
     ...                  by_status=rows, by_region=rows.rename(columns={"status": "region"}).assign(region="53"),
     ...                  gini=0.3, lang="en")
-    >>> "10 of 40 establishments (25%)" in text and "€2,000 (20.0% of the envelope) is left unallocated" in text
+    >>> "10 of 40 establishments (25 %)" in text and "2,000 € (20.0 % of the envelope) is left unallocated" in text
     True
     """
     f = formatting

@@ -5,8 +5,8 @@
 1. **confidentiality first** — a notice names one recipient and its grant: it is written only when the run was
    under ``disclosure: establishment`` or with ``confidential=True`` (``--confidential``); otherwise
    :class:`~cyberbudget.errors.OptionError` (exit 2) before anything is read or written;
-2. the manifest's inputs (the table and the scenario, checked against their recorded SHA-256) are loaded again
-   and allocated, and the re-run must give ``allocation.csv``'s cents, establishment by establishment: the
+2. the manifest's inputs (the table, its overrides file if any, and the scenario, checked against their recorded
+   SHA-256) are loaded again and allocated, and the re-run must give ``allocation.csv``'s cents, establishment by establishment: the
    money of every notice is ``allocation.csv``'s, the re-run gives the names, budgets, the corridor and how each
    amount was computed;
 3. the establishments are grouped by the unit asked (default: the run's ``allocation.unit``;
@@ -145,13 +145,14 @@ def _read_allocation_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _inputs_of(folder: Path, man: dict[str, Any]) -> tuple[Path, Path]:
-    """The run's scenario and table, located from the manifest and unchanged since the run."""
+def _inputs_of(folder: Path, man: dict[str, Any]) -> tuple[Path, Path, Path | None]:
+    """The run's scenario, table and overrides file (None: none), located from the manifest and unchanged since
+    the run."""
     located: dict[str, Path] = {}
     problems = []
     for entry in man.get("inputs", []):
         role = entry.get("role")
-        if role not in ("scenario", "table", "scenario_extends"):
+        if role not in ("scenario", "table", "scenario_extends", "overrides"):
             continue
         p = mf.locate_input(entry)
         where = f"{folder / mf.MANIFEST_NAME}: inputs ({role})"
@@ -167,7 +168,7 @@ def _inputs_of(folder: Path, man: dict[str, Any]) -> tuple[Path, Path]:
             problems.append(Problem(f"{folder / mf.MANIFEST_NAME}: inputs", f"expected a {role} entry, found none"))
     if problems:
         raise InputError(f"{folder}: the run's inputs cannot be loaded again", problems, source=str(folder))
-    return located["scenario"], located["table"]
+    return located["scenario"], located["table"], located.get("overrides")
 
 
 def check_confidential(folder: PathArg, confidential: bool) -> dict[str, Any]:
@@ -208,8 +209,8 @@ def load_run(folder: PathArg, man: dict[str, Any] | None = None) -> RunView:
     man = man if man is not None else mf.read_manifest(folder)
     csv_path = folder / "allocation.csv"
     recorded = _read_allocation_csv(csv_path)
-    scenario_path, table_path = _inputs_of(folder, man)
-    inputs = load_inputs(scenario_path, table_path)
+    scenario_path, table_path, overrides_path = _inputs_of(folder, man)
+    inputs = load_inputs(scenario_path, table_path, overrides_path)
     result = allocate(inputs.table, inputs.scenario)
     rt = result.table
     finess = rt["finess"].astype(str).to_numpy()

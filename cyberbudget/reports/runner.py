@@ -91,6 +91,7 @@ def run(
     engine: str | None = None,
     exporter: Any = None,
     lang: str = "en",
+    overrides: PathArg | None = None,
     pdf: bool | Printer = False,
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
@@ -114,6 +115,8 @@ def run(
         A pre-built :func:`cyberbudget.reports.html_export.html_exporter` (batches).
     lang : {"en", "fr"}
         Number format of the report.
+    overrides : path, optional
+        Real budget figures replacing imputed ones (``--overrides``); hashed in the manifest.
     pdf : bool or Printer
         Also write ``report.pdf``: ``True`` starts a headless Chromium for this run (found first, before the
         inputs are read); a :class:`~cyberbudget.reports.browser.Browser` (or any printer) is used as it is
@@ -135,14 +138,14 @@ def run(
     """
     with open_printer(pdf) as printer:  # no Chromium: stops here, before anything runs
         return _run(scenario_path, data, out, template, dask, engine=engine, exporter=exporter, lang=lang,
-                    printer=printer)
+                    overrides=overrides, printer=printer)
 
 
 def _run(scenario_path: PathArg, data: PathArg | None, out: PathArg, template: PathArg, dask: str | None, *,
-         engine: str | None, exporter: Any, lang: str, printer: Printer | None) -> Path:
+         engine: str | None, exporter: Any, lang: str, overrides: PathArg | None, printer: Printer | None) -> Path:
     t_start = time.perf_counter()
     template_path = resolve_template(template)
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides)
     t_loaded = time.perf_counter()
     computed = _compute_on_dask(dask, inputs) if dask else compute_from(inputs)
     computed.timings["load"] = t_loaded - t_start
@@ -176,7 +179,8 @@ def _run(scenario_path: PathArg, data: PathArg | None, out: PathArg, template: P
             computed.timings["pdf"] = time.perf_counter() - t2
         computed.timings["total"] = time.perf_counter() - t_start
         inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
-                                               template=template_path, extends=scenario.extends_chain)
+                                               template=template_path, extends=scenario.extends_chain,
+                                               overrides=inputs.overrides_path)
         man = manifest.build_manifest(
             name=name, inputs=inputs_hashes, parameters=scenario.to_dict(), seed=scenario.seed,
             notebook_parameters=params, outputs={k: v for k, v in paths.items() if k != XLSX_NAME},

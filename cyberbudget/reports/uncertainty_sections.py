@@ -146,7 +146,7 @@ def _dask_client(address: str) -> Iterator[Any]:
 
 
 def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int, seed: int = -1,
-             dask_address: str = "") -> MonteCarloResult | Unavailable:
+             dask_address: str = "", overrides: PathArg | None = None) -> MonteCarloResult | Unavailable:
     """The Monte Carlo simulation of a scenario (:func:`cyberbudget.uncertainty.montecarlo.simulate`).
 
     Parameters
@@ -159,6 +159,8 @@ def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int,
         Seed of the draws; negative: the scenario's seed.
     dask_address : str
         Address of a Dask scheduler to spread the blocks over; empty: in this process.
+    overrides : path, optional
+        Real budget figures applied to the table (empty: none).
 
     Returns
     -------
@@ -166,7 +168,7 @@ def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int,
     """
     from cyberbudget.uncertainty import montecarlo
 
-    inputs = load_inputs(scenario_path, data)
+    inputs = load_inputs(scenario_path, data, overrides or None)
     with _dask_client(dask_address) as client:
         return attempt("uncertainty", inputs.scenario, montecarlo.simulate, inputs.table, inputs.scenario,
                        draws=draws, seed=None if seed < 0 else seed, client=client)
@@ -243,7 +245,8 @@ class Sensitivity:
 
 
 def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, sobol_n: int = 256,
-                        seed: int = -1, tier_orders: bool = True) -> Sensitivity | Unavailable:
+                        seed: int = -1, tier_orders: bool = True, overrides: PathArg | None = None,
+                        ) -> Sensitivity | Unavailable:
     """Tornado, Sobol indices and the parameter search of a scenario.
 
     Parameters
@@ -256,6 +259,8 @@ def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, 
         Seed of the Sobol sampling; negative: the scenario's seed.
     tier_orders : bool
         With rule ``tiered``, search every order of ``allocation.tiers``.
+    overrides : path, optional
+        Real budget figures applied to the table (empty: none).
 
     Returns
     -------
@@ -263,7 +268,8 @@ def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, 
     """
     from cyberbudget.uncertainty import search, sensitivity
 
-    scenario, table, _, _ = load_inputs(scenario_path, data)
+    loaded = load_inputs(scenario_path, data, overrides or None)
+    scenario, table = loaded.scenario, loaded.table
 
     def run() -> Sensitivity:
         return Sensitivity(

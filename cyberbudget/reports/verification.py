@@ -126,7 +126,7 @@ def verify(path: PathArg) -> VerifyResult:
         now = now_versions.get(pkg)
         if now != was:
             warnings.append(f"{pkg} {now} installed, the report was made with {was}")
-    computed = compute(located["scenario"], located["table"])
+    computed = compute(located["scenario"], located["table"], located.get("overrides"))
     with tempfile.TemporaryDirectory(prefix="cyberbudget-verify-") as tmp:
         outputs = write_outputs(computed, tmp, xlsx=False)
         for name, rerun_path in outputs.items():
