@@ -36,15 +36,15 @@ def cyberbudget(*args: str | Path, env: dict[str, str] | None = None) -> subproc
                           env={**os.environ, "CYBERBUDGET_DEBUG": "", **(env or {})}, timeout=900)
 
 
-def make_run(out: Path, scenario: Path, table: Path) -> Path:
+def make_run(out: Path, scenario: Path, table: Path, overrides: Path | None = None) -> Path:
     """A report folder as ``cyberbudget run`` writes it, minus the executed notebook (notices do not read it)."""
-    computed = reports.compute(scenario, table)
+    computed = reports.compute(scenario, table, overrides)
     folder = out / computed.scenario.name
     with atomic_folder(folder) as tmp:
         paths = reports.write_outputs(computed, tmp)
         template = config.TEMPLATES_DIR / "allocation_report.ipynb"
         inputs = manifest.input_entries(table=computed.data_path, scenario=computed.scenario_path, template=template,
-                                        extends=computed.scenario.extends_chain)
+                                        extends=computed.scenario.extends_chain, overrides=overrides)
         man = manifest.build_manifest(
             name=computed.scenario.name, inputs=inputs, parameters=computed.scenario.to_dict(),
             seed=computed.scenario.seed, notebook_parameters={},
@@ -279,6 +279,22 @@ def test_an_input_changed_since_the_run_is_refused(world, tmp_path):
     with pytest.raises(InputError, match="changed since the run"):
         notices.write_notices(folder)
     assert not (folder / "notices").exists()
+
+
+def test_a_run_with_overrides_gets_its_real_figures_back(world, tmp_path):
+    t = pd.read_csv(world["table"], dtype={"finess": str, "finess_ej": str})
+    entity = t.groupby("finess_ej")[["it_budget_eur", "cyber_spend_eur"]].sum()
+    below = entity[(entity["it_budget_eur"] > 0) & (entity["cyber_spend_eur"] / entity["it_budget_eur"] < 0.05)]
+    key = str(below.index[0])
+    it = float(below.loc[key, "it_budget_eur"])
+    overrides = tmp_path / "budgets.csv"  # the finance team's real figures: 8 % of the IT budget on cybersecurity
+    overrides.write_text(f"finess_ej,it_budget_eur,cyber_spend_eur\n{key},{it:.2f},{0.08 * it:.2f}\n", encoding="utf-8")
+    scenario = scenario_file(tmp_path, "with_overrides", disclosure="establishment", allocation__unit="legal_entity")
+    folder = make_run(tmp_path / "out", scenario, world["table"], overrides)
+    result = notices.write_notices(folder, only=[key])
+    (row,) = read_csv(result.index_csv)
+    assert row["eligible"] == "true" and int(row["grant_cents"]) > 0
+    assert abs(float(row["cyber_share"]) - 0.08) < 1e-6
 
 
 @pytest.mark.slow
