@@ -251,12 +251,17 @@ def test_input_strings_are_escaped(tmp_path):
     table = load_establishments().head(40).copy()
     table["name"] = table["name"].astype(object)
     table.loc[table.index[0], "name"] = "<script>alert('x')</script> & Cie"
+    table.loc[table.index[1], "name"] = "=HYPERLINK(\"http://example.org\")"
     table_path = write_table(table, tmp_path / "table.csv")
     folder = make_run(tmp_path / "out", scenario_file(tmp_path, "hostile", disclosure="establishment"), table_path)
     finess = str(table["finess"].iloc[0])
     notices.write_notices(folder, unit="establishment", only=[finess])
     text = (folder / "notices" / f"{finess}.html").read_text(encoding="utf-8")
     assert "<script" not in text and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Cie" in text
+    formula = str(table["finess"].iloc[1])
+    notices.write_notices(folder, unit="establishment", only=[formula])
+    (row,) = read_csv(folder / "notices" / "index.csv")
+    assert row["name"].startswith("'=HYPERLINK")  # a spreadsheet shows it, never runs it
 
 
 def test_english_notices(world):

@@ -19,7 +19,8 @@
    the printed page's top and bottom, the PDF's header and footer). No published page links to them.
 5. ``notices/index.csv`` (UTF-8, ``,``, LF): one row per notice — ``key, name, grant_cents``, then
    :data:`INDEX_COLUMNS`, then ``grant_cents_<year>``; its ``grant_cents`` sum to ``allocation.csv``'s to the
-   cent (every recipient when ``only`` is not given).
+   cent (every recipient when ``only`` is not given). A name that a spreadsheet would run as a formula (leading
+   ``=``, ``+``, ``-``, ``@``) is written with a leading ``'``.
 
 The ``notices/`` folder is written through :func:`~cyberbudget.reports.folders.atomic_folder`: it appears whole
 or not at all (a previous one is replaced). Every string that comes from an input is escaped in the HTML.
@@ -335,18 +336,29 @@ def _e(x: Any) -> str:
 
 
 def _share_text(share: float, lang: str, threshold: float | None = None, below: bool | None = None) -> str:
-    """A share in percent with 2 decimals, more when 2 would show the wrong side of ``threshold``."""
+    """A share in percent, rounded to 2 decimals — with more decimals (floored or ceiled) when 2 would show it on
+    the wrong side of ``threshold`` (``below=True``: it must read below, ``False``: at or above).
+
+    Examples
+    --------
+    >>> _share_text(0.0774612, "en"), _share_text(0.049996, "en", 0.05, True)
+    ('7.75 %', '4.999 %')
+    """
     if share is None or not math.isfinite(share):
         return "–"
     pct = share * 100
-    for d in range(2, 8):
-        scale = 10 ** d
-        shown = (math.floor(pct * scale + 1e-9) if below else math.ceil(pct * scale - 1e-9) if below is False
-                 else round(pct * scale)) / scale
-        if threshold is None or below is None or (below and shown < threshold * 100 - 1e-12) or (
-                below is False and shown >= threshold * 100 - 1e-12):
-            break
-    return fmt_number(shown, d, lang) + ("\u202f%" if lang == "fr" else " %")
+    decimals, shown = 2, round(pct, 2)
+    if threshold is not None and below is not None:
+        limit = threshold * 100
+
+        def wrong(x: float) -> bool:
+            return x >= limit - 1e-12 if below else x < limit - 1e-12
+
+        while wrong(shown) and decimals < 8:
+            decimals += 1
+            scale = 10 ** decimals
+            shown = (math.floor(pct * scale + 1e-9) if below else math.ceil(pct * scale - 1e-9)) / scale
+    return fmt_number(shown, decimals, lang) + ("\u202f%" if lang == "fr" else " %")
 
 
 def _pct(share: float, lang: str) -> str:
@@ -722,8 +734,7 @@ class _Writer:
         gaps: list[str] = []
         if len(apps) == 1:
             app = apps[0]
-            same = app.members.size == notice.rows.size
-            if not same or app.key != notice.key:
+            if app.members.size != notice.rows.size:  # the recipient is part of a larger application
                 parts.append(f"<p>{self._t('notice.how.applicant', name=app.name, key=app.key, n=fmt_int(app.members.size, lang))} "
                              f"{self._t('notice.how.budgets', it=_eur2(app.it, lang), cyber=_eur2(app.cyber, lang), share=_share_text(app.share, lang))}</p>")
             parts.append(f"<p>{self.verdict(app)}</p>")
@@ -876,7 +887,19 @@ class NoticesResult:
         return self.folder / INDEX_NAME
 
 
+def _spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a leading ``=``, ``+``, ``-``, ``@`` gets a ``'``).
+
+    Examples
+    --------
+    >>> _spreadsheet_safe("=HYPERLINK(0)"), _spreadsheet_safe("CH de Bourg")
+    ("'=HYPERLINK(0)", 'CH de Bourg')
+    """
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _index_csv(rows: list[dict[str, str]], years: Sequence[str]) -> str:
+    rows = [{**r, "name": _spreadsheet_safe(r["name"])} for r in rows]
     columns = ["key", "name", "grant_cents", *INDEX_COLUMNS, *[f"grant_cents_{y}" for y in years]]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
