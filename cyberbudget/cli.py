@@ -148,9 +148,14 @@ def batch(
     dask: DaskOpt = None,
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
     overrides: OverridesOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the comparison page: fr or en.")] = "fr",
     pdf: PdfOpt = False,
 ) -> None:
-    """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed)."""
+    """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed).
+
+    Writes each report, DIR/batch.json, the results store (results.parquet, summary.parquet and their CSV twins)
+    and the comparison page DIR/index.html with its downloads comparison.csv and comparison.xlsx.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -199,12 +204,13 @@ def batch(
 
         result = batch_mod.run_batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
-            on_event=on_event, overrides=overrides, pdf=pdf,
+            on_event=on_event, overrides=overrides, lang=lang, pdf=pdf,
         )
     interrupted = f", {result.n_interrupted} interrupted" if result.n_interrupted else ""
     out.print(
         f"batch: {result.n_ok} ok, {result.n_failed} failed, {result.n_skipped} skipped{interrupted} "
-        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'batch.json'}, {Path(out_dir) / 'index.html'}"
+        f"in {result.duration_s:.1f} s — {Path(out_dir) / 'batch.json'}, {Path(out_dir) / 'index.html'}, "
+        f"{Path(out_dir) / 'results.parquet'}"
     )
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -61,7 +61,7 @@ def screenshot(out: Path = OUT) -> Path:
             page.goto(f"http://127.0.0.1:{port}/", wait_until="load", timeout=120_000)
             cell = page.locator("td.cb-current[data-key='n_eligible']")
             cell.wait_for(timeout=120_000)
-            page.wait_for_selector(".cb-figure-histogram .js-plotly-plot .main-svg", timeout=60_000)
+            page.wait_for_selector(".cb-figure-histogram.js-plotly-plot .main-svg", timeout=60_000)
             before = cell.inner_text()
             page.locator(".cb-control-min_share .noUi-handle").focus()
             for _ in range(2):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -129,13 +130,29 @@ def test_the_index_links_every_report_is_self_contained_and_aggregated(real_batc
 
     assert "href='alpha/report.html'" in page and "href='beta/report.html'" in page
     assert "broken" in page and "unknown_key" in page
-    assert "Grants by region" in page and "Grants by status" in page
-    # nothing fetched from the network, no script at all
+    assert "Par région" in page and "Par statut" in page and "Par GHT" in page  # French by default
+    # nothing fetched from the network: inline script only, no src or external link
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
-    assert "<script" not in page
+    assert not re.search(r"<script[^>]*\bsrc=", page)
+    assert "href='comparison.csv'" in page and "href='comparison.xlsx'" in page
     # no establishment-level figure: no FINESS number and no establishment name appears
     rows = table.read_text(encoding="utf-8").splitlines()[1:]
     assert not any(r.split(",")[0] in page or r.split(",")[1] in page for r in rows)
+
+
+def test_the_results_store_matches_the_reports_to_the_cent(real_batch):
+    _, out, _, result, _ = real_batch
+    results = pd.read_parquet(out / "results.parquet")
+    assert results["scenario"].drop_duplicates().tolist() == ["alpha", "beta"]  # broken failed: no rows
+    for name in ("alpha", "beta"):
+        csv = pd.read_csv(out / name / "allocation.csv", dtype={"finess": str})
+        mine = results[results["scenario"] == name]
+        assert mine["finess"].tolist() == csv["finess"].tolist()
+        assert mine["grant_cents"].tolist() == csv["grant_cents"].tolist()
+        summary = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
+        national = pd.read_parquet(out / "summary.parquet").query("scenario == @name and group == ''")
+        assert national.set_index("indicator").loc["allocated_cents", "value"] == summary["allocated_cents"]
+    assert sorted(result.store) == ["results.csv", "results.parquet", "summary.csv", "summary.parquet"]
 
 
 def test_resume_skips_reports_whose_manifest_matches_their_inputs(real_batch, table):
@@ -148,6 +165,10 @@ def test_resume_skips_reports_whose_manifest_matches_their_inputs(real_batch, ta
     assert [(o.name, o.status) for o in result.outcomes] == [("alpha", "skipped"), ("broken", "failed"),
                                                               ("beta", "ok")]
     assert (out / "alpha" / "report.html").stat().st_mtime_ns == stamp
+
+    results = pd.read_parquet(out / "results.parquet")  # complete: the skipped scenario's rows are kept
+    assert results["scenario"].drop_duplicates().tolist() == ["alpha", "beta"]
+    assert int(results.loc[results["scenario"] == "beta", "grant_cents"].sum()) == 400_000_000
     summary = json.loads((out / "beta" / "summary.json").read_text(encoding="utf-8"))
     assert summary["envelope_cents"] == 400_000_000
     assert read_batch_json(out)["counts"]["skipped"] == 1

@@ -66,9 +66,10 @@ def _hand_table() -> pd.DataFrame:
 
 def test_a_cell_of_five_establishments_but_fewer_than_five_units_is_suppressed():
     t = _hand_table()
-    plain = disclosure.breakdown(t, "region", units=False)
+    plain = disclosure.breakdown(t, "region")
     assert (plain.rows["suppressed"] == "").all()  # by establishments alone every region is publishable
-    b = disclosure.breakdown(t, "region")  # the unit column differs from finess: units are counted
+    assert disclosure.has_units(t)  # the unit column differs from finess
+    b = disclosure.breakdown(t, "region", unit="unit")
     by = dict(zip(b.rows["region"], b.rows["suppressed"], strict=True))
     assert by == {"11": "", "24": "primary", "27": "secondary"}  # 27, the smallest other cell, protects 24
     assert b.rows.loc[b.rows["region"] == "24", "grant_cents"].isna().all()
@@ -84,7 +85,7 @@ def test_one_unit_cells_of_recipients_are_suppressed_even_with_many_establishmen
     t = _hand_table()
     t.loc[t["region"] == "27", "unit"] = "big"  # region 27: 8 establishments, one unit
     t.loc[t["region"] == "11", "unit"] = [f"a{i // 4}" for i in range(20)]  # 5 units of 4
-    b = disclosure.breakdown(t, "region")
+    b = disclosure.breakdown(t, "region", unit="unit")
     by = dict(zip(b.rows["region"], b.rows["suppressed"], strict=True))
     assert by["27"] == "primary" and by["24"] == "primary" and by["11"] == "secondary"
 
@@ -95,11 +96,11 @@ def test_under_establishment_the_rule_is_unchanged(small_table):
 
     res = allocate(small_table, load_scenario(config.SCENARIOS_DIR / "baseline.yaml")).table
     assert not disclosure.has_units(res)
-    for by in ("region", "status", "category"):
-        with_units = disclosure.breakdown(res, by)
-        assert "n_units" not in with_units.rows.columns
-        without = disclosure.breakdown(res.drop(columns=["unit"]), by)
-        pd.testing.assert_frame_equal(with_units.rows, without.rows)
+    for by in ("region", "status", "category"):  # each unit is one establishment: the same cells
+        plain = disclosure.breakdown(res, by)
+        with_units = disclosure.breakdown(res, by, unit="unit")
+        assert (with_units.rows["n_units"] == with_units.rows["n_establishments"]).all()
+        pd.testing.assert_frame_equal(with_units.rows.drop(columns=["n_units", "n_units_eligible"]), plain.rows)
 
 
 # ----------------------------------------------------------------------------------------------------------------

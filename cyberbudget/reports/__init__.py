@@ -5,7 +5,8 @@ Official public API (imported lazily: ``import cyberbudget.reports`` loads nothi
 
 - one report: :func:`run` (``cyberbudget run``), :func:`verify` / :class:`VerifyResult` (``cyberbudget verify``),
   :func:`compare` / :func:`comparison_tables` / :class:`Comparison` (``cyberbudget diff --report``);
-- many reports: :func:`run_batch` / :class:`BatchResult` / :class:`Outcome` (``cyberbudget batch``);
+- many reports: :func:`run_batch` / :class:`BatchResult` / :class:`Outcome` (``cyberbudget batch``), and the
+  batch's results store read back: :func:`load_batch` / :class:`BatchTables`;
 - folders written whole or not at all: :func:`atomic_folder`;
 - PDF and notices: :class:`Browser` / :func:`find_chromium` (one headless Chromium that prints pages,
   ``--pdf``), :func:`write_notices` / :class:`NoticesResult` (``cyberbudget notices``);
@@ -41,7 +42,8 @@ Modules, one concern each (``cyberbudget.reports.<module>``):
 ``manifest``              ``manifest.json``
 ``kernels``               warm Jupyter kernels for batches
 ``batch``                 ``batch``: many scenarios, ``batch.json``
-``batch_index``           the batch's ``index.html``
+``batch_index``           the batch's comparison page ``index.html`` and ``comparison.csv`` / ``.xlsx``
+``store``                 the batch's results store (``results.parquet``, ``summary.parquet``), ``load_batch``
 ``browser``               headless Chromium driven over the DevTools pipe: finding it, printing pages to PDF
 ``pdf``                   ``report.pdf`` (page, header, footer) and the one browser a command or a batch prints with
 ``recipients``            establishments grouped into recipients (legal entities, GHT): keys and names
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from cyberbudget.reports.outputs import write_outputs
     from cyberbudget.reports.published import Published, publish
     from cyberbudget.reports.runner import run
+    from cyberbudget.reports.store import BatchTables, load_batch
     from cyberbudget.reports.uncertainty_sections import Unavailable
     from cyberbudget.reports.verification import VerifyResult, verify
 
@@ -93,16 +96,17 @@ _EXPORTS: dict[str, str] = {
     "write_outputs": "outputs",
     "Published": "published", "publish": "published",
     "run": "runner",
+    "BatchTables": "store", "load_batch": "store",
     "Unavailable": "uncertainty_sections",
     "VerifyResult": "verification", "verify": "verification",
 }
 
 __all__ = [
-    "BatchResult", "Browser", "Comparison", "Computed", "Inputs", "NoticesResult", "Outcome", "Published",
-    "Unavailable", "VerifyResult", "atomic_folder", "check_expected", "compare", "comparison_tables", "compute",
-    "compute_from", "execute_notebook", "export_html", "find_chromium", "html_exporter", "load_inputs",
-    "notebook_context", "publish", "resolve_scenario_path", "resolve_table_path", "resolve_template", "run",
-    "run_batch", "verify", "write_notices", "write_outputs",
+    "BatchResult", "BatchTables", "Browser", "Comparison", "Computed", "Inputs", "NoticesResult", "Outcome",
+    "Published", "Unavailable", "VerifyResult", "atomic_folder", "check_expected", "compare", "comparison_tables",
+    "compute", "compute_from", "execute_notebook", "export_html", "find_chromium", "html_exporter", "load_batch",
+    "load_inputs", "notebook_context", "publish", "resolve_scenario_path", "resolve_table_path", "resolve_template",
+    "run", "run_batch", "verify", "write_notices", "write_outputs",
 ]
 
 

@@ -6,8 +6,12 @@ writes, next to the reports:
 
 - ``DIR/batch.json`` — each scenario's outcome (``ok``, ``failed`` with the failing cell and its error,
   ``skipped`` by ``resume``, ``interrupted`` by Ctrl-C) and duration;
-- ``DIR/index.html`` — self-contained, aggregated under the confidentiality rules
-  (:mod:`cyberbudget.reports.batch_index`), linking every report.
+- ``DIR/results.parquet`` and ``DIR/summary.parquet`` (with their twins ``results.csv`` and ``summary.csv``) —
+  the internal results store: one row per scenario × establishment, one row per scenario × indicator
+  (:mod:`cyberbudget.reports.store`; read back with :func:`cyberbudget.reports.store.load_batch`);
+- ``DIR/index.html`` — the comparison page, self-contained, aggregated under the confidentiality rules
+  (:mod:`cyberbudget.reports.batch_index`), linking every report and its downloads ``DIR/comparison.csv`` and
+  ``DIR/comparison.xlsx``.
 
 Guarantees
 ----------
@@ -19,7 +23,10 @@ Guarantees
   the scenarios that did not finish as ``interrupted``.
 - ``resume=True`` skips a scenario whose ``DIR/<name>/manifest.json`` records exactly the current inputs
   (SHA-256 of the table, the scenario and the files it extends, the template and every reference file) and
-  whose recorded outputs are all present and unchanged.
+  whose recorded outputs are all present and unchanged. The store and the index are rebuilt from every
+  finished report folder, skipped ones included, so they stay complete.
+- The store and the comparison files are built from the report folders of the scenarios that are ``ok`` or
+  ``skipped``; a failed scenario has no rows. Every file is written atomically.
 - With ``dask``, each scenario runs on a worker (with the worker's own warm kernels) into a worker-local folder;
   the files come back to this process and are moved into ``DIR`` atomically, so the cluster needs no shared
   output folder (inputs must be readable at the same paths on the workers). ``allocation.csv`` and
@@ -113,7 +120,9 @@ class BatchResult:
     interrupted : bool
         Whether Ctrl-C stopped it.
     batch_json, index_html : Path
-        The two files written in ``DIR``.
+        ``DIR/batch.json`` and ``DIR/index.html``.
+    store : dict of str to Path
+        The results store: ``results.parquet``, ``summary.parquet``, ``results.csv``, ``summary.csv``.
     """
 
     out: Path
@@ -122,6 +131,7 @@ class BatchResult:
     interrupted: bool = False
     batch_json: Path | None = None
     index_html: Path | None = None
+    store: dict[str, Path] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def by_status(self, status: str) -> list[Outcome]:
@@ -454,9 +464,10 @@ def run_batch(
     on_event: EventCallback | None = None,
     runner: Callable[..., Path] | None = None,
     overrides: str | os.PathLike[str] | None = None,
+    lang: str = "fr",
     pdf: bool = False,
 ) -> BatchResult:
-    """Run every scenario's report; write ``DIR/batch.json`` and ``DIR/index.html``.
+    """Run every scenario's report; write ``DIR/batch.json``, the results store and the comparison page.
 
     Parameters
     ----------
@@ -487,6 +498,8 @@ def run_batch(
         :func:`cyberbudget.reports.runner.run` in the thread's warm kernel. For tests and other report kinds.
     overrides : path, optional
         Real budget figures replacing imputed ones in every scenario's table (``--overrides``).
+    lang : {"fr", "en"}
+        Language of the comparison page and its downloads (French by default).
     pdf : bool
         Also print each report's ``report.pdf`` (inside its atomic folder). One headless Chromium, started once
         (found before anything runs), serves the whole batch: the worker thread uses it directly, ``jobs > 1``
@@ -501,8 +514,15 @@ def run_batch(
     Raises
     ------
     OptionError
-        ``jobs < 1``, no scenario given, an unknown template, or ``pdf`` without a Chromium on the machine.
+        ``jobs < 1``, no scenario given, an unknown template or language, or ``pdf`` without a Chromium on
+        the machine.
     """
+    from cyberbudget.formatting import check_lang
+
+    try:
+        lang = check_lang(lang)
+    except ValueError as exc:
+        raise OptionError(f"--lang: {exc}") from exc
     if jobs < 1:
         raise OptionError(f"--jobs: expected an integer >= 1, found {jobs}")
     if not paths:
@@ -516,14 +536,14 @@ def run_batch(
         require_chromium()  # before anything runs
         with open_printer(True) as browser:
             return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides,
-                              browser)
-    return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides, None)
+                              lang, browser)
+    return _run_batch(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides, lang, None)
 
 
 def _run_batch(
     paths: Sequence[str | os.PathLike[str]], data: str | os.PathLike[str] | None, out: str | os.PathLike[str],
     jobs: int, resume: bool, dask: Any, template: str, tpl: Path, on_event: EventCallback | None,
-    runner: Callable[..., Path] | None, overrides: str | os.PathLike[str] | None, printer: Any,
+    runner: Callable[..., Path] | None, overrides: str | os.PathLike[str] | None, lang: str, printer: Any,
 ) -> BatchResult:
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
     # have their own.
@@ -558,7 +578,7 @@ def _run_batch(
             else:
                 to_run.append(job)
         if client is not None:
-            _run_dask(to_run, client, data_arg, out_dir, str(tpl), progress, outcomes, printer)
+            _run_dask(to_run, client, data_arg, out_dir, str(tpl), progress, outcomes, printer, lang)
         else:
             _run_local(to_run, jobs, data_arg, out_dir, template, progress, outcomes, runner, printer)
     except KeyboardInterrupt:
@@ -585,8 +605,12 @@ def _run_batch(
     result.batch_json = write_batch_json(out_dir, result, started_at=started_at, jobs=jobs, template=template,
                                          data=str(_data_path(data)), dask=dask, overrides=overrides_arg)
     from cyberbudget.reports.batch_index import write_index
+    from cyberbudget.reports.store import write_store
 
-    result.index_html = write_index(out_dir, ordered, data=_data_path(data))
+    reports, table = _finished_reports(out_dir, ordered, _data_path(data))
+    result.store = write_store(out_dir, list(reports.values()))
+    result.index_html = write_index(out_dir, ordered, data=_data_path(data), lang=lang, reports=reports,
+                                    table=table)
     if pending_error is not None:
         raise pending_error
     try:
@@ -595,6 +619,39 @@ def _run_batch(
     except KeyboardInterrupt:
         result.interrupted = True
     return result
+
+
+def _finished_reports(out: Path, outcomes: Sequence[Outcome], data: Path) -> tuple[dict[str, Any], Any]:
+    """The report folders of the scenarios that are ``ok`` or ``skipped``, read once for the store and the index.
+
+    Returns ``({name: ScenarioReport with its risk figures}, the establishment table or None)``. A report whose
+    files cannot be read is left out here (the index says why); one whose risk figures cannot be computed is kept
+    without them.
+    """
+    from cyberbudget.reports.store import add_risk, read_report
+
+    finished = [o for o in outcomes if o.status in ("ok", "skipped") and o.output]
+    if not finished:
+        return {}, None
+    table = None
+    try:
+        from cyberbudget.data.registry import load_establishments
+
+        table = load_establishments(data)
+    except (InputError, OSError, ValueError):  # the reports exist: the risk model falls back to their columns
+        table = None
+    reports: dict[str, Any] = {}
+    for o in finished:
+        try:
+            report = read_report(out / (o.output or o.name))
+        except (InputError, OSError, ValueError, KeyError):
+            continue
+        try:
+            add_risk(report, table)
+        except (InputError, ValueError, KeyError):  # the store keeps the report's rows; no risk figures
+            pass
+        reports[o.name] = report
+    return reports, table
 
 
 def _has_pdf(folder: Path) -> bool:
@@ -734,7 +791,7 @@ def _connect(dask: Any) -> tuple[Any, bool]:
 
 def _run_dask(
     to_run: list[_Job], client: Any, data: str | None, out: Path, template: str, progress: _Progress,
-    outcomes: dict[int, Outcome], printer: Any = None,
+    outcomes: dict[int, Outcome], printer: Any = None, lang: str = "fr",
 ) -> None:
     if not to_run:
         return
@@ -750,7 +807,7 @@ def _run_dask(
         def print_pdf(folder: Path, job: _Job) -> None:
             marking = disclosure.marking(load_scenario(job.path))
             print_report(printer, folder / HTML_NAME, folder / PDF_NAME, title=f"cyberbudget — {job.name}",
-                         marking=marking, lang="en")
+                         marking=marking, lang=lang)
 
     futures: dict[Any, _Job] = {}
     try:

@@ -21,7 +21,7 @@ Rules (DESIGN.md, "Confidentiality"), with ``k = config.MIN_CELL_SIZE`` (5):
 - **Funding units** (DESIGN.md, "Units"). Under ``allocation.unit`` other than ``establishment`` (the table's
   ``unit`` column differs from its ``finess``), a breakdown counts units as well: a cell of fewer than ``k``
   units, or of 1 to ``k - 1`` eligible or recipient units, is suppressed too, and secondary suppression makes
-  the line safe on both counts (:func:`breakdown`, ``units=``).
+  the line safe on both counts (:func:`breakdown` with ``unit="unit"``; :func:`has_units` says when).
 
 ``disclosure: establishment`` (internal use) adds establishment-level tables; every page and sheet is then
 marked :data:`RESTRICTED_MARKING`.
@@ -263,10 +263,11 @@ def has_units(table: pd.DataFrame) -> bool:
     return bool((table["unit"].astype(str).to_numpy() != table["finess"].astype(str).to_numpy()).any())
 
 
-def unit_counts(table: pd.DataFrame, by: str, groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per group (in the order of ``groups``): distinct funding units, eligible units and recipient units (a
-    unit with a grant in that group)."""
-    frame = pd.DataFrame({"key": table[by].astype(str).to_numpy(), "unit": table["unit"].astype(str).to_numpy(),
+def unit_counts(table: pd.DataFrame, by: str, groups: Sequence[str],
+                unit: str = "unit") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group (in the order of ``groups``): distinct funding units (column ``unit``), eligible units and
+    recipient units (a unit with a grant in that group)."""
+    frame = pd.DataFrame({"key": table[by].astype(str).to_numpy(), "unit": table[unit].astype(str).to_numpy(),
                           "eligible": table["eligible"].to_numpy(dtype=bool),
                           "grant": table["grant_cents"].to_numpy(dtype=np.int64) > 0})
     index = pd.Index([str(g) for g in groups])
@@ -278,7 +279,7 @@ def unit_counts(table: pd.DataFrame, by: str, groups: Sequence[str]) -> tuple[np
 
 
 def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE,
-              groups: Sequence[str] | None = None, *, units: bool | None = None) -> Breakdown:
+              groups: Sequence[str] | None = None, unit: str | None = None) -> Breakdown:
     """Aggregate an allocation table by one column, with primary and secondary suppression.
 
     Parameters
@@ -291,9 +292,12 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
         (a column the caller adds), ...
     groups : sequence of str, optional
         Order of the groups (default: sorted).
-    units : bool, optional
-        Count funding units as well (module docstring): the rows gain ``n_units`` (public) and
-        ``n_units_eligible`` (suppressed like ``n_eligible``). Default: :func:`has_units`.
+    unit : str, optional
+        Column of the funding-unit key, under an ``allocation.unit`` other than ``establishment`` (DESIGN.md,
+        "Units"; :func:`has_units` tells): a cell is then also suppressed when it holds fewer than ``min_cell``
+        units, or 1 to ``min_cell - 1`` eligible or recipient units, and secondary suppression protects unit
+        counts as it protects establishment counts (:func:`secondary_mask_units`). The rows gain ``n_units``
+        (public) and ``n_units_eligible`` (suppressed like ``n_eligible``).
 
     Examples
     --------
@@ -314,20 +318,14 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
     n = agg["n_establishments"].to_numpy(np.int64)
     rec = agg["n_recipients"].to_numpy(np.int64)
     prim = primary_mask(n, agg["n_eligible"].to_numpy(np.int64), rec, min_cell)
-    counted = has_units(data) if units is None else bool(units)
     tot = _aggregate(data, [])
-    if counted:
-        nu, ne, nr = unit_counts(data, by, agg[by].tolist())
+    if unit is not None:
+        nu, ne, nr = unit_counts(data, by, agg[by].tolist(), unit)
         prim |= primary_mask(nu, ne, nr, min_cell)
-        mask = prim.copy()
-        while True:  # safe on establishments and on units alike
-            new = secondary_mask_1d(nu, nr, secondary_mask_1d(n, rec, mask, min_cell), min_cell)
-            if (new == mask).all():
-                break
-            mask = new
+        mask = secondary_mask_units(n, rec, nu, nr, prim, min_cell)
         agg.insert(agg.columns.get_loc("n_establishments") + 1, "n_units", nu)
         agg.insert(agg.columns.get_loc("n_eligible") + 1, "n_units_eligible", ne)
-        tu, te, tr = unit_counts(data.assign(_all="all"), "_all", ["all"])
+        tu, te, tr = unit_counts(data.assign(_all="all"), "_all", ["all"], unit)
         tot.insert(tot.columns.get_loc("n_establishments") + 1, "n_units", tu)
         tot.insert(tot.columns.get_loc("n_eligible") + 1, "n_units_eligible", te)
     else:
@@ -337,7 +335,7 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
     rows = _finish(agg, mask, reason, allocated)
     tot_mask = primary_mask(tot["n_establishments"].to_numpy(np.int64), tot["n_eligible"].to_numpy(np.int64),
                             tot["n_recipients"].to_numpy(np.int64), min_cell)
-    if counted:
+    if unit is not None:
         tot_mask |= primary_mask(tu, te, tr, min_cell)
     total = _finish(tot, tot_mask, np.where(tot_mask, "primary", ""), allocated)
     total.insert(0, by, "Total")
@@ -346,8 +344,8 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
     if mask.any():
         hidden = data[data[by].astype(str).isin(set(agg.loc[mask, by].astype(str)))]
         pool = _aggregate(hidden, [])
-        if counted:
-            pu, pe, _ = unit_counts(hidden.assign(_all="all"), "_all", ["all"])
+        if unit is not None:
+            pu, pe, _ = unit_counts(hidden.assign(_all="all"), "_all", ["all"], unit)
             pool.insert(pool.columns.get_loc("n_establishments") + 1, "n_units", pu)
             pool.insert(pool.columns.get_loc("n_eligible") + 1, "n_units_eligible", pe)
         whole = bool(mask.all())  # everything hidden: the pooled row is the total, suppressed like it
@@ -356,6 +354,30 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
         pooled.insert(0, by, POOLED)
         pooled = pooled[rows.columns]
     return Breakdown(by=by, rows=rows, total=total, min_cell=min_cell, pooled=pooled)
+
+
+def secondary_mask_units(n: np.ndarray, n_recipients: np.ndarray, n_units: np.ndarray,
+                         unit_recipients: np.ndarray, primary: np.ndarray,
+                         min_cell: int = config.MIN_CELL_SIZE) -> np.ndarray:
+    """:func:`secondary_mask_1d` on establishments and on funding units, until both are safe.
+
+    Under a funding unit, a published total must reveal neither a suppressed cell's establishments nor its
+    units: the suppressed cells must hold at least ``min_cell`` establishments *and* ``min_cell`` units (and no
+    recipient count, of either, between 1 and ``min_cell - 1``).
+
+    Examples
+    --------
+    >>> secondary_mask_units(np.array([9, 40, 30]), np.array([9, 40, 30]), np.array([2, 12, 8]),
+    ...                      np.array([2, 12, 8]), np.array([True, False, False])).tolist()
+    [True, False, True]
+    """
+    mask = np.asarray(primary, dtype=bool).copy()
+    while True:
+        new = secondary_mask_1d(n, n_recipients, mask, min_cell)
+        new = secondary_mask_1d(n_units, unit_recipients, new, min_cell)
+        if (new == mask).all():
+            return mask
+        mask = new
 
 
 def crosstab(table: pd.DataFrame, rows: str = "status", cols: str = "region",

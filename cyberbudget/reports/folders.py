@@ -31,7 +31,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PARTIAL_TAGS", "atomic_folder", "is_partial", "remove_partial_folders", "write_text_atomic"]
+__all__ = [
+    "PARTIAL_TAGS", "atomic_folder", "is_partial", "remove_partial_folders", "write_bytes_atomic", "write_text_atomic",
+]
 
 #: Markers in the names of the hidden folders :func:`atomic_folder` creates (``.tmp-``: being written;
 #: ``.old-``: the replaced folder, being deleted).
@@ -108,6 +110,25 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return final
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:
+    """Write one binary file whole or not at all: into ``.<name>.tmp-XXXXXXXX`` beside it, then renamed.
+
+    For the batch's results store (``results.parquet``, ``summary.parquet`` and their CSV twins) and the
+    comparison files beside ``index.html``.
+    """
+    final = Path(path).absolute()
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, final)
     except BaseException:

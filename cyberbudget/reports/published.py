@@ -189,7 +189,8 @@ def publish(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> Publish
     t = _with_legal_entity(computed)
     scenario = computed.scenario
     mark = disclosure.marking(scenario)
-    breakdowns = {by: disclosure.breakdown(t, by, 1 if mark and by in UNIT_BREAKDOWNS else min_cell)
+    unit = "unit" if disclosure.has_units(t) else None  # funding units are counted as well
+    breakdowns = {by: disclosure.breakdown(t, by, 1 if mark and by in UNIT_BREAKDOWNS else min_cell, unit=unit)
                   for by in BREAKDOWNS if by in t.columns}
     grant = np.asarray(t["grant_cents"], dtype=np.int64)
     beds = np.asarray(t["beds"], dtype=np.int64)

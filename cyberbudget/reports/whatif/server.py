@@ -8,19 +8,32 @@ loaded. Voilà strips the code cells (``strip_sources``) and shows no tracebacks
 root URL ``/``. The table reaches the notebook through the environment variable
 :data:`~cyberbudget.reports.whatif.model.DATA_ENV` (kernels inherit the server's environment).
 
+The figures are plotly ``FigureWidget`` objects (anywidget widgets). Their front-end module is plotly's own
+``widgetbundle.js`` (about 5 MB, plotly.js included); by default every figure would carry a copy of it in its
+widget state and the page would compile it once per figure — four times, within the 2 s anywidget allows a
+model to initialise, which a busy machine sometimes misses (the figure then never updates). So :func:`serve`
+copies the installed bundle into a temporary folder served by Voilà as a static file
+(``/voila/static/plotly-widget-<plotly version>.js``, the folder put on ``JUPYTER_PATH``) and tells the kernels
+its URL (:data:`PLOTLY_ESM_ENV`, an ``http://127.0.0.1:<port>/`` address): the page then imports the module
+once, from the machine, and every figure shares it.
+
 Stopping: Ctrl-C or SIGTERM to ``cyberbudget app`` sends SIGTERM to Voilà, which shuts its kernels down before
 exiting (``Voila.stop``); the command then returns 0.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -28,8 +41,8 @@ from cyberbudget import config
 from cyberbudget.errors import OptionError, ReportError
 from cyberbudget.reports.whatif.model import DATA_ENV
 
-__all__ = ["DEFAULT_PORT", "HOST", "NOTEBOOK", "TEMPLATE", "check_port", "serve", "voila_command",
-           "voila_environment"]
+__all__ = ["DEFAULT_PORT", "HOST", "NOTEBOOK", "PLOTLY_ESM_ENV", "TEMPLATE", "check_port", "plotly_widget_module",
+           "serve", "served_widget_module", "voila_command", "voila_environment"]
 
 #: The notebook ``cyberbudget app`` serves.
 NOTEBOOK: Path = config.NOTEBOOKS_DIR / "what_if.ipynb"
@@ -41,6 +54,8 @@ TEMPLATE: str = "cyberbudget"
 HOST: str = "127.0.0.1"
 #: Voilà's usual port.
 DEFAULT_PORT: int = 8866
+#: Environment variable telling the kernels the URL of plotly's widget module served by ``cyberbudget app``.
+PLOTLY_ESM_ENV: str = "CYBERBUDGET_PLOTLY_ESM"
 #: How long Voilà may take to shut its kernels down after SIGTERM before it is killed.
 STOP_TIMEOUT_S: float = 30.0
 
@@ -73,16 +88,55 @@ def voila_command(port: int = DEFAULT_PORT, notebook: str | os.PathLike[str] = N
 
 
 def voila_environment(data: str | os.PathLike[str] | None = None,
-                      base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment of the Voilà process: the template folder on ``JUPYTER_PATH``, the table in ``DATA_ENV``."""
+                      base: Mapping[str, str] | None = None, *,
+                      widget_module: tuple[Path, str] | None = None) -> dict[str, str]:
+    """Environment of the Voilà process: the template folder on ``JUPYTER_PATH``, the table in ``DATA_ENV``.
+
+    ``widget_module``: ``(folder, url)`` of :func:`served_widget_module` — the folder joins ``JUPYTER_PATH`` and
+    the URL is given to the kernels in :data:`PLOTLY_ESM_ENV`.
+    """
     env = dict(os.environ if base is None else base)
-    paths = [str(JUPYTER_DIR)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    paths = [str(JUPYTER_DIR)] + ([str(widget_module[0])] if widget_module else [])
+    paths += [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     env["JUPYTER_PATH"] = os.pathsep.join(paths)
+    if widget_module:
+        env[PLOTLY_ESM_ENV] = widget_module[1]
+    else:
+        env.pop(PLOTLY_ESM_ENV, None)
     if data is not None:
         env[DATA_ENV] = str(Path(data).resolve())
     else:
         env.pop(DATA_ENV, None)
     return env
+
+
+def plotly_widget_module() -> Path:
+    """The front-end module of plotly's ``FigureWidget`` in the installed plotly package (``widgetbundle.js``)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:  # pragma: no cover - plotly is a dependency
+        raise ReportError("plotly is not installed")
+    return Path(spec.origin).parent / "package_data" / "widgetbundle.js"
+
+
+@contextmanager
+def served_widget_module(port: int) -> Iterator[tuple[Path, str]]:
+    """A temporary ``JUPYTER_PATH`` folder serving plotly's widget module as a Voilà static file, and its URL.
+
+    Yields
+    ------
+    (Path, str)
+        The folder (its ``voila/templates/cyberbudget/static`` holds ``plotly-widget-<version>.js``) and the URL
+        the page imports it from, ``http://127.0.0.1:<port>/voila/static/plotly-widget-<version>.js``. The folder
+        is removed when the block ends.
+    """
+    from importlib.metadata import version
+
+    name = f"plotly-widget-{version('plotly')}.js"
+    with tempfile.TemporaryDirectory(prefix="cyberbudget-app-") as tmp:
+        static = Path(tmp) / "voila" / "templates" / TEMPLATE / "static"
+        static.mkdir(parents=True)
+        shutil.copyfile(plotly_widget_module(), static / name)
+        yield Path(tmp), f"http://{HOST}:{int(port)}/voila/static/{name}"
 
 
 def check_port(port: int) -> None:
@@ -148,7 +202,14 @@ def serve(data: str | os.PathLike[str] | None = None, port: int = DEFAULT_PORT, 
     if not NOTEBOOK.is_file():
         raise ReportError(f"{NOTEBOOK}: the what-if notebook is missing (run from a source checkout)")
     check_port(port)
-    proc = subprocess.Popen(voila_command(port), env=voila_environment(data), cwd=str(NOTEBOOK.parent))
+    with served_widget_module(port) as module:
+        return _serve(data, port, module, on_ready, startup_timeout_s)
+
+
+def _serve(data: str | os.PathLike[str] | None, port: int, module: tuple[Path, str],
+           on_ready: Callable[[str], None] | None, startup_timeout_s: float) -> int:
+    proc = subprocess.Popen(voila_command(port), env=voila_environment(data, widget_module=module),
+                            cwd=str(NOTEBOOK.parent))
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -4,17 +4,23 @@ Every control's ``observe`` handler calls :meth:`WhatIf.update` with that contro
 tests and the benchmark call — then redraws the key figures and the four figures. Sliders report on release
 (``continuous_update=False``) so that one gesture is one recomputation.
 
-Figures are shown as plotly's JSON mime bundle (``application/vnd.plotly.v1+json``) in ``Output`` widgets: the
-``jupyterlab-plotly`` labextension installed with plotly renders them in JupyterLab and in Voilà, from the
-machine (no CDN). The bundle is written to the widget's ``outputs`` state directly rather than displayed inside
-``with out:``: one state update per figure, no output-capture round trip between Voilà's executor and the
-kernel (that round trip, during the notebook's first execution, occasionally left Voilà's page unfinished). (plotly's ``FigureWidget`` would need the ``anywidget`` package, which the lock file does not
-have.)
+Figures are plotly ``FigureWidget`` objects — widgets themselves, children of the page like the controls, so
+nothing is ever displayed or captured inside another widget (the ``display()`` round trip between Voilà's
+executor and the kernel that occasionally left Voilà's page unfinished). Each is built once from the app's figure
+data and then updated in place (:func:`update_figure`): inside one ``batch_update`` only the trace and layout
+properties that changed are sent, as one plotly ``update`` message, so the page redraws without rebuilding the
+figure. ``FigureWidget`` is an ``anywidget`` widget: its front-end module is plotly's own ``widgetbundle.js``, read
+from the installed plotly package, and anywidget's front end comes from its installed labextension — nothing is
+fetched from outside the machine. Under ``cyberbudget app`` the module is imported once by the page from the app's
+own server (:data:`~cyberbudget.reports.whatif.server.PLOTLY_ESM_ENV`; see
+:mod:`cyberbudget.reports.whatif.server`); elsewhere (JupyterLab) each figure carries it in its state.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -25,13 +31,15 @@ from cyberbudget.formatting import fmt_int, fmt_share
 from cyberbudget.reports import plots
 from cyberbudget.reports.whatif.figures import tier_label
 from cyberbudget.reports.whatif.model import FLOOR_RULES, WhatIf, units_supported
+from cyberbudget.reports.whatif.server import HOST, PLOTLY_ESM_ENV
 from cyberbudget.reports.whatif.words import choice, word
 
 __all__ = ["AppWidgets", "build"]
 
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
-#: ``responsive`` stays off: inside an ``Output`` widget the parent has no height and the figure would collapse.
+#: Plotly's configuration of every figure (no logo, no selection tools: the figures are aggregated tables).
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+#: Trace properties never reset by :func:`update_figure` (a trace keeps its type; plotly owns its ``uid``).
+_KEEP = frozenset({"type", "uid"})
 
 _CSS = """
 <style>
@@ -76,8 +84,8 @@ class AppWidgets:
     controls : dict of str to ipywidgets.Widget
         One widget per control of :data:`~cyberbudget.reports.whatif.model.CONTROLS` (``statuses``: a box of
         checkboxes; ``cap_eur``: the amount, with ``cap_on`` the checkbox that enables it).
-    outputs : dict of str to ipywidgets.Output
-        One per figure of :attr:`WhatIf.figures`.
+    figures : dict of str to plotly.graph_objects.FigureWidget
+        One per figure of :attr:`WhatIf.figures`, updated in place on every change.
     root : ipywidgets.VBox
         The page.
     """
@@ -144,9 +152,9 @@ class AppWidgets:
         self.status.add_class("cb-status")
         self.key_figures = W.HTML()
         self.key_figures.add_class("cb-keyfigures")
-        self.outputs = {name: W.Output(layout=_full()) for name in app.figures}
-        for name, out in self.outputs.items():
-            out.add_class(f"cb-figure-{name}")
+        self.figures = {name: new_figure(fig) for name, fig in app.figures.items()}
+        for name, fw in self.figures.items():
+            fw.add_class(f"cb-figure-{name}")
 
         def section(key: str) -> Any:
             return W.HTML(f"<h3>{html.escape(t(key))}</h3>")
@@ -165,7 +173,7 @@ class AppWidgets:
             section("section_save"), self.save_name, self.save_overwrite, self.save_button, self.save_message,
         ], layout=W.Layout(width="390px", min_width="390px", margin="0 12px 0 0"))
         controls.add_class("cb-controls")
-        results = W.VBox([self.status, self.key_figures, *self.outputs.values()],
+        results = W.VBox([self.status, self.key_figures, *self.figures.values()],
                          layout=W.Layout(flex="1 1 auto", min_width="0"))
         results.add_class("cb-results")
         source = app.source or t("default_table")
@@ -321,15 +329,75 @@ class AppWidgets:
         self.status.value = ("" if ms is None else
                              f"<span class='cb-ok'>{html.escape(word(self.lang, 'updated', ms=f'{ms:.0f}'))}</span>")
         self.key_figures.value = key_figures_html(self.app)
-        for name, out in self.outputs.items():
-            fig = self.app.figures[name]
-            out.outputs = ({"output_type": "display_data", "metadata": {},
-                            "data": {PLOTLY_MIME: {**fig, "config": PLOT_CONFIG}, "text/plain": _plain_title(fig)}},)
+        for name, fw in self.figures.items():
+            update_figure(fw, self.app.figures[name])
 
 
-def _plain_title(fig: dict[str, Any]) -> str:
-    text = fig.get("layout", {}).get("title", {}).get("text", "")
-    return html.unescape(text.split("<br>")[0].replace("<b>", "").replace("</b>", ""))
+@functools.lru_cache(maxsize=4)
+def _served_figure_class(url: str) -> type:
+    """``FigureWidget`` whose front-end module is imported from ``url`` (one import per page, shared)."""
+    import plotly.graph_objects as go
+
+    return type("FigureWidget", (go.FigureWidget,), {"_esm": url, "__module__": __name__})
+
+
+def figure_class() -> type:
+    """The ``FigureWidget`` class of the page: plotly's own, or — under ``cyberbudget app``, which serves plotly's
+    widget module on 127.0.0.1 and names it in :data:`~cyberbudget.reports.whatif.server.PLOTLY_ESM_ENV` — one
+    that imports that module by URL instead of carrying 5 MB of JavaScript in every figure's state."""
+    import plotly.graph_objects as go
+
+    url = os.environ.get(PLOTLY_ESM_ENV, "")
+    if url.startswith(f"http://{HOST}:") and url.endswith(".js"):
+        return _served_figure_class(url)
+    return go.FigureWidget
+
+
+def new_figure(fig: dict[str, Any]) -> Any:
+    """A ``FigureWidget`` drawing ``fig`` (a figure dictionary of :mod:`cyberbudget.reports.whatif.figures`)."""
+    fw = figure_class()(fig)
+    fw._config = PLOT_CONFIG  # the widget's plotly config (no public setter on FigureWidget)
+    return fw
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two property values are equal once plotly has stored them (lists come back as tuples)."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b) if not hasattr(a, "shape") and not hasattr(b, "shape") else _same(list(a), list(b))
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The top-level properties to set so that ``old`` becomes ``new``: changed ones, and None for removed ones."""
+    out = {k: v for k, v in new.items() if k not in keep and not _same(old.get(k), v)}
+    out.update({k: None for k in old if k not in new and k not in keep})
+    return out
+
+
+def update_figure(fw: Any, fig: dict[str, Any]) -> None:
+    """Make the widget ``fw`` draw ``fig``, sending only what changed.
+
+    Traces are updated in place when their number and types are unchanged — all property changes of all traces
+    and of the layout in one ``batch_update`` (one plotly ``update`` message to the page); otherwise the traces
+    are replaced (``fw.data``), then the layout is updated.
+    """
+    new_data = fig.get("data", [])
+    same_traces = len(fw.data) == len(new_data) and all(
+        trace.type == d.get("type", "scatter") for trace, d in zip(fw.data, new_data, strict=True))
+    if not same_traces:
+        fw.data = ()
+        fw.add_traces(new_data)
+    layout = _changes(fw.layout.to_plotly_json(), fig.get("layout", {}), frozenset({"template"}))
+    with fw.batch_update():
+        if same_traces:
+            for trace, d in zip(fw.data, new_data, strict=True):
+                changed = _changes(trace.to_plotly_json(), d, _KEEP)
+                if changed:
+                    trace.update(changed, overwrite=True)
+        if layout:
+            fw.layout.update(layout, overwrite=True)
 
 
 def key_figures_html(app: WhatIf) -> str:
