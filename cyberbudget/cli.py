@@ -96,6 +96,19 @@ DaskOpt = Annotated[
 LangOpt = Annotated[
     str, typer.Option("--lang", help="Language of every published word and number: fr (default) or en.")
 ]
+PdfOpt = Annotated[
+    bool,
+    typer.Option("--pdf", help="Also write report.pdf (A4, page numbers) with the headless Chromium of this machine "
+                               "(`chromium` on PATH, or CYBERBUDGET_CHROMIUM)."),
+]
+
+
+def _require_chromium(pdf: bool) -> None:
+    """``--pdf`` without a Chromium stops here, before anything runs (exit 2, with how to install one)."""
+    if pdf:
+        from cyberbudget.reports.pdf import require_chromium
+
+        require_chromium()
 
 
 @app.command()
@@ -107,6 +120,7 @@ def run(
     data: DataOpt = None,
     out_dir: OutOpt = Path("reports"),
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
+    pdf: PdfOpt = False,
     dask: DaskOpt = None,
     lang: LangOpt = "fr",
     overrides: OverridesOpt = None,
@@ -118,6 +132,7 @@ def run(
     require_lang(lang)
 
     check_writable_dir(out_dir)  # before any work
+    _require_chromium(pdf)
     if data is not None:
         _existing_file(data, "establishment table")
     if overrides is not None:
@@ -125,9 +140,11 @@ def run(
     start = time.perf_counter()
     with err.status(f"running {scenario} …"):
         folder = run_report(scenario, data=data, out=out_dir, template=template, dask=dask, lang=lang,
-                            overrides=overrides)
+                            overrides=overrides, pdf=pdf)
     out.print(f"wrote {folder} in {time.perf_counter() - start:.1f} s")
     out.print(f"  report:   {folder / 'report.html'}")
+    if pdf:
+        out.print(f"  PDF:      {folder / 'report.pdf'}")
     out.print(f"  workbook: {folder / 'allocation.xlsx'}")
 
 
@@ -143,6 +160,7 @@ def batch(
     template: Annotated[str, typer.Option("--template", help="Notebook template name or path.")] = "allocation_report",
     lang: LangOpt = "fr",
     overrides: OverridesOpt = None,
+    pdf: PdfOpt = False,
 ) -> None:
     """Run many scenarios; a failing scenario never stops the others (exit 1 if any failed).
 
@@ -163,6 +181,7 @@ def batch(
 
     require_lang(lang)
     check_writable_dir(out_dir)  # before any work
+    _require_chromium(pdf)
     if data is not None:
         _existing_file(data, "establishment table")
     if overrides is not None:
@@ -199,7 +218,7 @@ def batch(
 
         result = batch_mod.run_batch(
             scenarios, data=data, out=out_dir, jobs=jobs, resume=resume, dask=dask, template=template,
-            on_event=on_event, overrides=overrides, lang=lang,
+            on_event=on_event, overrides=overrides, lang=lang, pdf=pdf,
         )
     if result.interrupted:
         print(f"interrupted: {result.n_ok} finished report(s) kept, {result.n_interrupted} scenario(s) not finished; "
@@ -291,6 +310,58 @@ def verify(folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME
     for line in result.differences:
         print(f"  - {line}", file=sys.stderr)
     raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def notices(
+    folder: Annotated[Path, typer.Argument(help="A report folder DIR/NAME written by `run`.")],
+    keys: Annotated[list[str] | None, typer.Argument(help="With --only: the recipient keys to write.",
+                                                     show_default=False)] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option("--unit", help="Recipients: establishment | legal_entity | ght (default: the run's unit)."),
+    ] = None,
+    confidential: Annotated[
+        bool, typer.Option("--confidential", help="Write them although the run was under disclosure: aggregate.")
+    ] = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print each notice into <key>.pdf (headless Chromium).")]
+    = False,
+    only: Annotated[bool, typer.Option("--only", help="Only the recipients whose keys follow: --only KEY...")]
+    = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the notices: fr | en.")] = "fr",
+) -> None:
+    """One letter per recipient of a run's grants: DIR/NAME/notices/<key>.html (.pdf) and notices/index.csv.
+
+    Notices are establishment-level ("Diffusion restreinte"): written only for a run under
+    disclosure: establishment, or with --confidential.
+    """
+    from cyberbudget.reports.notices import check_confidential, write_notices
+
+    if lang not in ("fr", "en"):
+        raise OptionError(f"--lang: expected fr or en, found {lang!r}")
+    if unit is not None and unit not in ("establishment", "legal_entity", "ght"):
+        raise OptionError(f"--unit: expected establishment, legal_entity or ght, found {unit!r}")
+    if keys and not only:
+        raise OptionError(f"unexpected argument {keys[0]!r}: recipient keys follow --only (--only KEY...)")
+    if only and not keys:
+        raise OptionError("--only: expected at least one recipient key after it, found none")
+    check_confidential(folder, confidential)  # before anything else: exit 2, nothing written
+    _require_chromium(pdf)
+    start = time.perf_counter()
+    with err.status(f"writing notices for {folder} …") as status:
+
+        def progress(step: str, done: int, total: int) -> None:
+            if done == total or done % 50 == 0:
+                status.update(f"notices: {step} {done:,}/{total:,} …")
+
+        result = write_notices(folder, unit=unit, confidential=confidential, pdf=pdf, only=keys if only else None,
+                               lang=lang, on_progress=progress)
+    files = "HTML and PDF" if result.pdf else "HTML"
+    out.print(f"wrote {len(result.keys):,} notices ({result.unit}, {files}) in {time.perf_counter() - start:.1f} s: "
+              f"{result.folder}")
+    out.print(f"  index: {result.index_csv} — {result.grant_cents / 100:,.2f} € "
+              f"(allocation.csv: {result.allocated_cents / 100:,.2f} €)")
 
 
 @app.command("app")

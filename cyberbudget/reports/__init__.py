@@ -8,6 +8,8 @@ Official public API (imported lazily: ``import cyberbudget.reports`` loads nothi
 - many reports: :func:`run_batch` / :class:`BatchResult` / :class:`Outcome` (``cyberbudget batch``), and the
   batch's results store read back: :func:`load_batch` / :class:`BatchTables`;
 - folders written whole or not at all: :func:`atomic_folder`;
+- PDF and notices: :class:`Browser` / :func:`find_chromium` (one headless Chromium that prints pages,
+  ``--pdf``), :func:`write_notices` / :class:`NoticesResult` (``cyberbudget notices``);
 - the steps, reusable: :func:`load_inputs` / :class:`Inputs` and the path resolvers, :func:`compute` /
   :func:`compute_from` / :class:`Computed`, :func:`publish` / :class:`Published`, :func:`write_outputs`,
   :func:`execute_notebook`, :func:`html_exporter` / :func:`export_html`;
@@ -51,6 +53,10 @@ Modules, one concern each (``cyberbudget.reports.<module>``):
 ``batch``                 ``batch``: many scenarios, ``batch.json``
 ``batch_index``           the batch's comparison page ``index.html`` and ``comparison.csv`` / ``.xlsx``
 ``store``                 the batch's results store (``results.parquet``, ``summary.parquet``), ``load_batch``
+``browser``               headless Chromium driven over the DevTools pipe: finding it, printing pages to PDF
+``pdf``                   ``report.pdf`` (page, header, footer) and the one browser a command or a batch prints with
+``recipients``            establishments grouped into recipients (legal entities, GHT): keys and names
+``notices``               ``notices``: one letter per recipient of a run's grants, ``notices/index.csv``
 ========================  =====================================================================================
 """
 
@@ -61,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cyberbudget.reports.batch import BatchResult, Outcome, run_batch
+    from cyberbudget.reports.browser import Browser, find_chromium
     from cyberbudget.reports.comparison import Comparison, compare, comparison_tables
     from cyberbudget.reports.computed import Computed, check_expected, compute, compute_from
     from cyberbudget.reports.execution import execute_notebook
@@ -74,6 +81,7 @@ if TYPE_CHECKING:
         resolve_table_path,
         resolve_template,
     )
+    from cyberbudget.reports.notices import NoticesResult, write_notices
     from cyberbudget.reports.outputs import write_outputs
     from cyberbudget.reports.published import Published, publish
     from cyberbudget.reports.runner import run
@@ -84,6 +92,8 @@ if TYPE_CHECKING:
 #: Public name → the module of this package that defines it.
 _EXPORTS: dict[str, str] = {
     "BatchResult": "batch", "Outcome": "batch", "run_batch": "batch",
+    "Browser": "browser", "find_chromium": "browser",
+    "NoticesResult": "notices", "write_notices": "notices",
     "Comparison": "comparison", "compare": "comparison", "comparison_tables": "comparison",
     "Computed": "computed", "check_expected": "computed", "compute": "computed", "compute_from": "computed",
     "execute_notebook": "execution",
@@ -101,11 +111,11 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "BatchResult", "BatchTables", "Comparison", "Computed", "Inputs", "Outcome", "Published", "Unavailable", "VerifyResult",
-    "atomic_folder", "check_expected", "compare", "comparison_tables", "compute", "compute_from",
-    "execute_notebook", "export_html", "html_exporter", "load_batch", "load_inputs", "notebook_context", "publish",
-    "resolve_scenario_path", "resolve_table_path", "resolve_template", "run", "run_batch", "verify",
-    "write_outputs",
+    "BatchResult", "BatchTables", "Browser", "Comparison", "Computed", "Inputs", "NoticesResult", "Outcome",
+    "Published", "Unavailable", "VerifyResult", "atomic_folder", "check_expected", "compare", "comparison_tables",
+    "compute", "compute_from", "execute_notebook", "export_html", "find_chromium", "html_exporter", "load_batch",
+    "load_inputs", "notebook_context", "publish", "resolve_scenario_path", "resolve_table_path", "resolve_template",
+    "run", "run_batch", "verify", "write_notices", "write_outputs",
 ]
 
 

@@ -80,13 +80,12 @@ def key_figure_rows(computed: Computed, pub: Published, lang: str = "fr") -> lis
         "kf.eligible_value", lang, n=f.fmt_int(k["n_eligible"], lang), total=f.fmt_int(k["n_establishments"], lang),
         share=f.fmt_pct(k["eligible_share"], lang))
     rows = [(t("kf.envelope", lang), cents(k["envelope_cents"])), (t("kf.eligible", lang), eligible)]
-    units = computed.result.summary.get("units") if hasattr(computed.result, "summary") else None
-    if isinstance(units, dict) and units.get("unit", "establishment") != "establishment":
-        n_units, n_el_units = int(units.get("n", 0)), int(units.get("n_eligible", 0))
-        hidden = 0 < n_el_units < config.MIN_CELL_SIZE
-        rows.append((t("kf.eligible_units", lang, unit=t(f"kf.unit.{units['unit']}", lang)),
-                     nd if hidden else t("kf.eligible_units_value", lang, n=f.fmt_int(n_el_units, lang),
-                                         total=f.fmt_int(n_units, lang))))
+    kind = k.get("unit", "establishment")
+    if kind != "establishment":  # units counted as published (1 to k - 1 eligible units: not disclosed)
+        rows.append((t("kf.eligible_units", lang, unit=t(f"kf.unit.{kind}", lang)),
+                     nd if k["n_units_eligible"] is None else t(
+                         "kf.eligible_units_value", lang, n=f.fmt_int(k["n_units_eligible"], lang),
+                         total=f.fmt_int(k["n_units"], lang))))
     rows += [
         (t("kf.allocated", lang), cents(k["allocated_cents"])),
         (t("kf.unallocated", lang), cents(k["unallocated_cents"])),

@@ -291,16 +291,18 @@ def manifest_matches(folder: Path, scenario: Path, data: Path, template: Path, o
 
 
 def _call_report_run(scenario: Path, data: str | None, out: Path, template: str, overrides: str | None = None,
-                     lang: str = "fr") -> Path:
+                     lang: str = "fr", printer: Any = None) -> Path:
     """``runner.run`` for one scenario, executed by the warm-kernel engine with the worker's HTML exporter.
 
-    The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`.
+    The kernel is the one made current in this thread by :func:`cyberbudget.reports.kernels.use_kernel`;
+    ``printer`` (the batch's browser, or a client of it) prints ``report.pdf``.
     """
     from cyberbudget.reports.kernels import ENGINE_NAME
     from cyberbudget.reports.runner import run
 
     return Path(run(scenario, data=data, out=out, template=template, engine=ENGINE_NAME,
-                    exporter=_worker_exporter(), overrides=overrides, lang=lang))
+                    exporter=_worker_exporter(), overrides=overrides, lang=lang,
+                    pdf=printer if printer is not None else False))
 
 
 def _failed_folder(out: Path, name: str) -> str | None:
@@ -310,7 +312,7 @@ def _failed_folder(out: Path, name: str) -> str | None:
 
 def _run_one(
     job: _Job, data: str | None, out: Path, template: str, kernel: WarmKernel | None,
-    runner: Callable[..., Path] | None = None,
+    runner: Callable[..., Path] | None = None, printer: Any = None,
 ) -> Outcome:
     """Run one scenario in ``kernel``; any exception becomes a ``failed`` outcome (KeyboardInterrupt passes)."""
     from cyberbudget.reports.kernels import use_kernel
@@ -319,7 +321,7 @@ def _run_one(
     try:
         with use_kernel(kernel):
             if runner is None:
-                folder = _call_report_run(job.path, data, out, template, job.overrides, job.lang)
+                folder = _call_report_run(job.path, data, out, template, job.overrides, job.lang, printer)
             else:
                 folder = runner(job.path, data, out, template)
     except Exception as exc:
@@ -443,14 +445,33 @@ def _init_worker(parent: int, data: str | None, warm: bool) -> None:
         os._exit(0)  # raising here would make concurrent.futures log the "exception in initializer"
 
 
+_WORKER_PRINTER: Any = None
+
+
+def _worker_printer(print_server: tuple[str, bytes] | None) -> Any:
+    """This worker process's client of the batch's browser (None without ``--pdf``)."""
+    global _WORKER_PRINTER
+    if print_server is None:
+        return None
+    with _WORKER_LOCK:
+        if _WORKER_PRINTER is None or _WORKER_PRINTER.address != print_server[0]:
+            from cyberbudget.reports.pdf import PrintClient
+
+            _WORKER_PRINTER = PrintClient(*print_server)
+        return _WORKER_PRINTER
+
+
 def _process_task(job: _Job, data: str | None, out: Path, template: str,
-                  runner: Callable[..., Path] | None = None) -> Outcome:
-    """One scenario in a ``--jobs`` worker process, written straight into ``out``."""
+                  runner: Callable[..., Path] | None = None,
+                  print_server: tuple[str, bytes] | None = None) -> Outcome:
+    """One scenario in a ``--jobs`` worker process, written straight into ``out`` (``report.pdf`` printed by the
+    batch's browser through ``print_server``)."""
     _WORKER_STATE["busy"] = True
     try:
         if _WORKER_STATE["stopping"]:
             raise KeyboardInterrupt
-        return _run_one(job, data, out, template, _worker_pool().get() if runner is None else None, runner)
+        return _run_one(job, data, out, template, _worker_pool().get() if runner is None else None, runner,
+                        _worker_printer(print_server))
     finally:
         _WORKER_STATE["busy"] = False
 
@@ -481,8 +502,10 @@ def _remote_run(job: _Job, data: str | None, template: str) -> dict[str, Any]:
     return {"outcome": asdict(outcome), "files": files}
 
 
-def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
-    """Put files produced elsewhere into ``out``, each top folder whole or not at all (``atomic_folder``)."""
+def _install_files(out: Path, files: Mapping[str, bytes], pdf: Callable[[Path], None] | None = None) -> None:
+    """Put files produced elsewhere into ``out``, each top folder whole or not at all (``atomic_folder``);
+    ``pdf(folder)`` adds the report's PDF to a complete report folder before it is put in place."""
+    from cyberbudget.reports.html_export import HTML_NAME
     from cyberbudget.reports.runner import check_report_target
 
     tops = sorted({rel.split("/", 1)[0] for rel in files})
@@ -498,6 +521,8 @@ def _install_files(out: Path, files: Mapping[str, bytes]) -> None:
                     target = staging / rest
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(content)
+                if pdf is not None and not top.endswith(".failed") and (staging / HTML_NAME).is_file():
+                    pdf(staging)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -546,6 +571,7 @@ def run_batch(
     runner: Callable[..., Path] | None = None,
     overrides: str | os.PathLike[str] | None = None,
     lang: str = "fr",
+    pdf: bool = False,
 ) -> BatchResult:
     """Run every scenario's report; write ``DIR/batch.json``, the results store and the comparison page.
 
@@ -581,6 +607,11 @@ def run_batch(
     lang : {"fr", "en"}
         Language of every report, of the comparison page and its downloads (French by default; ``--resume``
         re-runs a report written in another).
+    pdf : bool
+        Also print each report's ``report.pdf`` (inside its atomic folder). One headless Chromium, started once
+        (found before anything runs), serves the whole batch: the worker thread uses it directly, ``jobs > 1``
+        worker processes through a :class:`~cyberbudget.reports.pdf.PrintServer`, and with ``dask`` the PDF is
+        printed here as each report folder comes back. It is closed at the end, also on Ctrl-C.
 
     Returns
     -------
@@ -590,8 +621,9 @@ def run_batch(
     Raises
     ------
     OptionError
-        ``jobs < 1``, no scenario given, an unknown template or language, or an output folder that cannot be
-        written; :class:`~cyberbudget.reports.locks.FolderBusyError` when another batch is writing into ``out``.
+        ``jobs < 1``, no scenario given, an unknown template or language, ``pdf`` without a Chromium on the
+        machine, or an output folder that cannot be written; :class:`~cyberbudget.reports.locks.FolderBusyError`
+        when another batch is writing into ``out``.
     """
     from cyberbudget.formatting import check_lang
 
@@ -607,6 +639,22 @@ def run_batch(
     from cyberbudget.reports.inputs import resolve_template
 
     tpl = resolve_template(template)
+    if pdf:
+        from cyberbudget.reports.pdf import open_printer, require_chromium
+
+        require_chromium()  # before anything runs
+        with open_printer(True) as browser:
+            return _run_locked(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides,
+                               lang, browser)
+    return _run_locked(paths, data, out, jobs, resume, dask, template, tpl, on_event, runner, overrides, lang, None)
+
+
+def _run_locked(
+    paths: Sequence[str | os.PathLike[str]], data: str | os.PathLike[str] | None, out: str | os.PathLike[str],
+    jobs: int, resume: bool, dask: Any, template: str, tpl: Path, on_event: EventCallback | None,
+    runner: Callable[..., Path] | None, overrides: str | os.PathLike[str] | None, lang: str, printer: Any,
+) -> BatchResult:
+    """:func:`run_batch` once its arguments are checked: lock ``out``, remove what killed runs left, run."""
     # Absolute paths: papermill moves the process's working directory while a notebook runs, and Dask workers
     # have their own.
     out_dir = Path(out).absolute()
@@ -616,14 +664,14 @@ def run_batch(
         remove_partial_folders(out_dir)
         remove_stale_locks(out_dir)
         return _run_batch(paths, data, out_dir, data_arg, jobs, resume, dask, template, tpl, on_event, runner,
-                          overrides, lang)
+                          overrides, lang, printer)
 
 
 def _run_batch(
     paths: Sequence[str | os.PathLike[str]], data: str | os.PathLike[str] | None, out_dir: Path,
     data_arg: str | None, jobs: int, resume: bool, dask: Any, template: str, tpl: Path,
     on_event: EventCallback | None, runner: Callable[..., Path] | None,
-    overrides: str | os.PathLike[str] | None, lang: str,
+    overrides: str | os.PathLike[str] | None, lang: str, printer: Any = None,
 ) -> BatchResult:
     """:func:`run_batch` once its output folder is checked and locked."""
     client, own_client = _connect(dask) if dask is not None else (None, False)
@@ -648,15 +696,16 @@ def _run_batch(
                 outcomes[job.index] = Outcome(job.name, job.given, "failed", 0.0, None, job.error)
                 progress.record(outcomes[job.index])
             elif resume and manifest_matches(out_dir / job.name, job.path, _data_path(data), tpl,
-                                             None if overrides_arg is None else Path(overrides_arg), lang):
+                                             None if overrides_arg is None else Path(overrides_arg), lang) and (
+                    printer is None or _has_pdf(out_dir / job.name)):
                 outcomes[job.index] = Outcome(job.name, job.given, "skipped", 0.0, job.name)
                 progress.record(outcomes[job.index])
             else:
                 to_run.append(job)
         if client is not None:
-            _run_dask(to_run, client, data_arg, out_dir, str(tpl), progress, outcomes)
+            _run_dask(to_run, client, data_arg, out_dir, str(tpl), progress, outcomes, printer, lang)
         else:
-            _run_local(to_run, jobs, data_arg, out_dir, template, progress, outcomes, runner)
+            _run_local(to_run, jobs, data_arg, out_dir, template, progress, outcomes, runner, printer)
     except KeyboardInterrupt:
         interrupted = True
     except BaseException as exc:  # a failing callback: clean up, write what we know, then re-raise
@@ -730,9 +779,15 @@ def _finished_reports(out: Path, outcomes: Sequence[Outcome], data: Path) -> tup
     return reports, table
 
 
+def _has_pdf(folder: Path) -> bool:
+    from cyberbudget.reports.pdf import PDF_NAME
+
+    return (folder / PDF_NAME).is_file()
+
+
 def _run_local(
     to_run: list[_Job], jobs: int, data: str | None, out: Path, template: str, progress: _Progress,
-    outcomes: dict[int, Outcome], runner: Callable[..., Path] | None,
+    outcomes: dict[int, Outcome], runner: Callable[..., Path] | None, printer: Any = None,
 ) -> None:
     """``jobs == 1``: one worker thread with one warm kernel; ``jobs > 1``: that many worker processes.
 
@@ -750,7 +805,7 @@ def _run_local(
         kernel = _worker_pool().get() if runner is None else None
         if kernel is not None and kernel not in kernels:
             kernels.append(kernel)
-        outcome = _run_one(job, data, out, template, kernel, runner)
+        outcome = _run_one(job, data, out, template, kernel, runner, printer)
         if stop.is_set() and outcome.status == "failed":
             # it failed because we interrupted it: not a real failure, and its notebook is not worth keeping
             shutil.rmtree(out / f"{job.name}.failed", ignore_errors=True)
@@ -759,15 +814,22 @@ def _run_local(
 
     executor: cf.Executor
     threaded = jobs == 1 or len(to_run) == 1
+    server = None
     if threaded:
         executor = _batch_thread()
         futures = {executor.submit(thread_task, job): job for job in to_run}
     else:
+        if printer is not None:  # the worker processes print with this process's browser
+            from cyberbudget.reports.pdf import PrintServer
+
+            server = PrintServer(printer)
         executor = cf.ProcessPoolExecutor(
             max_workers=min(jobs, len(to_run)), mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker, initargs=(os.getpid(), data, runner is None),
         )
-        futures = {executor.submit(_process_task, job, data, out, template, runner): job for job in to_run}
+        address = server.client_args if server is not None else None
+        futures = {executor.submit(_process_task, job, data, out, template, runner, address): job
+                   for job in to_run}
     try:
         pending = set(futures)
         while pending:
@@ -803,6 +865,8 @@ def _run_local(
     finally:
         if not threaded:
             executor.shutdown(wait=True)
+        if server is not None:
+            server.close()
 
 
 # With --jobs 1 the scenarios run in one long-lived thread of this process, so its warm kernel also serves later
@@ -852,11 +916,23 @@ def _connect(dask: Any) -> tuple[Any, bool]:
 
 def _run_dask(
     to_run: list[_Job], client: Any, data: str | None, out: Path, template: str, progress: _Progress,
-    outcomes: dict[int, Outcome],
+    outcomes: dict[int, Outcome], printer: Any = None, lang: str = "fr",
 ) -> None:
     if not to_run:
         return
     import distributed
+
+    print_pdf = None
+    if printer is not None:  # printed here, into the staging folder of each report that comes back
+        from cyberbudget.policy.scenario import load_scenario
+        from cyberbudget.reports import disclosure
+        from cyberbudget.reports.html_export import HTML_NAME
+        from cyberbudget.reports.pdf import PDF_NAME, print_report
+
+        def print_pdf(folder: Path, job: _Job) -> None:
+            marking = disclosure.marking(load_scenario(job.path))
+            print_report(printer, folder / HTML_NAME, folder / PDF_NAME, title=f"cyberbudget — {job.name}",
+                         marking=marking, lang=lang)
 
     futures: dict[Any, _Job] = {}
     try:
@@ -874,8 +950,9 @@ def _run_dask(
             else:
                 outcome = Outcome(**payload["outcome"])
                 try:
-                    _install_files(out, payload["files"])
-                except InputError as exc:  # the folder is held by another run, or is not ours: left alone
+                    _install_files(out, payload["files"], None if print_pdf is None else (
+                        lambda folder, job=job: print_pdf(folder, job)))
+                except Exception as exc:  # held by another run, not ours, or its PDF could not be printed
                     outcome = Outcome(job.name, job.given, "failed", outcome.duration_s, None, _error_info(exc))
             outcomes[job.index] = outcome
             progress.record(outcome)

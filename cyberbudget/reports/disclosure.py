@@ -18,6 +18,10 @@ Rules (DESIGN.md, "Confidentiality"), with ``k = config.MIN_CELL_SIZE`` (5):
   how the Sankey diagram draws them ("other, small cells").
 - **Distributions** (cyber share histogram, Lorenz curve) are published as bins of at least ``k``
   establishments, never as individual points.
+- **Funding units** (DESIGN.md, "Units"). Under ``allocation.unit`` other than ``establishment`` (the table's
+  ``unit`` column differs from its ``finess``), a breakdown counts units as well: a cell of fewer than ``k``
+  units, or of 1 to ``k - 1`` eligible or recipient units, is suppressed too, and secondary suppression makes
+  the line safe on both counts (:func:`breakdown` with ``unit="unit"``; :func:`has_units` says when).
 
 ``disclosure: establishment`` (internal use) adds establishment-level tables; every page and sheet is then
 marked :data:`RESTRICTED_MARKING`.
@@ -37,8 +41,10 @@ from cyberbudget import config
 RESTRICTED_MARKING: str = "Diffusion restreinte"
 #: The two disclosure modes of a scenario.
 MODES: tuple[str, ...] = ("aggregate", "establishment")
+#: The group label of the pooled row of suppressed groups (:meth:`Breakdown.visible_frame`).
+POOLED: str = "Other (not disclosed individually)"
 #: Columns of a breakdown that are never suppressed (public counts).
-PUBLIC_COLUMNS: tuple[str, ...] = ("n_establishments",)
+PUBLIC_COLUMNS: tuple[str, ...] = ("n_establishments", "n_units")
 #: Columns of an establishment table that may only appear under ``disclosure: establishment``.
 ESTABLISHMENT_COLUMNS: tuple[str, ...] = (
     "finess", "name", "region", "department", "status", "category", "ght", "ose", "beds", "eligible",
@@ -166,20 +172,35 @@ class Breakdown:
     total : DataFrame
         One row, the grand total (``<by>`` = ``"Total"``), suppressed only if built from fewer than
         ``min_cell`` establishments itself.
+    pooled : DataFrame or None
+        One row (``<by>`` = :data:`POOLED`): the suppressed groups together, None when none is. Secondary
+        suppression makes it publishable (at least two groups, ``min_cell`` establishments and units, no
+        recipient count of 1 to ``min_cell - 1``) — it is what the total minus the visible groups reveals anyway.
     """
 
     by: str
     rows: pd.DataFrame
     total: pd.DataFrame
     min_cell: int = field(default=config.MIN_CELL_SIZE)
+    pooled: pd.DataFrame | None = None
 
     def to_frame(self, with_total: bool = True) -> pd.DataFrame:
         """Rows, then the total row."""
         return pd.concat([self.rows, self.total], ignore_index=True) if with_total else self.rows.copy()
 
+    def visible_frame(self) -> pd.DataFrame:
+        """The groups whose figures are published, then the suppressed ones as one pooled row, then the total
+        (for tables of many small groups, such as legal entities, where a list of suppressed rows says nothing)."""
+        parts = [self.rows[self.rows["suppressed"] == ""]]
+        if self.pooled is not None:
+            parts.append(self.pooled)
+        parts.append(self.total)
+        return pd.concat(parts, ignore_index=True)
 
-_SENSITIVE = ("n_eligible", "eligible_share", "grant_cents", "grant_eur", "grant_share", "it_budget_eur",
-              "cyber_spend_eur", "cyber_share", "grant_per_bed_eur")
+
+_SENSITIVE = ("n_eligible", "n_units_eligible", "eligible_share", "grant_cents", "grant_eur", "grant_share",
+              "it_budget_eur", "cyber_spend_eur", "cyber_share", "grant_per_bed_eur")
+_COUNTS = ("grant_cents", "n_eligible", "n_units_eligible")
 
 
 def _col(table: pd.DataFrame, name: str, default: float = 0.0) -> pd.Series:
@@ -217,11 +238,44 @@ def _finish(agg: pd.DataFrame, mask: np.ndarray, reason: np.ndarray, allocated_c
     out["n_eligible"] = out["n_eligible"].astype("Int64")
     for col in _SENSITIVE:
         if col in out.columns:
-            out[col] = out[col].astype("Int64" if col in ("grant_cents", "n_eligible") else "float64")
-            out.loc[mask, col] = pd.NA if col in ("grant_cents", "n_eligible") else np.nan
+            out[col] = out[col].astype("Int64" if col in _COUNTS else "float64")
+            out.loc[mask, col] = pd.NA if col in _COUNTS else np.nan
     out["suppressed"] = reason
     out = out.drop(columns=["n_recipients"])
     return out
+
+
+def has_units(table: pd.DataFrame) -> bool:
+    """Whether the allocation table is one of funding units other than establishments (its ``unit`` column
+    differs from its ``finess`` somewhere).
+
+    Examples
+    --------
+    >>> has_units(pd.DataFrame({"finess": ["1", "2"], "unit": ["1", "2"]}))
+    False
+    >>> has_units(pd.DataFrame({"finess": ["1", "2"], "unit": ["9", "9"]}))
+    True
+    """
+    if "unit" not in table.columns:
+        return False
+    if "finess" not in table.columns:
+        return True
+    return bool((table["unit"].astype(str).to_numpy() != table["finess"].astype(str).to_numpy()).any())
+
+
+def unit_counts(table: pd.DataFrame, by: str, groups: Sequence[str],
+                unit: str = "unit") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group (in the order of ``groups``): distinct funding units (column ``unit``), eligible units and
+    recipient units (a unit with a grant in that group)."""
+    frame = pd.DataFrame({"key": table[by].astype(str).to_numpy(), "unit": table[unit].astype(str).to_numpy(),
+                          "eligible": table["eligible"].to_numpy(dtype=bool),
+                          "grant": table["grant_cents"].to_numpy(dtype=np.int64) > 0})
+    index = pd.Index([str(g) for g in groups])
+
+    def count(rows: pd.DataFrame) -> np.ndarray:
+        return rows.groupby("key")["unit"].nunique().reindex(index, fill_value=0).to_numpy(np.int64)
+
+    return count(frame), count(frame[frame["eligible"]]), count(frame[frame["grant"]])
 
 
 def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE,
@@ -232,16 +286,18 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
     ----------
     table : DataFrame
         ``AllocationResult.table`` (needs ``eligible``, ``grant_cents``, the grouping column; uses
-        ``it_budget_eur``, ``cyber_spend_eur``, ``beds`` when present).
+        ``it_budget_eur``, ``cyber_spend_eur``, ``beds`` when present, and ``unit`` under funding units).
     by : str
-        ``region``, ``status``, ``category``, ``ght`` (rows with an empty GHT are left out), ...
+        ``region``, ``status``, ``category``, ``ght`` (rows with an empty GHT are left out), ``legal_entity``
+        (a column the caller adds), ...
     groups : sequence of str, optional
         Order of the groups (default: sorted).
     unit : str, optional
         Column of the funding-unit key, under an ``allocation.unit`` other than ``establishment`` (DESIGN.md,
-        "Units"): a cell is then also suppressed when it holds fewer than ``min_cell`` (but some) units, or
-        fewer than ``min_cell`` (but some) units receive a grant, and secondary suppression protects unit
-        counts as it protects establishment counts (:func:`secondary_mask_units`).
+        "Units"; :func:`has_units` tells): a cell is then also suppressed when it holds fewer than ``min_cell``
+        units, or 1 to ``min_cell - 1`` eligible or recipient units, and secondary suppression protects unit
+        counts as it protects establishment counts (:func:`secondary_mask_units`). The rows gain ``n_units``
+        (public) and ``n_units_eligible`` (suppressed like ``n_eligible``).
 
     Examples
     --------
@@ -262,38 +318,42 @@ def breakdown(table: pd.DataFrame, by: str, min_cell: int = config.MIN_CELL_SIZE
     n = agg["n_establishments"].to_numpy(np.int64)
     rec = agg["n_recipients"].to_numpy(np.int64)
     prim = primary_mask(n, agg["n_eligible"].to_numpy(np.int64), rec, min_cell)
-    if unit is None:
-        mask = secondary_mask_1d(n, rec, prim, min_cell)
+    tot = _aggregate(data, [])
+    if unit is not None:
+        nu, ne, nr = unit_counts(data, by, agg[by].tolist(), unit)
+        prim |= primary_mask(nu, ne, nr, min_cell)
+        mask = secondary_mask_units(n, rec, nu, nr, prim, min_cell)
+        agg.insert(agg.columns.get_loc("n_establishments") + 1, "n_units", nu)
+        agg.insert(agg.columns.get_loc("n_eligible") + 1, "n_units_eligible", ne)
+        tu, te, tr = unit_counts(data.assign(_all="all"), "_all", ["all"], unit)
+        tot.insert(tot.columns.get_loc("n_establishments") + 1, "n_units", tu)
+        tot.insert(tot.columns.get_loc("n_eligible") + 1, "n_units_eligible", te)
     else:
-        n_units, rec_units = _unit_counts(data, by, unit, agg[by])
-        prim = prim | primary_mask(n_units, None, rec_units, min_cell)
-        mask = secondary_mask_units(n, rec, n_units, rec_units, prim, min_cell)
+        mask = secondary_mask_1d(n, rec, prim, min_cell)
     reason = np.where(prim, "primary", np.where(mask, "secondary", ""))
     allocated = int(table["grant_cents"].astype("int64").sum())
     rows = _finish(agg, mask, reason, allocated)
-    tot = _aggregate(data, [])
     tot_mask = primary_mask(tot["n_establishments"].to_numpy(np.int64), tot["n_eligible"].to_numpy(np.int64),
                             tot["n_recipients"].to_numpy(np.int64), min_cell)
     if unit is not None:
-        keys = data[unit].astype(str)
-        granted = data["grant_cents"].astype("int64").to_numpy() > 0
-        tot_mask = tot_mask | primary_mask(np.array([keys.nunique()]), None,
-                                           np.array([keys[granted].nunique()]), min_cell)
+        tot_mask |= primary_mask(tu, te, tr, min_cell)
     total = _finish(tot, tot_mask, np.where(tot_mask, "primary", ""), allocated)
     total.insert(0, by, "Total")
     total = total[rows.columns]
-    return Breakdown(by=by, rows=rows, total=total, min_cell=min_cell)
-
-
-def _unit_counts(data: pd.DataFrame, by: str, unit: str, groups: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct units, and distinct units with a grant, of each group (in the order of ``groups``)."""
-    keys = pd.DataFrame({"g": data[by].astype(str).to_numpy(), "u": data[unit].astype(str).to_numpy(),
-                         "granted": data["grant_cents"].astype("int64").to_numpy() > 0})
-    n_units = keys.groupby("g", sort=True)["u"].nunique()
-    rec_units = keys[keys["granted"]].groupby("g", sort=True)["u"].nunique()
-    order = groups.astype(str)
-    return (n_units.reindex(order).fillna(0).to_numpy(np.int64),
-            rec_units.reindex(order).fillna(0).to_numpy(np.int64))
+    pooled = None
+    if mask.any():
+        hidden = data[data[by].astype(str).isin(set(agg.loc[mask, by].astype(str)))]
+        pool = _aggregate(hidden, [])
+        if unit is not None:
+            pu, pe, _ = unit_counts(hidden.assign(_all="all"), "_all", ["all"], unit)
+            pool.insert(pool.columns.get_loc("n_establishments") + 1, "n_units", pu)
+            pool.insert(pool.columns.get_loc("n_eligible") + 1, "n_units_eligible", pe)
+        whole = bool(mask.all())  # everything hidden: the pooled row is the total, suppressed like it
+        pool_mask = tot_mask if whole else np.zeros(1, dtype=bool)
+        pooled = _finish(pool, pool_mask, np.where(pool_mask, "primary", ""), allocated)
+        pooled.insert(0, by, POOLED)
+        pooled = pooled[rows.columns]
+    return Breakdown(by=by, rows=rows, total=total, min_cell=min_cell, pooled=pooled)
 
 
 def secondary_mask_units(n: np.ndarray, n_recipients: np.ndarray, n_units: np.ndarray,

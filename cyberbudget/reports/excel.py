@@ -1,7 +1,13 @@
 """The finance teams' workbook, ``allocation.xlsx`` (openpyxl).
 
 Sheets (DESIGN.md, "Command line"): ``summary``, ``by_region``, ``by_status``, ``by_category``, ``by_ght``,
-``by_year``, ``parameters``, ``provenance`` and, only under ``disclosure: establishment``, ``establishments``.
+``by_year``, ``parameters``, ``provenance``, then the extension ``by_legal_entity`` (one row per legal entity,
+with its name) and, only under ``disclosure: establishment``, ``establishments``. ``by_ght`` and
+``by_legal_entity`` carry the names of their groups in the ``label`` column (``by_legal_entity`` lists, under
+``disclosure: aggregate``, only the legal entities whose figures are published, the others pooled in one row);
+under a funding unit other than
+``establishment`` every breakdown also counts units (``n_units``, ``n_units_eligible``) and the summary gives the
+unit and its counts.
 
 Every word is in the workbook's language (``lang``, French by default; catalogue keys ``xlsx.*``, ``col.*``,
 ``label.*``): titles, column headers (the reader's names — "Subvention (centimes)", not ``grant_cents``), labels of
@@ -35,15 +41,16 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cyberbudget import config
-from cyberbudget.reports.disclosure import Breakdown
+from cyberbudget.reports.disclosure import POOLED, Breakdown
 from cyberbudget.reports.i18n import column, label, t
 from cyberbudget.reports.provenance_line import DataProvenance, summary_lines
 from cyberbudget.reports.reasons import translate_reasons
 from cyberbudget.reports.spreadsheets import set_cell
 
-#: Sheets written in every workbook, in order.
+#: Sheets written in every workbook, in order: DESIGN.md's, then the extensions.
 SHEETS: tuple[str, ...] = (
     "summary", "by_region", "by_status", "by_category", "by_ght", "by_year", "parameters", "provenance",
+    "by_legal_entity",
 )
 #: Text written in a suppressed cell (the same in both languages: "non diffusé" / "not disclosed").
 NOT_DISCLOSED: str = "n.d."
@@ -60,6 +67,7 @@ FORMATS: dict[str, str] = {
 #: Number format of each known column.
 COLUMN_FORMATS: dict[str, str] = {
     "n_establishments": "int", "n_eligible": "int", "n_recipients": "int", "eligible_share": "share",
+    "n_units": "int", "n_units_eligible": "int",
     "grant_cents": "cents", "grant_eur": "eur", "grant_share": "share", "it_budget_eur": "eur0",
     "cyber_spend_eur": "eur0", "cyber_share": "share2", "beds": "int", "grant_per_bed_eur": "eur",
     "year": "text",
@@ -121,16 +129,20 @@ def _write_frame(ws: Worksheet, frame: pd.DataFrame, *, start_row: int = 2, form
     ws.page_setup.fitToHeight = 0
 
 
-def _labelled(breakdown: Breakdown, lang: str = "fr") -> pd.DataFrame:
-    """A breakdown with its total row, a label column (statuses, categories, regions) and the suppression in
-    words."""
-    frame = breakdown.to_frame(with_total=True)
+def _labelled(breakdown: Breakdown, lang: str = "fr", names: Mapping[str, str] | None = None, *,
+              pooled: bool = False) -> pd.DataFrame:
+    """A breakdown with its total row, a label column (statuses, categories and regions in ``lang``; GHT and
+    legal entities by their ``names``) and the suppression in words; ``pooled``: only the groups whose figures
+    are published, the others together in one row."""
+    frame = breakdown.visible_frame() if pooled else breakdown.to_frame(with_total=True)
     by = breakdown.by
-    total = frame[by].astype(str) == "Total"
+    codes = frame[by].astype(str)
+    special = {"Total": t("label.total", lang), POOLED: t("label.pooled", lang)}
     if by in ("region", "status", "category"):
-        frame.insert(1, "label", ["" if is_total else label(by, str(code), lang)
-                                  for code, is_total in zip(frame[by], total, strict=True)])
-    frame[by] = [t("label.total", lang) if is_total else code for code, is_total in zip(frame[by], total, strict=True)]
+        frame.insert(1, "label", ["" if code in special else label(by, code, lang) for code in codes])
+    elif names:
+        frame.insert(1, "label", ["" if code in special else names.get(code, "") for code in codes])
+    frame[by] = [special.get(code, code) for code in codes]
     frame["suppressed"] = frame["suppressed"].map({"primary": t("nd.suppressed.primary", lang, k=breakdown.min_cell),
                                                    "secondary": t("nd.suppressed.secondary", lang), "": ""})
     return frame
@@ -154,6 +166,7 @@ def write_workbook(
     title: str = "cyberbudget",
     data: DataProvenance | None = None,
     lang: str = "fr",
+    names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Write the workbook atomically (temporary file, then rename).
 
@@ -184,6 +197,9 @@ def write_workbook(
         What the figures are built from, stated in the first lines of the ``summary`` sheet.
     lang : {"fr", "en"}
         Language of every title, header and label.
+    names : mapping, optional
+        ``{"ght": {code: name}, "legal_entity": {finess_ej: name}}``: the ``label`` column of ``by_ght`` and
+        ``by_legal_entity``.
 
     Returns
     -------
@@ -215,7 +231,7 @@ def write_workbook(
     for by in ("region", "status", "category", "ght"):
         ws = wb.create_sheet(f"by_{by}")
         _title(ws, t(f"xlsx.title.by_{by}", lang, title=title, legend=nd), marking)
-        frame = _labelled(breakdowns[by], lang)
+        frame = _labelled(breakdowns[by], lang, (names or {}).get(by))
         mask = frame["suppressed"] != ""
         _write_frame(ws, frame, suppressed=mask, bold_last=True, lang=lang)
 
@@ -238,6 +254,14 @@ def write_workbook(
     ws = wb.create_sheet("provenance")
     _title(ws, t("xlsx.title.provenance", lang, title=title), marking)
     _write_frame(ws, provenance.astype(object).where(provenance.notna(), None), formats={"value": ""}, lang=lang)
+
+    if "legal_entity" in breakdowns:
+        ws = wb.create_sheet("by_legal_entity")
+        _title(ws, t("xlsx.title.by_legal_entity", lang, title=title, legend=nd), marking)
+        # under aggregate disclosure, the legal entities whose figures are published, the others pooled in one row
+        frame = _labelled(breakdowns["legal_entity"], lang, (names or {}).get("legal_entity") or {}, pooled=not marking)
+        _write_frame(ws, frame, suppressed=frame["suppressed"] != "", bold_last=True, formats={"legal_entity": "text"},
+                     lang=lang)
 
     if establishments is not None:
         ws = wb.create_sheet("establishments")

@@ -169,6 +169,9 @@ def _summary_rows(pub: Published) -> list[tuple[str, Any, str]]:
         ("unallocated_cents", k["unallocated_cents"], "cents"),
         ("n_establishments", k["n_establishments"], "int"),
         ("n_eligible", k["n_eligible"], "int"),
+        *([("unit", k["unit"], "text"), ("n_units", k["n_units"], "int"),
+           ("n_units_eligible", k["n_units_eligible"], "int")]
+          if k.get("unit", "establishment") != "establishment" else []),
         ("eligible_share", k["eligible_share"], "share"),
         ("induced_spend_eur_over_period", k["induced_spend_eur"], "eur"),
     ]
@@ -184,7 +187,7 @@ def write_workbook(computed: Computed, pub: Published, path: PathArg, lang: str 
         path, summary=_summary_rows(pub), breakdowns=pub.breakdowns, years=pub.years,
         parameters=computed.scenario.to_dict(), provenance=provenance(), establishments=pub.establishments,
         marking=pub.marking, title=f"cyberbudget — {pub.name}", data=pub.provenance or provenance_of(computed),
-        lang=lang,
+        lang=lang, names=pub.names,
     )
 
 

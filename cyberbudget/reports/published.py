@@ -11,7 +11,7 @@ establishment table; and the provenance every published output opens with (the d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,8 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = ["BREAKDOWNS", "Published", "by_year_frame", "key_figures", "publish"]
 
-#: Groupings of the published breakdowns (``ght`` leaves out establishments outside any GHT).
-BREAKDOWNS: tuple[str, ...] = ("region", "status", "category", "ght")
+#: Groupings of the published breakdowns (``ght`` leaves out establishments outside any GHT; ``legal_entity`` is
+#: the ``finess_ej`` of each establishment, its own ``finess`` when the table has none).
+BREAKDOWNS: tuple[str, ...] = ("region", "status", "category", "ght", "legal_entity")
+#: The breakdowns whose groups are funding units (legal entities, GHT): complete under ``disclosure:
+#: establishment`` — the establishments sheet beside them shows every grant — and shown with their names.
+UNIT_BREAKDOWNS: tuple[str, ...] = ("ght", "legal_entity")
 
 
 @dataclass
@@ -44,7 +48,11 @@ class Published:
     key : dict
         :func:`key_figures` (a suppressed figure is None).
     breakdowns : dict of str to Breakdown
-        :func:`cyberbudget.reports.disclosure.breakdown` by each of :data:`BREAKDOWNS`.
+        :func:`cyberbudget.reports.disclosure.breakdown` by each of :data:`BREAKDOWNS` (funding units counted as
+        well under ``allocation.unit`` other than ``establishment``; those of :data:`UNIT_BREAKDOWNS` without
+        suppression under ``disclosure: establishment``).
+    names : dict of str to dict
+        ``{"ght": {code: name}, "legal_entity": {finess_ej: name}}`` (:mod:`cyberbudget.reports.recipients`).
     flow : DataFrame
         Grants by status × region (:func:`cyberbudget.reports.disclosure.crosstab`).
     share_bins : DataFrame
@@ -81,6 +89,7 @@ class Published:
     establishments: pd.DataFrame | None
     audits: dict[str, Any]
     provenance: DataProvenance | None = None
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def by_year_frame(result: AllocationResult) -> pd.DataFrame:
@@ -96,6 +105,10 @@ def key_figures(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> dic
     ``allocated_cents`` and ``unallocated_cents`` are suppressed together when fewer than ``min_cell``
     establishments receive a grant; ``n_eligible`` and ``eligible_share`` when fewer than ``min_cell`` (but
     some) qualify; ``induced_spend_eur`` when fewer than ``min_cell`` (but some) raise their spend.
+
+    Funding units: ``unit`` (``allocation.unit``), ``n_units`` and ``n_units_eligible`` (None when 1 to
+    ``min_cell - 1`` units qualify); under a unit other than ``establishment`` the money is also suppressed when
+    1 to ``min_cell - 1`` units receive a grant, and ``n_eligible`` when ``n_units_eligible`` is.
     """
     t = computed.result.table
     grant = np.asarray(t["grant_cents"], dtype=np.int64)
@@ -106,10 +119,19 @@ def key_figures(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> dic
     allocated = int(grant.sum())
     induced = np.asarray(t["induced_spend_eur"], dtype=float) if "induced_spend_eur" in t else np.zeros(n)
     n_induced = int((induced > 0).sum())
-    hide_money = 0 < n_rec < min_cell
-    hide_el = 0 < n_el < min_cell
+    units = computed.result.summary.get("units") or {}
+    kind = str(units.get("unit", "establishment"))
+    n_units = int(units.get("n", n))
+    n_units_el = int(units.get("n_eligible", n_el))
+    n_units_rec = len(set(t.loc[grant > 0, "unit"].astype(str))) if "unit" in t.columns else n_rec
+    hide_units = 0 < n_units_el < min_cell
+    hide_money = 0 < n_rec < min_cell or 0 < n_units_rec < min_cell
+    hide_el = 0 < n_el < min_cell or hide_units
     hide_induced = 0 < n_induced < min_cell
     return {
+        "unit": kind,
+        "n_units": n_units,
+        "n_units_eligible": None if hide_units else n_units_el,
         "envelope_cents": env,
         "allocated_cents": None if hide_money else allocated,
         "unallocated_cents": None if hide_money else env - allocated,
@@ -149,12 +171,34 @@ def _share_counts(t: pd.DataFrame, min_share: float, min_cell: int) -> dict[str,
     return {"n": int(ok.sum()), "n_below": None if hide else n_below}
 
 
+def _with_legal_entity(computed: Computed) -> pd.DataFrame:
+    """The allocation table with each establishment's legal entity (column ``legal_entity``)."""
+    from cyberbudget.reports.recipients import recipient_keys
+
+    t = computed.result.table
+    keys = pd.Series(recipient_keys(computed.table, "legal_entity"), index=computed.table["finess"].astype(str))
+    return t.assign(legal_entity=keys.reindex(t["finess"].astype(str)).fillna(t["finess"].astype(str)).to_numpy())
+
+
+def unit_names(computed: Computed) -> dict[str, dict[str, str]]:
+    """The names of the GHT (``ght_name``, else ``GHT <code>``) and of the legal entities of the table."""
+    from cyberbudget.reports.recipients import unit_names as names_of
+
+    table = computed.table
+    base = str(computed.scenario.allocation.base)
+    ght = {k: v for k, v in names_of(table, "ght", base).items()
+           if k in set(table["ght"].astype(str)) and k != ""} if "ght" in table.columns else {}
+    return {"ght": ght, "legal_entity": names_of(table, "legal_entity", base)}
+
+
 def publish(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> Published:
     """Build every published table of a report (aggregated and suppressed as DESIGN.md requires)."""
-    t = computed.result.table
+    t = _with_legal_entity(computed)
     scenario = computed.scenario
     mark = disclosure.marking(scenario)
-    breakdowns = {by: disclosure.breakdown(t, by, min_cell) for by in BREAKDOWNS if by in t.columns}
+    unit = "unit" if disclosure.has_units(t) else None  # funding units are counted as well
+    breakdowns = {by: disclosure.breakdown(t, by, 1 if mark and by in UNIT_BREAKDOWNS else min_cell, unit=unit)
+                  for by in BREAKDOWNS if by in t.columns}
     grant = np.asarray(t["grant_cents"], dtype=np.int64)
     beds = np.asarray(t["beds"], dtype=np.int64)
     with_beds = (grant > 0) & (beds > 0)
@@ -170,7 +214,8 @@ def publish(computed: Computed, min_cell: int = config.MIN_CELL_SIZE) -> Publish
         lorenz=disclosure.lorenz_points(per_bed, min_cell=min_cell),
         gini=disclosure.gini(per_bed) if len(per_bed) >= min_cell else None,
         years=disclosure.year_totals(by_year_frame(computed.result), min_cell),
-        establishments=disclosure.establishment_table(t) if mark else None,
+        establishments=disclosure.establishment_table(computed.result.table) if mark else None,
         audits=_audits_tables(computed, min_cell),
         provenance=provenance_of(computed),
+        names=unit_names(computed),
     )

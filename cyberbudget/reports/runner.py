@@ -10,7 +10,8 @@
 4. execute the template (:mod:`cyberbudget.reports.execution`); a template that declares ``results_path``
    receives step 2's results through a private file (:mod:`cyberbudget.reports.handover`), and every template
    checks its allocated cents against step 2's;
-5. export ``report.html`` (:mod:`cyberbudget.reports.html_export`);
+5. export ``report.html`` (:mod:`cyberbudget.reports.html_export`) and, with ``pdf``, print it into
+   ``report.pdf`` (:mod:`cyberbudget.reports.pdf`: a headless Chromium, found before anything else is done);
 6. write ``manifest.json`` (:mod:`cyberbudget.reports.manifest`), with the SHA-256 of every file written, what
    the data is (``data``: the table and its nature, :mod:`cyberbudget.reports.provenance_line`) and the report's
    language.
@@ -43,6 +44,7 @@ from cyberbudget import config
 from cyberbudget.errors import InputError, ReportError
 from cyberbudget.paths import check_writable_dir
 from cyberbudget.reports import manifest
+from cyberbudget.reports.browser import Printer
 from cyberbudget.reports.computed import Computed, compute_from
 from cyberbudget.reports.execution import (
     NOTEBOOK_NAME,
@@ -62,6 +64,7 @@ from cyberbudget.reports.i18n import require_lang
 from cyberbudget.reports.inputs import Inputs, PathArg, load_inputs, resolve_template
 from cyberbudget.reports.locks import output_lock, remove_stale_locks
 from cyberbudget.reports.outputs import write_outputs
+from cyberbudget.reports.pdf import PDF_NAME, open_printer, print_report
 from cyberbudget.reports.private import private_dir, remove_stale
 from cyberbudget.reports.provenance_line import provenance_of
 from cyberbudget.reports.published import Published, publish
@@ -136,6 +139,7 @@ def run(
     exporter: Any = None,
     lang: str = "fr",
     overrides: PathArg | None = None,
+    pdf: bool | Printer = False,
 ) -> Path:
     """Run one scenario and write its report folder ``out/<name>/``.
 
@@ -161,6 +165,10 @@ def run(
         ``summary.json`` are the same in any.
     overrides : path, optional
         Real budget figures replacing imputed ones (``--overrides``); hashed in the manifest.
+    pdf : bool or Printer
+        Also write ``report.pdf``: ``True`` starts a headless Chromium for this run (found first, before the
+        inputs are read); a :class:`~cyberbudget.reports.browser.Browser` (or any printer) is used as it is
+        (batches: one browser for every scenario).
 
     Returns
     -------
@@ -170,12 +178,21 @@ def run(
     Raises
     ------
     InputError
-        Bad scenario, table or template, an output folder that cannot be written, ``out/<name>`` held by
-        another run (:class:`~cyberbudget.reports.locks.FolderBusyError`) or not a report of ours: raised before
-        anything is written.
+        Bad scenario, table or template, ``pdf=True`` without a Chromium on the machine
+        (:class:`~cyberbudget.reports.browser.ChromiumNotFound`), an output folder that cannot be written,
+        ``out/<name>`` held by another run (:class:`~cyberbudget.reports.locks.FolderBusyError`) or not a report
+        of ours: raised before anything is written.
     ReportError
-        The notebook failed (kept in ``out/<name>.failed/``) or an output could not be written.
+        The notebook failed (kept in ``out/<name>.failed/``), the PDF could not be printed or an output could not
+        be written.
     """
+    with open_printer(pdf) as printer:  # no Chromium: stops here, before anything runs
+        return _run(scenario_path, data, out, template, dask, engine=engine, exporter=exporter, lang=lang,
+                    overrides=overrides, printer=printer)
+
+
+def _run(scenario_path: PathArg, data: PathArg | None, out: PathArg, template: PathArg, dask: str | None, *,
+         engine: str | None, exporter: Any, lang: str, overrides: PathArg | None, printer: Printer | None) -> Path:
     t_start = time.perf_counter()
     lang = require_lang(lang)
     check_writable_dir(out)  # before any work: an output folder that cannot be written is bad input
@@ -193,7 +210,7 @@ def run(
         computed = _compute_on_dask(dask, inputs) if dask else compute_from(inputs)
         computed.timings["load"] = t_loaded - t_start
         _write_report(computed, inputs, template_path, final, lang=lang, dask=dask, engine=engine,
-                      exporter=exporter, t_start=t_start)
+                      exporter=exporter, t_start=t_start, printer=printer)
         stale = failed_folder(out, name)
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
@@ -201,7 +218,8 @@ def run(
 
 
 def _write_report(computed: Computed, inputs: Inputs, template_path: Path, final: Path, *, lang: str,
-                  dask: str | None, engine: str | None, exporter: Any, t_start: float) -> None:
+                  dask: str | None, engine: str | None, exporter: Any, t_start: float,
+                  printer: Printer | None = None) -> None:
     """Steps 3 to 6 of :func:`run`, into ``final`` (whole or not at all)."""
     scenario = inputs.scenario
     name = scenario.name
@@ -223,9 +241,13 @@ def _write_report(computed: Computed, inputs: Inputs, template_path: Path, final
                 _keep_failed(tmp / NOTEBOOK_NAME, failed_folder(final.parent, name))
                 raise
         t1 = time.perf_counter()
-        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=f"cyberbudget — {name}", lang=lang)
+        title = f"cyberbudget — {name}"
+        export_html(nb, tmp / HTML_NAME, exporter, marking=pub.marking, title=title, lang=lang)
         t2 = time.perf_counter()
         computed.timings.update({"papermill": t1 - t0, "html": t2 - t1})
+        if printer is not None:
+            print_report(printer, tmp / HTML_NAME, tmp / PDF_NAME, title=title, marking=pub.marking, lang=lang)
+            computed.timings["pdf"] = time.perf_counter() - t2
         computed.timings["total"] = time.perf_counter() - t_start
         inputs_hashes = manifest.input_entries(table=inputs.data_path, scenario=inputs.scenario_path,
                                                template=template_path, extends=scenario.extends_chain,
