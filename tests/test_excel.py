@@ -134,12 +134,14 @@ def test_no_establishment_level_figure_by_default(aggregate):
     header = [c.value for c in entities[2]]
     entity_labels = set()
     for line in entities.iter_rows(min_row=3, values_only=True):
-        if line[header.index("label")]:
-            assert line[header.index("n_establishments")] >= config.MIN_CELL_SIZE
-            assert line[header.index("suppressed")] in ("", None) and isinstance(line[header.index("grant_cents")], int)
-            entity_labels.add(line[header.index("label")])
+        col = {name: header.index(column(name, "fr")) for name in ("label", "n_establishments", "suppressed",
+                                                                   "grant_cents")}
+        if line[col["label"]]:
+            assert line[col["n_establishments"]] >= config.MIN_CELL_SIZE
+            assert line[col["suppressed"]] in ("", None) and isinstance(line[col["grant_cents"]], int)
+            entity_labels.add(line[col["label"]])
     for sheet, cell in _cells(wb):
-        if sheet == "by_legal_entity" and cell.value in entity_labels and cell.column == header.index("label") + 1:
+        if sheet == "by_legal_entity" and cell.value in entity_labels and cell.column == header.index(column("label", "fr")) + 1:
             continue
         if isinstance(cell.value, str):
             assert cell.value not in finess and cell.value not in names, (sheet, cell.coordinate)

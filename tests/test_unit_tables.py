@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from cyberbudget import config, reports
 from cyberbudget.reports import disclosure, excel
 from cyberbudget.reports.allocation_sections import key_figure_rows
+from cyberbudget.reports.i18n import catalogue, column, t
 
 
 def _scenario(folder: Path, name: str, *, unit: str = "establishment", disclosure_mode: str = "aggregate") -> Path:
@@ -42,10 +43,16 @@ def _outputs(folder: Path, scenario: Path, table: Path) -> tuple[reports.Publish
     return pub, paths["allocation.xlsx"], rows
 
 
-def _sheet(xlsx: Path, name: str) -> pd.DataFrame:
+def _sheet(xlsx: Path, name: str, lang: str = "fr") -> pd.DataFrame:
+    """A sheet of the workbook as a frame, its headers and its total and pooled rows read back as codes."""
     ws = load_workbook(xlsx)[name]
     values = list(ws.iter_rows(min_row=2, values_only=True))
-    return pd.DataFrame(values[1:], columns=values[0])
+    codes = {column(key[4:], lang): key[4:] for key in catalogue(lang) if key.startswith("col.")}
+    start = next(i for i, row in enumerate(values) if row and row[0] in codes)  # the summary's data lines first
+    frame = pd.DataFrame(values[start + 1:], columns=[codes.get(v, v) for v in values[start]])
+    first = frame.columns[0]
+    frame[first] = frame[first].replace({t("label.total", lang): "Total", t("label.pooled", lang): disclosure.POOLED})
+    return frame
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -124,7 +131,8 @@ def test_key_figures_count_units_and_sites(tmp_path, table_path):
     rows_en = dict(key_figure_rows(computed, pub, "en"))
     assert any(v == f"{n_units_eligible:,} of {n_units:,}" for v in rows_en.values())
     summary = _sheet(tmp_path / "allocation.xlsx", "summary").set_index("indicator")["value"]
-    assert summary["unit"] == "legal_entity" and summary["n_units"] == n_units
+    assert summary[t("xlsx.kf.unit", "fr")] == "entités juridiques"
+    assert summary[t("xlsx.kf.n_units", "fr")] == n_units
 
 
 def test_no_unit_figure_under_establishment(tmp_path, table_path):
@@ -132,7 +140,7 @@ def test_no_unit_figure_under_establishment(tmp_path, table_path):
     pub, xlsx, _ = _outputs(tmp_path, scenario, table_path)
     rows = key_figure_rows(reports.compute(scenario, table_path), pub, "fr")
     assert not any(label.startswith("Unités") for label, _ in rows)
-    assert "n_units" not in set(_sheet(xlsx, "summary")["indicator"])
+    assert t("xlsx.kf.n_units", "fr") not in set(_sheet(xlsx, "summary")["indicator"])
 
 
 def test_the_workbook_has_tables_by_legal_entity_and_by_ght_with_their_names(tmp_path, table_path):

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cyberbudget.errors import OptionError, ReportError
+from cyberbudget.reports.private import make_private_dir
 
 __all__ = [
     "CANDIDATES", "ENV_VAR", "LAUNCH_ARGS", "Browser", "BrowserError", "ChromiumNotFound", "PageSetup",
@@ -325,7 +326,7 @@ class Browser:
             return self
         if os.name != "posix":  # pragma: no cover - the pipe hand-over below uses /bin/sh
             raise BrowserError("--pdf drives Chromium through a pipe, which needs a POSIX system (Linux, macOS)")
-        self._profile = Path(tempfile.mkdtemp(prefix="cyberbudget-chromium-"))
+        self._profile = make_private_dir("chromium")  # 0700; a killed run's is removed by the next one
         r_cmd, w_cmd = os.pipe()  # we write commands, the browser reads them on its fd 3
         r_res, w_res = os.pipe()  # the browser writes replies on its fd 4, we read them
         args = [*LAUNCH_ARGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "about:blank"]

@@ -22,8 +22,11 @@
    cent (every recipient when ``only`` is not given). A name that a spreadsheet would run as a formula (leading
    ``=``, ``+``, ``-``, ``@``) is written with a leading ``'``.
 
-The ``notices/`` folder is written through :func:`~cyberbudget.reports.folders.atomic_folder`: it appears whole
-or not at all (a previous one is replaced). Every string that comes from an input is escaped in the HTML.
+The ``notices/`` folder is written through :func:`~cyberbudget.reports.folders.atomic_folder`, under the report
+folder's lock (:func:`~cyberbudget.reports.locks.output_lock`: a run replacing the report meanwhile, or other
+notices being written, exit 2): it appears whole or not at all (a previous one is replaced). Every string that
+comes from an input is escaped in the HTML (:mod:`cyberbudget.reports.escaping`), and every notice carries the
+Content-Security-Policy that lets no script run and nothing be fetched.
 French by default (``lang="en"`` for English); the words are in the catalogue ``notices.po``.
 """
 
@@ -49,11 +52,14 @@ from cyberbudget.formatting import check_lang, fmt_cents, fmt_eur, fmt_int, fmt_
 from cyberbudget.reports import manifest as mf
 from cyberbudget.reports.browser import Browser, PageSetup, Printer, PrintJob
 from cyberbudget.reports.disclosure import RESTRICTED_MARKING
+from cyberbudget.reports.escaping import csp_meta, html_text
 from cyberbudget.reports.folders import atomic_folder
 from cyberbudget.reports.i18n import long_date, t
 from cyberbudget.reports.inputs import PathArg
+from cyberbudget.reports.locks import output_lock
 from cyberbudget.reports.pdf import open_printer
 from cyberbudget.reports.recipients import UNIT_KINDS, recipient_keys, unit_names
+from cyberbudget.reports.spreadsheets import csv_text
 
 __all__ = [
     "INDEX_COLUMNS", "INDEX_NAME", "NOTICES_DIR", "Notice", "NoticesResult", "RunView", "load_run", "notice_html",
@@ -332,7 +338,7 @@ def _key_kind(kind: str) -> str:
 
 
 def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+    return html_text(x)
 
 
 def _share_text(share: float, lang: str, threshold: float | None = None, below: bool | None = None) -> str:
@@ -803,7 +809,7 @@ class _Writer:
         mark = _e(RESTRICTED_MARKING)
         title = f"{self.title} — {notice.name}"
         return (
-            f"<!DOCTYPE html>\n<html lang='{self.lang}'><head><meta charset='utf-8'>"
+            f"<!DOCTYPE html>\n<html lang='{self.lang}'><head>{csp_meta()}<meta charset='utf-8'>"
             "<meta name='robots' content='noindex, nofollow'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
             f"<style>{self.page_css}{_CSS}</style></head><body>"
@@ -887,19 +893,8 @@ class NoticesResult:
         return self.folder / INDEX_NAME
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (a leading ``=``, ``+``, ``-``, ``@`` gets a ``'``).
-
-    Examples
-    --------
-    >>> _spreadsheet_safe("=HYPERLINK(0)"), _spreadsheet_safe("CH de Bourg")
-    ("'=HYPERLINK(0)", 'CH de Bourg')
-    """
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _index_csv(rows: list[dict[str, str]], years: Sequence[str]) -> str:
-    rows = [{**r, "name": _spreadsheet_safe(r["name"])} for r in rows]
+    rows = [{**r, "name": csv_text(r["name"])} for r in rows]
     columns = ["key", "name", "grant_cents", *INDEX_COLUMNS, *[f"grant_cents_{y}" for y in years]]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -974,7 +969,7 @@ def write_notices(
     setup = notice_setup()
     with_pdf = pdf is not None and pdf is not False
     timings = {"load": t1 - t0}
-    with atomic_folder(folder / NOTICES_DIR) as tmp:
+    with output_lock(folder, what="report folder"), atomic_folder(folder / NOTICES_DIR) as tmp:
         jobs: list[PrintJob] = []
         rows = []
         for i, notice in enumerate(chosen, start=1):

@@ -154,7 +154,9 @@ def write_summary_json(computed: Computed, path: PathArg) -> Path:
     return path
 
 
-def _summary_rows(pub: Published) -> list[tuple[str, Any, str]]:
+def _summary_rows(pub: Published, lang: str = "fr") -> list[tuple[str, Any, str]]:
+    from cyberbudget.reports.i18n import t
+
     k = pub.key
 
     def eur(c: int | None) -> float | None:
@@ -169,7 +171,7 @@ def _summary_rows(pub: Published) -> list[tuple[str, Any, str]]:
         ("unallocated_cents", k["unallocated_cents"], "cents"),
         ("n_establishments", k["n_establishments"], "int"),
         ("n_eligible", k["n_eligible"], "int"),
-        *([("unit", k["unit"], "text"), ("n_units", k["n_units"], "int"),
+        *([("unit", t(f"kf.unit.{k['unit']}", lang), "text"), ("n_units", k["n_units"], "int"),
            ("n_units_eligible", k["n_units_eligible"], "int")]
           if k.get("unit", "establishment") != "establishment" else []),
         ("eligible_share", k["eligible_share"], "share"),
@@ -184,7 +186,7 @@ def write_workbook(computed: Computed, pub: Published, path: PathArg, lang: str 
     from cyberbudget.reports.provenance_line import provenance_of
 
     return excel.write_workbook(
-        path, summary=_summary_rows(pub), breakdowns=pub.breakdowns, years=pub.years,
+        path, summary=_summary_rows(pub, lang), breakdowns=pub.breakdowns, years=pub.years,
         parameters=computed.scenario.to_dict(), provenance=provenance(), establishments=pub.establishments,
         marking=pub.marking, title=f"cyberbudget — {pub.name}", data=pub.provenance or provenance_of(computed),
         lang=lang, names=pub.names,
