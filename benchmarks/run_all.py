@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_load.py", "bench_allocation.py", "bench_optimize.py", "bench_montecarlo.py", "bench_report.py",
-           "bench_batch.py", "bench_notices.py"]
+           "bench_batch.py", "bench_notices.py", "bench_app.py"]
 QUICK = {"bench_montecarlo.py"}
 
 

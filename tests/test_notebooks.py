@@ -12,6 +12,7 @@ the logistic uptake and the `optimal` rule.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -176,10 +177,17 @@ def test_templates_have_no_text_of_their_own(path):
                 assert not (node.args and isinstance(node.args[0], ast.Constant)), cell.source
 
 
+_MARKUP_AS_TEXT = re.compile(r"&lt;/?(?:div|p|span|b|strong|em|i|a|section|table|tr|td|th|br|code|h[1-6])\b")
+
+
 def _page(nb: nbformat.NotebookNode, folder: Path) -> str:
+    """The exported page; the library's own markup is never shown as text (Markdown shows raw HTML as text, so
+    library text with markup must be displayed as HTML)."""
     from cyberbudget.reports.html_export import export_html
 
-    return export_html(nb, folder / "report.html").read_text(encoding="utf-8")
+    page = export_html(nb, folder / "report.html").read_text(encoding="utf-8")
+    assert _MARKUP_AS_TEXT.findall(page) == []
+    return page
 
 
 @pytest.mark.slow  # one warm kernel for the module; `make test-fast` skips notebook executions
@@ -223,7 +231,8 @@ def test_simulation_templates_say_the_optimal_rule_is_not_available(kernel, tiny
                         cwd=tmp_path)
     assert [o for o in outputs(nb) if o.output_type == "error"] == []
     text = shown_text(nb)
-    assert "Non disponible pour la règle `optimal`" in text
+    assert "Non disponible pour la règle <code>optimal</code>" in text
+    _page(nb, tmp_path)
     assert "ne peut pas être calculée pour le scénario «\u00a0optimal_rule\u00a0» " in text  # then why
     assert "the Monte Carlo simulation supports" in text
     assert str(scenarios["optimal"]) not in text  # without local paths

@@ -157,8 +157,8 @@ def test_synthetic_data_gets_a_loud_banner(computed):
 
 def test_the_report_opens_with_the_data_and_the_synthese(computed):
     pub = reports.publish(computed)
-    head = allocation_sections.header_markdown(computed, pub, "fr")
-    assert head.index("DONNÉES SYNTHÉTIQUES") < head.index("# Enveloppe cybersécurité")
+    head = allocation_sections.header_html(computed, pub, "fr")
+    assert head.index("DONNÉES SYNTHÉTIQUES") < head.index("<h1>Enveloppe cybersécurité")
     synthese = allocation_sections.synthese_html(computed, pub, "fr")
     assert synthese.startswith("<section id='synthese' class='cb-synthese'><h2>Synthèse</h2>")
     rows = allocation_sections.key_figure_rows(computed, pub, "fr")
@@ -187,7 +187,7 @@ def test_the_workbook_speaks_the_readers_language_and_says_what_the_data_is(tmp_
         xlsx = reports.write_outputs(computed, folder, lang=lang)["allocation.xlsx"]
         wb = load_workbook(xlsx)
         assert wb.sheetnames == ["summary", "by_region", "by_status", "by_category", "by_ght", "by_year",
-                                 "parameters", "provenance"]
+                                 "parameters", "provenance", "by_legal_entity"]
         first = [wb["summary"].cell(row=r, column=1).value for r in range(1, 5)]
         assert first[1].startswith(nature) and "baseline" in first[2] and "cyberbudget" in first[2], first
         headers = {c.value for ws in wb.worksheets for row in ws.iter_rows(min_row=1, max_row=6) for c in row}

@@ -51,7 +51,7 @@ def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
     title = markdown(sections.uncertainty_title(mc, "en"))
     assert title.startswith("# How sure are we — optimal_rule")
     # the refusal is quoted as text (its punctuation written as character references, read back here)
-    assert "Not available for the rule `optimal`" in title and mc.reason in html.unescape(title)
+    assert "Not available for the rule <code>optimal</code>" in title and mc.reason in html.unescape(title)
     assert str(files["optimal"]) not in title  # no local path in a published report
     for section in (sections.quantiles_table, sections.grants_by_category, sections.loss_exceedance,
                     sections.eligibility_by_category):
@@ -63,7 +63,7 @@ def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
 def test_the_sensitivity_report_says_the_optimal_rule_is_not_available(files):
     sens = sections.analyse_sensitivity(files["optimal"], files["table"], sobol_n=8)
     assert isinstance(sens, sections.Unavailable) and sens.analysis == "sensitivity"
-    assert "Not available for the rule `optimal`" in markdown(sections.sensitivity_title(sens, "en"))
+    assert "Not available for the rule <code>optimal</code>" in markdown(sections.sensitivity_title(sens, "en"))
     for section in (sections.tornado_figure, sections.sobol_figure):
         assert "Not available" in markdown(section(sens, "eligible", "en"))
     assert "Not available" in markdown(sections.pareto_table(sens, "en"))

@@ -22,6 +22,7 @@ from cyberbudget import config, formatting
 from cyberbudget.reports import plots, tables
 from cyberbudget.reports.computed import Computed
 from cyberbudget.reports.escaping import html_text, markdown_text
+from cyberbudget.reports.html_export import markdown_html
 from cyberbudget.reports.i18n import heading, label, t
 from cyberbudget.reports.provenance_line import banner_html, provenance_of
 from cyberbudget.reports.published import Published
@@ -29,7 +30,7 @@ from cyberbudget.reports.reasons import translate_reasons
 
 __all__ = [
     "QUOTED", "SYNTHESE_ID", "assumptions_frame", "assumptions_html", "audits_figures", "audits_markdown",
-    "corridor_heading", "establishment_html", "header_markdown", "key_figure_rows", "key_figures_html",
+    "corridor_heading", "establishment_html", "header_html", "key_figure_rows", "key_figures_html",
     "narrative_markdown", "synthese_html",
 ]
 
@@ -40,29 +41,30 @@ SYNTHESE_ID: str = "synthese"
 QUOTED: str = "cb-quoted"
 
 
-def header_markdown(computed: Computed, pub: Published, lang: str = "fr") -> str:
-    """The report's first lines: the data's nature (a banner, loud for synthetic data), the title, the scenario's
-    description and rule, the disclosure rule; under ``disclosure: establishment``, the marking first.
+def header_html(computed: Computed, pub: Published, lang: str = "fr") -> str:
+    """The report's first lines, as HTML: under ``disclosure: establishment`` the marking, then the data's nature
+    (a banner, loud for synthetic data), the title, the scenario's description, its rule and the disclosure rule.
 
-    The description is an input: shown literally (:func:`~cyberbudget.reports.escaping.markdown_text`), one
-    paragraph per paragraph of the description.
+    The description is an input, quoted as written (class :data:`QUOTED`, :func:`html_text`, one paragraph per
+    paragraph); the catalogue's Markdown is rendered by :func:`~cyberbudget.reports.html_export.markdown_html`.
     """
     s = computed.scenario
     prov = pub.provenance or provenance_of(computed)
-    lines = []
+    parts = []
     if pub.marking:
-        lines.append(f"<div class='cb-marking'><b>{html_text(pub.marking)}</b> — {html.escape(t('report.marking', lang))}</div>\n")
-    lines.append(banner_html(prov, lang) + "\n")
-    lines.append(f"# {t('report.title', lang, scenario=markdown_text(s.name))}")
+        parts.append(f"<div class='cb-marking'><b>{html_text(pub.marking)}</b> — {html_text(t('report.marking', lang))}"
+                     "</div>")
+    parts.append(banner_html(prov, lang))
+    parts.append(markdown_html(f"# {t('report.title', lang, scenario=markdown_text(s.name))}"))
     for paragraph in s.description.replace("\r\n", "\n").split("\n\n"):  # the scenario's own words, as written
         if paragraph.strip():
-            lines.append(f"\n<p class='{QUOTED}'>{markdown_text(paragraph)}</p>\n")
+            parts.append(f"<p class='{QUOTED}'>{html_text(' '.join(paragraph.split()))}</p>")
     years = ", ".join(str(y) for y in s.envelope.years)
-    lines.append("\n" + t(
-        "report.scope", lang, rule=label("rule", s.allocation.rule, lang), code=s.allocation.rule,
+    parts.append(markdown_html(t(
+        "report.scope", lang, rule=markdown_text(label("rule", s.allocation.rule, lang)), code=s.allocation.rule,
         min=formatting.fmt_share(s.eligibility.min_share, lang), max=formatting.fmt_share(s.eligibility.max_share, lang),
-        years=years, n=formatting.fmt_int(len(computed.table), lang), k=config.MIN_CELL_SIZE))
-    return "\n".join(lines)
+        years=years, n=formatting.fmt_int(len(computed.table), lang), k=config.MIN_CELL_SIZE)))
+    return "\n".join(parts)
 
 
 def key_figure_rows(computed: Computed, pub: Published, lang: str = "fr") -> list[tuple[str, str]]:

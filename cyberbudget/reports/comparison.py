@@ -33,7 +33,7 @@ from cyberbudget.reports.folders import (
     created_folder,
     remove_partial_folders,
 )
-from cyberbudget.reports.html_export import HTML_NAME, export_html
+from cyberbudget.reports.html_export import HTML_NAME, export_html, markdown_html
 from cyberbudget.reports.i18n import column, require_lang, t
 from cyberbudget.reports.inputs import PathArg, resolve_scenario_path, resolve_table_path, resolve_template
 from cyberbudget.reports.locks import output_lock
@@ -43,7 +43,7 @@ from cyberbudget.reports.published import key_figures
 
 __all__ = ["COMPARISON_FILES", "TEMPLATE", "Comparison", "compare", "comparison_tables", "diff_markdown",
            "eligibility_changes_html", "is_comparison_folder", "parameters_html", "published_changes",
-           "title_markdown"]
+           "title_html"]
 
 #: The template :func:`compare` executes.
 TEMPLATE: str = "scenario_comparison"
@@ -149,13 +149,13 @@ def comparison_tables(scenario_paths: Iterable[PathArg], data: PathArg | None = 
                       diff_text=diff_text, eligibility=changes, provenance=prov)
 
 
-def title_markdown(cmp: Comparison, lang: str = "fr") -> str:
-    """The comparison's first lines: the data's nature (a banner), the title, the reference and the disclosure
-    rule."""
+def title_html(cmp: Comparison, lang: str = "fr") -> str:
+    """The comparison's first lines, as HTML: the data's nature (a banner), the title, the reference and the
+    disclosure rule (the catalogue's Markdown rendered by :func:`~cyberbudget.reports.html_export.markdown_html`)."""
     names = [markdown_text(n) for n in cmp.names]  # names are [a-z0-9_-]: "_" would still be emphasis
-    banner = banner_html(cmp.provenance, lang) + "\n\n" if cmp.provenance is not None else ""
-    return (f"{banner}# {t('cmp.title', lang, names=', '.join(names))}\n\n"
-            f"{t('cmp.reference', lang, name=names[0], k=config.MIN_CELL_SIZE)}")
+    banner = banner_html(cmp.provenance, lang) + "\n" if cmp.provenance is not None else ""
+    return banner + markdown_html(f"# {t('cmp.title', lang, names=', '.join(names))}\n\n"
+                                  f"{t('cmp.reference', lang, name=names[0], k=config.MIN_CELL_SIZE)}")
 
 
 def parameters_html(cmp: Comparison, lang: str = "fr") -> str:

@@ -30,7 +30,7 @@ from cyberbudget.formatting import check_lang
 from cyberbudget.reports import escaping
 from cyberbudget.reports.inputs import PathArg
 
-__all__ = ["HTML_NAME", "PLOTLY_MIME", "export_html", "html_exporter", "trusted_scripts"]
+__all__ = ["HTML_NAME", "PLOTLY_MIME", "export_html", "html_exporter", "markdown_html", "trusted_scripts"]
 
 HTML_NAME: str = "report.html"
 
@@ -96,16 +96,17 @@ _IMG_SRC = re.compile(r"""<img\b[^>]*\bsrc="(?!data:)""", re.IGNORECASE)
 _SAFE_EXPORTER: type | None = None
 
 
-def _safe_exporter_class() -> type:
-    """``HTMLExporter`` whose Markdown shows raw HTML as text (see the module docstring); built on first use."""
-    global _SAFE_EXPORTER
-    if _SAFE_EXPORTER is not None:
-        return _SAFE_EXPORTER
+_SAFE_RENDERER: type | None = None
+
+
+def _safe_renderer_class() -> type:
+    """nbconvert's Markdown renderer minus raw HTML, harmful link protocols and remote images; built on first use."""
+    global _SAFE_RENDERER
+    if _SAFE_RENDERER is not None:
+        return _SAFE_RENDERER
     import html
 
-    from jinja2 import pass_context
-    from nbconvert import HTMLExporter
-    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+    from nbconvert.filters.markdown_mistune import IPythonRenderer
 
     class SafeRenderer(IPythonRenderer):
         """nbconvert's Markdown renderer, minus raw HTML, harmful link protocols and images fetched from anywhere."""
@@ -126,6 +127,40 @@ def _safe_exporter_class() -> type:
             rendered = super().image(text, url, title)
             # an image not embedded (a remote or missing file) would be fetched when the page opens: its alt text
             return html.escape(text, quote=False) if _IMG_SRC.search(rendered) else rendered
+
+    _SAFE_RENDERER = SafeRenderer
+    return SafeRenderer
+
+
+def markdown_html(source: str) -> str:
+    """Markdown rendered to HTML by the page's own rules (raw HTML in ``source`` shown as text).
+
+    For library text that mixes the catalogue's Markdown (``**rule**``, `` `code` ``) with markup of its own (a
+    banner, a quoted description): render the Markdown here, put it beside the markup, and display the whole with
+    ``HTML(...)`` — input strings go into the Markdown through
+    :func:`~cyberbudget.reports.escaping.markdown_text` and into the markup through
+    :func:`~cyberbudget.reports.escaping.html_text`.
+
+    Examples
+    --------
+    >>> markdown_html("Rule **proportional** <b>x</b>")
+    '<p>Rule <strong>proportional</strong> &lt;b&gt;x&lt;/b&gt;</p>\n'
+    """
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+    return MarkdownWithMath(renderer=_safe_renderer_class()(exclude_anchor_links=True)).render(source)
+
+
+def _safe_exporter_class() -> type:
+    """``HTMLExporter`` whose Markdown shows raw HTML as text (see the module docstring); built on first use."""
+    global _SAFE_EXPORTER
+    if _SAFE_EXPORTER is not None:
+        return _SAFE_EXPORTER
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+    SafeRenderer = _safe_renderer_class()  # noqa: N806 - a class
 
     class SafeHTMLExporter(HTMLExporter):  # type: ignore[misc]
         """An HTMLExporter whose Markdown carries no HTML of its own (raw HTML is shown as text)."""

@@ -49,6 +49,7 @@ import pandas as pd
 
 from cyberbudget.errors import InputError, OptionError, Problem
 from cyberbudget.formatting import check_lang, fmt_cents, fmt_eur, fmt_int, fmt_number, fmt_share
+from cyberbudget.paths import check_writable_dir
 from cyberbudget.reports import manifest as mf
 from cyberbudget.reports.browser import Browser, PageSetup, Printer, PrintJob
 from cyberbudget.reports.disclosure import RESTRICTED_MARKING
@@ -956,6 +957,7 @@ def write_notices(
     if unit is not None and unit not in UNIT_KINDS:
         raise OptionError(f"--unit: expected one of {', '.join(UNIT_KINDS)}, found {unit!r}")
     man = check_confidential(folder, confidential)
+    check_writable_dir(folder)  # before any work: notices/ is written inside the report folder
     if pdf is True:
         from cyberbudget.reports.pdf import require_chromium
 

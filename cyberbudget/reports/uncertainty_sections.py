@@ -25,7 +25,8 @@ import pandas as pd
 from cyberbudget import formatting
 from cyberbudget.errors import ScenarioError
 from cyberbudget.reports import disclosure, plots, tables
-from cyberbudget.reports.escaping import markdown_text
+from cyberbudget.reports.escaping import html_text, markdown_text
+from cyberbudget.reports.html_export import markdown_html
 from cyberbudget.reports.i18n import label, t
 from cyberbudget.reports.inputs import PathArg, load_inputs
 from cyberbudget.reports.provenance_line import banner_html, describe
@@ -96,12 +97,15 @@ class Unavailable:
     rule: str
     reason: str
 
-    def markdown(self, lang: str = "fr") -> str:
-        """The report section saying that the analysis is not available, and why (the simulation path's own
-        refusal quoted as it is, shown literally)."""
-        reason = f"<span class='cb-quoted'>{markdown_text(self.reason)}</span>"  # the engine's words, as they are
-        return t("unc.unavailable", lang, rule=self.rule, analysis=t(f"analysis.{self.analysis}", lang),
-                 scenario=markdown_text(self.scenario), reason=reason)
+    def html(self, lang: str = "fr") -> str:
+        """The report section saying that the analysis is not available, and why, as HTML: the simulation path's
+        own refusal quoted as it is (class ``cb-quoted``, escaped), the catalogue's Markdown rendered by
+        :func:`~cyberbudget.reports.html_export.markdown_html`."""
+        slot = "\ue000"  # a private-use character: where the quoted reason goes once the Markdown is rendered
+        text = markdown_html(t("unc.unavailable", lang, rule=markdown_text(self.rule),
+                               analysis=t(f"analysis.{self.analysis}", lang), scenario=markdown_text(self.scenario),
+                               reason=slot))
+        return text.replace(slot, f"<span class='cb-quoted'>{html_text(self.reason)}</span>", 1)
 
 
 def _reason(exc: ScenarioError) -> str:
@@ -184,10 +188,10 @@ def simulate(scenario_path: PathArg, data: PathArg | None = None, *, draws: int,
                        draws=draws, seed=None if seed < 0 else seed, client=client)
 
 
-def uncertainty_title(mc: MonteCarloResult | Unavailable, lang: str = "fr") -> Markdown:
+def uncertainty_title(mc: MonteCarloResult | Unavailable, lang: str = "fr") -> Markdown | HTML:
     """The report's title and headline: draws, seed, medians and 90 % intervals (or why there are none)."""
     if isinstance(mc, Unavailable):
-        return _markdown(f"# {t('unc.title', lang, scenario=mc.scenario)}\n\n{mc.markdown(lang)}")
+        return _html(markdown_html(f"# {t('unc.title', lang, scenario=markdown_text(mc.scenario))}") + mc.html(lang))
     return _markdown(headline_markdown(mc, lang))
 
 
@@ -320,10 +324,11 @@ def analyse_sensitivity(scenario_path: PathArg, data: PathArg | None = None, *, 
     return attempt("sensitivity", scenario, run)
 
 
-def sensitivity_title(sens: Sensitivity | Unavailable, lang: str = "fr") -> Markdown:
+def sensitivity_title(sens: Sensitivity | Unavailable, lang: str = "fr") -> Markdown | HTML:
     """The report's title (and, when the analysis cannot run, why)."""
     if isinstance(sens, Unavailable):
-        return _markdown(f"# {t('sens.title', lang, scenario=sens.scenario)}\n\n{sens.markdown(lang)}")
+        return _html(markdown_html(f"# {t('sens.title', lang, scenario=markdown_text(sens.scenario))}")
+                     + sens.html(lang))
     return _markdown(f"# {t('sens.title', lang, scenario=sens.scenario)}")
 
 

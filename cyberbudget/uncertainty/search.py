@@ -10,7 +10,7 @@ avoided loss or minimises the unallocated money (ties: the first in grid order);
 Pareto front of the two (no other setting avoids at least as much loss with at most as much money left, and
 strictly better on one).
 
-The lead re-exports :func:`grid_search` from ``optimize.py`` (``optimize.grid_search``, docs/internal-api.md).
+The lead re-exports :func:`grid_search` from ``optimize.py`` (``optimize.grid_search``, docs/architecture.md).
 """
 
 from __future__ import annotations
