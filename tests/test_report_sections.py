@@ -49,8 +49,8 @@ def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
     assert (mc.analysis, mc.scenario, mc.rule) == ("uncertainty", "optimal_rule", "optimal")
     assert mc.reason and mc.reason in str(refusal.value)
     title = markdown(sections.uncertainty_title(mc, "en"))
-    assert title.startswith("# How sure are we — optimal_rule")
-    # the refusal is quoted as text (its punctuation written as character references, read back here)
+    assert title.startswith("<h1>How sure are we — optimal_rule</h1>")
+    # the refusal is quoted as text (escaped, read back here)
     assert "Not available for the rule <code>optimal</code>" in title and mc.reason in html.unescape(title)
     assert str(files["optimal"]) not in title  # no local path in a published report
     for section in (sections.quantiles_table, sections.grants_by_category, sections.loss_exceedance,
