@@ -57,7 +57,7 @@ def test_the_monte_carlo_report_says_the_optimal_rule_is_not_available(files):
                     sections.eligibility_by_category):
         assert "Not available" in markdown(section(mc, "en"))
         assert "Non disponible" in markdown(section(mc))  # French by default
-    assert "Non disponible pour la règle `optimal`" in markdown(sections.uncertainty_title(mc))
+    assert "Non disponible pour la règle <code>optimal</code>" in markdown(sections.uncertainty_title(mc))
 
 
 def test_the_sensitivity_report_says_the_optimal_rule_is_not_available(files):
