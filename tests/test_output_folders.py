@@ -35,6 +35,7 @@ import pytest
 
 from cyberbudget import config
 from cyberbudget.errors import OptionError
+from cyberbudget.reports import store
 from cyberbudget.reports.folders import atomic_folder
 
 CLI = [sys.executable, "-m", "cyberbudget.cli"]
@@ -438,7 +439,9 @@ def test_a_batch_stops_on_ctrl_c_or_sigterm_with_one_line_and_no_worker_tracebac
     _, err = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 130
     assert_one_line(err, "interrupted: ")
-    assert sorted(p.name for p in out.iterdir()) == ["batch.json", "index.html"]
+    # the batch's own files only (the store of no finished report is empty, but written): no lock, no staging
+    assert sorted(p.name for p in out.iterdir()) == sorted(["batch.json", "index.html", store.RESULTS_NAME,
+                                                            store.SUMMARY_NAME, store.RESULTS_CSV, store.SUMMARY_CSV])
     record = json.loads((out / "batch.json").read_text(encoding="utf-8"))
     assert {s["status"] for s in record["scenarios"]} == {"interrupted"}
     assert listing(private) == []

@@ -144,7 +144,7 @@ def markdown_html(source: str) -> str:
     Examples
     --------
     >>> markdown_html("Rule **proportional** <b>x</b>")
-    '<p>Rule <strong>proportional</strong> &lt;b&gt;x&lt;/b&gt;</p>\n'
+    '<p>Rule <strong>proportional</strong> &lt;b&gt;x&lt;/b&gt;</p>\\n'
     """
     from nbconvert.filters.markdown_mistune import MarkdownWithMath
 
