@@ -110,13 +110,31 @@ def with_units(table: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
     return out
 
 
+def _registries() -> list[tuple[str, pd.DataFrame]]:
+    """The default table (synthetic, with the SAE's legal entities and GHT structure) and, when the DREES files
+    are beside the repository, the real SAE 2023 registry (read in memory, never written here)."""
+    from cyberbudget import config
+    from cyberbudget.data.registry import load_establishments
+
+    out = [("default table", load_establishments())]
+    if (config.SAE_DIR / "ID_2023r.csv").is_file():
+        from cyberbudget.data.sae import import_sae
+
+        out.append(("SAE 2023 registry", import_sae(config.SAE_DIR)))
+    return out
+
+
 def units_benchmark(quick: bool) -> None:
-    """``allocate`` under each funding unit against ``establishment`` on the same table."""
+    """``allocate`` under each funding unit against ``establishment`` on the same table: the registry (default
+    table, real SAE when present), then large synthetic tables."""
     print("\nfunding units: allocate(unit) against allocate(unit: establishment) on the same table (goal <= 2x)")
-    print(f"{'rows':>10} {'unit':<14} {'units':>10} {'median':>10} {'cpu':>10} {'ratio':>7} {'cpu ratio':>10}")
-    for n in [30_000] + ([] if quick else [1_000_000]):
-        table = with_units(synthetic_table(n))
-        repeat = 7 if n <= 30_000 else 3
+    print(f"{'table':<18} {'rows':>10} {'unit':<24} {'units':>10} {'median':>10} {'cpu':>10} {'ratio':>7} "
+          f"{'cpu ratio':>10}")
+    cases = _registries() + [(f"synthetic {n:,}", with_units(synthetic_table(n)))
+                             for n in [30_000] + ([] if quick else [1_000_000])]
+    for label, table in cases:
+        n = len(table)
+        repeat = 15 if n <= 5_000 else (7 if n <= 30_000 else 3)
         anchor = None
         for unit in ("establishment", "legal_entity", "ght"):
             scen = load_scenario({"name": "bench", "envelope": {"total_eur": 350_000_000},
@@ -126,7 +144,7 @@ def units_benchmark(quick: bool) -> None:
             cpu = cpu_timeit(lambda table=table, scen=scen: allocate(table, scen), repeat)
             if anchor is None:
                 anchor = (wall, cpu)
-            print(f"{n:>10,} {unit + (' (anchor)' if unit == 'establishment' else ''):<14} "
+            print(f"{label:<18} {n:>10,} {unit + (' (anchor)' if unit == 'establishment' else ''):<24} "
                   f"{res.summary['units']['n']:>10,} {wall * 1e3:>8.1f}ms {cpu * 1e3:>8.1f}ms "
                   f"{wall / anchor[0]:>6.2f}x {cpu / anchor[1]:>9.2f}x")
 

@@ -186,8 +186,10 @@ def unit_names(computed: Computed) -> dict[str, dict[str, str]]:
 
     table = computed.table
     base = str(computed.scenario.allocation.base)
-    ght = {k: v for k, v in names_of(table, "ght", base).items()
-           if k in set(table["ght"].astype(str)) and k != ""} if "ght" in table.columns else {}
+    ght: dict[str, str] = {}
+    if "ght" in table.columns:
+        codes = set(table["ght"].astype(str)) - {""}  # the GHT of the table (built once)
+        ght = {k: v for k, v in names_of(table, "ght", base).items() if k in codes}
     return {"ght": ght, "legal_entity": names_of(table, "legal_entity", base)}
 
 
