@@ -64,24 +64,24 @@ def _text(table: pd.DataFrame, column: str) -> pd.Series:
     return table[column].fillna("").astype("str").str.strip()
 
 
-def _key_series(table: pd.DataFrame, kind: str) -> tuple[pd.Series, np.ndarray]:
-    """The unit key of each row, and which rows join a GHT unit."""
-    finess = table["finess"].astype("str")
+def _key_series(table: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The unit key of each row (object array of str), and which rows join a GHT unit."""
+    finess = table["finess"].to_numpy(dtype=object)
     from_ght = np.zeros(len(table), dtype=bool)
     if kind == "establishment":
         return finess, from_ght
-    ej = _text(table, "finess_ej")
-    keys = ej.where(ej != "", finess)
+    ej = _text(table, "finess_ej").to_numpy(dtype=object)
+    keys = np.where(ej != "", ej, finess)
     if kind == "ght":
-        ght = _text(table, "ght")
-        from_ght = ((table["status"].astype("str") == "public") & (ght != "")).to_numpy(dtype=bool)
-        keys = keys.where(~from_ght, ght)
+        ght = _text(table, "ght").to_numpy(dtype=object)
+        from_ght = (table["status"].to_numpy(dtype=object) == "public") & (ght != "")
+        keys = np.where(from_ght, ght, keys)
     return keys, from_ght
 
 
 def unit_keys(table: pd.DataFrame, kind: str) -> np.ndarray:
     """The unit key of each row under ``allocation.unit: kind`` (module docstring)."""
-    return _key_series(table, kind)[0].to_numpy(dtype=object)
+    return _key_series(table, kind)[0]
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,10 @@ def build_units(table: pd.DataFrame, kind: str, base: np.ndarray) -> Units:
     """The :class:`Units` of ``table`` (sorted by ``finess``) under ``allocation.unit: kind``; ``base`` is the
     ``allocation.base`` value of each row (it picks the representatives)."""
     keys_row, from_ght = _key_series(table, kind)
-    codes, key_index = keys_row.factorize(sort=True)
+    codes, uniques = pd.factorize(keys_row, sort=True)
     of_row = codes.astype(np.intp)
-    keys = key_index.to_numpy(dtype=object)
+    key_index = pd.Index(uniques, dtype="str")
+    keys = np.asarray(uniques, dtype=object)
     order = np.argsort(of_row, kind="stable")  # within a unit, the table's (finess) order
     sizes = np.bincount(of_row, minlength=keys.size)
     starts = np.cumsum(sizes) - sizes
@@ -148,7 +149,7 @@ def build_units(table: pd.DataFrame, kind: str, base: np.ndarray) -> Units:
     representative = _first_per_unit(base >= largest[of_row], order, starts)
     is_ght = np.zeros(keys.size, dtype=bool)
     is_ght[of_row[from_ght]] = True
-    return Units(kind, keys, of_row, order, starts, sizes, representative, is_ght, pd.Index(key_index))
+    return Units(kind, keys, of_row, order, starts, sizes, representative, is_ght, key_index)
 
 
 def sum_members(values: Any, units: Units, *, sorted_members: bool = False) -> np.ndarray:
@@ -166,41 +167,48 @@ def unit_table(table: pd.DataFrame, units: Units, extra_sums: tuple[str, ...] = 
     ``allocation.base`` and forfait columns)."""
     rep = units.representative
     n_u = units.n_units
-    keys = pd.Series(units.key_index, dtype="str")
+    keys = units.keys
+    is_ght = units.is_ght
 
-    def pick(column: str, default: Any) -> pd.Series:
+    def text(column: str) -> np.ndarray:  # a text column of the table, "" where missing, as an object array
         if column not in table.columns:
-            return pd.Series(default, index=range(n_u), dtype="str" if isinstance(default, str) else None)
-        return table[column].iloc[rep].reset_index(drop=True)
+            return np.full(len(table), "", dtype=object)
+        col = table[column]
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            col = col.astype("str")
+        return col.to_numpy(dtype=object, na_value="")
 
     def flag(column: str) -> np.ndarray:
         return table[column].to_numpy(dtype=bool) if column in table.columns else np.zeros(len(table), dtype=bool)
 
-    is_ght = pd.Series(units.is_ght)
     any_ose = np.bincount(units.of_row, weights=flag("ose"), minlength=n_u) > 0
     any_support = np.bincount(units.of_row, weights=flag("ght_support"), minlength=n_u) > 0
-    status = pick("status", "").astype("str").where(~is_ght, "public")
-    region = pick("region", "").astype("str")
-    if units.is_ght.any() and "region" in table.columns:
+    region_rows = text("region")
+    region = region_rows[rep]
+    if is_ght.any() and "region" in table.columns:
         support = _first_per_unit(flag("ght_support"), units.order, units.starts)
-        has = units.is_ght & (support >= 0)
-        support_region = table["region"].astype("str").iloc[np.where(has, support, 0)].reset_index(drop=True)
-        region = region.where(~pd.Series(has), support_region)
-    ght_name = pick("ght_name", "").fillna("").astype("str")
-    name = pick("name", "").astype("str").where(~is_ght, ght_name.where(ght_name != "", "GHT " + keys))
+        has = is_ght & (support >= 0)
+        region = np.where(has, region_rows[np.where(has, support, 0)], region)
+    name = text("name")[rep]
+    if is_ght.any():
+        ght_name = text("ght_name")[rep]
+        own = np.array([g if g else f"GHT {k}" for g, k in zip(ght_name, keys, strict=True)], dtype=object)
+        name = np.where(is_ght, own, name)
     out: dict[str, Any] = {
-        "finess": keys, "name": name, "region": region, "department": pick("department", ""), "status": status,
-        "category": pick("category", ""), "ght": pick("ght", "").fillna("").astype("str").where(~is_ght, keys),
-        "ght_support": any_support,
-        "ose": np.where(units.is_ght, any_ose, pick("ose", False).to_numpy(dtype=bool)),
-        "medico_social": pick("medico_social", False).to_numpy(dtype=bool),
+        "finess": keys, "name": name, "region": region, "department": text("department")[rep],
+        "status": np.where(is_ght, "public", text("status")[rep]), "category": text("category")[rep],
+        "ght": np.where(is_ght, keys, text("ght")[rep]), "ght_support": any_support,
+        "ose": np.where(is_ght, any_ose, flag("ose")[rep]), "medico_social": flag("medico_social")[rep],
     }
     for c in dict.fromkeys((*SUMMED, *extra_sums)):
         if c in table.columns:
             out[c] = sum_members(pd.to_numeric(table[c]).to_numpy(dtype=np.float64), units)
     out["imputed"] = ""
     out["members"] = units.sizes
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    for c in ("finess", "name", "region", "department", "status", "category", "ght"):
+        frame[c] = frame[c].astype("str")
+    return frame
 
 
 def split_shares(weights: Any, units: Units, *, sorted_members: bool = False) -> np.ndarray:
