@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist; each test file runs whole in one of them, so a file's module fixtures are built
+# once). Most slow tests wait on kernels, browsers and subprocesses: three workers keep two cores busy.
+TEST_WORKERS ?= 3
 
 .PHONY: report test test-fast lint lock bench clean install
 
@@ -23,14 +26,14 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check cyberbudget tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 # The quick loop while iterating: everything but the tests marked `slow` (end-to-end runs in fresh kernels,
 # clusters, batches of processes). `make test` (and .ci/run) still runs them all.
 test-fast: $(STAMP)
 	$(BIN)/ruff check cyberbudget tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check cyberbudget tests benchmarks

@@ -578,3 +578,15 @@ def test_a_writable_output_folder_passes_and_nothing_is_left_behind(tmp_path):
     check_writable_dir(tmp_path)
     check_writable_dir(tmp_path / "reports" / "2025")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_limit_is_in_the_readme_with_its_default_and_variable():
+    """Each limit has a default and an environment variable, and the README's table names both."""
+    readme = (config.ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[-2].strip(" `"): line for line in readme.splitlines() if "CYBERBUDGET_MAX_" in line
+            and line.startswith("|")}
+    for limit in config.LIMITS.values():
+        assert limit.env in rows, limit.env
+        default = limit.default
+        shown = (f"{default // 2**20} MiB" if limit.what == "bytes" and default % 2**20 == 0 else f"{default:,}")
+        assert f"| {shown} |" in rows[limit.env], (limit.env, shown)

@@ -359,21 +359,19 @@ def test_the_page_speaks_english_when_asked(tmp_path, scenario_files, table_path
 # The README's query
 # --------------------------------------------------------------------------------------------------------------
 
-README_QUERY = """
-SELECT scenario, region,
-       count(*) FILTER (WHERE eligible)  AS eligible,
-       sum(grant_cents) / 100.0          AS grants_eur
-FROM 'reports/results.parquet'
-GROUP BY scenario, region
-ORDER BY scenario, region
-"""
+def _readme_query() -> str:
+    """The ```sql block of the README (the query shown to users is the one tested)."""
+    text = (config.ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1, "the README shows one SQL query over results.parquet"
+    return blocks[0]
 
 
 def test_the_readme_duckdb_query_runs_on_results_parquet(done, monkeypatch):
     duckdb = pytest.importorskip("duckdb", reason="duckdb is an optional extra: pip install 'cyberbudget[duckdb]'")
     out, _ = done
     monkeypatch.chdir(out.parent)
-    query = README_QUERY.replace("reports/results.parquet", f"{out.name}/results.parquet")
+    query = _readme_query().replace("reports/results.parquet", f"{out.name}/results.parquet")
     rows = duckdb.sql(query).fetchall()
     results = pd.read_parquet(out / "results.parquet")
     expected = results.groupby(["scenario", "region"], sort=True).agg(

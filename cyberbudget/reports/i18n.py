@@ -216,4 +216,10 @@ def foreign_words_in(text: str, lang: str) -> list[str]:
     ``allocation.csv`` or ``min_share`` is no word): words of the other language in a page that should be all in
     ``lang``."""
     low = " ".join(_CODE.sub(" ", text).split()).lower()
-    return [p for p in foreign_phrases(lang) if re.search(rf"(?<![^\W_]){re.escape(p)}(?![^\W_])", low)]
+    return [p for p, pattern in _foreign_patterns(lang) if pattern.search(low)]
+
+
+@lru_cache(maxsize=len(LANGS))
+def _foreign_patterns(lang: str) -> list[tuple[str, re.Pattern[str]]]:
+    """:func:`foreign_phrases` compiled once per language (as whole words)."""
+    return [(p, re.compile(rf"(?<![^\W_]){re.escape(p)}(?![^\W_])")) for p in foreign_phrases(lang)]
