@@ -66,3 +66,16 @@ def test_every_dependency_is_pinned_in_the_lock_file_within_its_lower_bound():
 
 def test_lower_bounds_only_no_upper_pins_for_library_users():
     assert [r for r in _pyproject().values() if "<" in r or "==" in r] == []
+
+
+def test_every_data_file_of_the_package_is_in_its_package_data():
+    """A wheel carries the message catalogues and the app's page template, not only the Python modules."""
+    import fnmatch
+
+    globs = tomllib.loads((config.ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["cyberbudget"]
+    package = config.ROOT / "cyberbudget"
+    data = [p.relative_to(package).as_posix() for p in package.rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    assert data, "the package has data files (catalogues, templates)"
+    assert [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
