@@ -41,13 +41,13 @@ import html
 import json
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 __all__ = [
-    "CSP_BASE", "content_security_policy", "csp_meta", "href", "html_text", "inline_scripts", "markdown_text",
-    "plot_text", "script_hash", "script_json", "with_csp",
+    "CSP_BASE", "SCRIPT_ELEMENT", "content_security_policy", "csp_meta", "href", "html_text", "inline_scripts",
+    "markdown_text", "plot_text", "script_elements", "script_hash", "script_json", "with_csp",
 ]
 
 #: Every ASCII punctuation character: the ones Markdown (CommonMark, and nbconvert's mistune with its plugins:
@@ -60,7 +60,12 @@ _MARKDOWN_SPECIAL = frozenset(string.punctuation)
 CSP_BASE: str = ("default-src 'none'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
                  "base-uri 'none'; form-action 'none'")
 
-_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+#: A script element: ``<script ATTRS>BODY</script>``, BODY up to the first closing tag (what a browser does).
+#: :func:`script_elements` finds the same matches as ``SCRIPT_ELEMENT.findall`` without the regex's lazy
+#: character-by-character scan of the bodies (plotly.js is 3.5 MB).
+SCRIPT_ELEMENT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_SCRIPT_OPEN = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
+_SCRIPT_CLOSE_TAIL = re.compile(r"script\s*>", re.IGNORECASE)
 _TYPE = re.compile(r"""\btype\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 #: ``type`` values a browser executes (an absent type is JavaScript too).
 _JS_TYPES = frozenset({"", "text/javascript", "application/javascript", "module", "text/ecmascript",
@@ -176,10 +181,36 @@ def csp_meta(scripts: Iterable[str] = ()) -> str:
     return f'<meta http-equiv="Content-Security-Policy" content="{html_text(content_security_policy(scripts))}">'
 
 
+def script_elements(page: str) -> Iterator[tuple[str, str]]:
+    """``(attributes, body)`` of every ``<script>`` element of ``page``, as ``SCRIPT_ELEMENT.findall(page)``.
+
+    Examples
+    --------
+    >>> list(script_elements("<p><script type='x'>a</script ><SCRIPT>b</script>"))
+    [(" type='x'", 'a'), ('', 'b')]
+    """
+    pos = 0
+    while True:
+        opening = _SCRIPT_OPEN.search(page, pos)
+        if opening is None:
+            return
+        start = i = opening.end()
+        while True:
+            i = page.find("</", i)
+            if i < 0:
+                return  # no closing tag after this element, so none after any later one either
+            tail = _SCRIPT_CLOSE_TAIL.match(page, i + 2)
+            if tail is not None:
+                yield opening.group(1), page[start:i]
+                pos = tail.end()
+                break
+            i += 1
+
+
 def inline_scripts(page: str) -> list[str]:
     """The text of every inline script a browser would run in ``page`` (JSON data blocks excluded)."""
     out = []
-    for attrs, body in _SCRIPT.findall(page):
+    for attrs, body in script_elements(page):
         if re.search(r"\bsrc\s*=", attrs, re.IGNORECASE):
             continue
         kind = _TYPE.search(attrs)
