@@ -43,7 +43,6 @@ from cyberbudget.reports.whatif import (
     control_choices,
     server,
     unit_choices,
-    units_supported,
     voila_command,
 )
 from cyberbudget.reports.whatif import model as whatif_model
@@ -217,20 +216,13 @@ def test_the_reference_list_is_the_scenario_folder(app, tmp_path):
     assert app.references == ["baseline", "zeta"]
 
 
-def test_unit_control_offers_what_the_installed_scenario_model_accepts(app):
-    field = scenario_mod.Allocation.model_fields.get("unit")
-    if field is None:
-        assert unit_choices() == ("establishment",) and not units_supported()
-        assert "unit" not in app.controls and "unit" not in app.state
-        with pytest.raises(OptionError, match="funding units"):
-            app.update(unit="ght")
-    else:
-        import typing
+def test_unit_control_offers_every_funding_unit_of_the_scenario_model(app):
+    import typing
 
-        values = tuple(typing.get_args(field.annotation))
-        assert set(unit_choices()) == set(values) and units_supported()
-        assert app.state["unit"] == "establishment"
-        assert app.update(unit=unit_choices()[-1]).ok
+    values = tuple(typing.get_args(scenario_mod.Allocation.model_fields["unit"].annotation))
+    assert unit_choices() == values == ("establishment", "legal_entity", "ght")
+    assert app.state["unit"] == "establishment"
+    assert app.update(unit="ght").ok and app.state["unit"] == "ght"
     assert control_choices()["rule"][:4] == ("proportional", "matching", "gap", "tiered")
     assert set(control_choices()["uptake"]) == {"none", "full", "logistic"}
 

@@ -26,13 +26,12 @@ from cyberbudget.reports.whatif.model import (
     control_choices,
     list_references,
     unit_choices,
-    units_supported,
 )
 from cyberbudget.reports.whatif.server import serve, voila_command
 
 __all__ = [
     "CONTROLS", "DATA_ENV", "KeyFigure", "Outcome", "Update", "WhatIf", "build_app", "control_choices",
-    "list_references", "serve", "unit_choices", "units_supported", "voila_command",
+    "list_references", "serve", "unit_choices", "voila_command",
 ]
 
 

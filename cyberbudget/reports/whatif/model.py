@@ -65,7 +65,7 @@ from cyberbudget.reports.whatif.words import choice, word
 
 __all__ = [
     "CONTROLS", "DATA_ENV", "KeyFigure", "Outcome", "Update", "WhatIf", "control_choices", "grants_by_group",
-    "list_references", "unit_choices", "units_supported",
+    "list_references", "unit_choices",
 ]
 
 #: Environment variable through which ``cyberbudget app --data TABLE`` hands the table to the notebook.
@@ -129,20 +129,14 @@ def _literal_values(model: type, field_name: str) -> tuple[str, ...]:
 
 
 def unit_choices() -> tuple[str, ...]:
-    """Funding units the installed ``Scenario`` model accepts (``("establishment",)`` before units exist).
+    """Funding units the ``Scenario`` model accepts (``allocation.unit``).
 
     Examples
     --------
-    >>> "establishment" in unit_choices()
-    True
+    >>> unit_choices()
+    ('establishment', 'legal_entity', 'ght')
     """
-    values = _literal_values(scenario_mod.Allocation, "unit")
-    return values or ("establishment",)
-
-
-def units_supported() -> bool:
-    """Whether the installed ``Scenario`` model has ``allocation.unit`` (issue: funding units)."""
-    return "unit" in scenario_mod.Allocation.model_fields
+    return _literal_values(scenario_mod.Allocation, "unit")
 
 
 def control_choices(table: pd.DataFrame | None = None) -> dict[str, tuple[str, ...]]:
@@ -546,7 +540,7 @@ class WhatIf:
         self.table = table.reset_index(drop=True)
         self.source = source
         self.choices = control_choices(self.table)
-        self.controls = tuple(c for c in CONTROLS if c != "unit" or units_supported())
+        self.controls = tuple(CONTROLS)
         self.error: str | None = None
         self._reference_cache: dict[tuple[str, float], tuple[dict[str, Any], Outcome]] = {}
         self._hist_cache: dict[tuple, pd.DataFrame] = {}
@@ -691,8 +685,7 @@ class WhatIf:
         reference = changes.pop("reference", None)
         unknown = sorted(set(changes) - set(self.controls))
         if unknown:
-            hint = "" if units_supported() or "unit" not in unknown else " (funding units are not in this engine yet)"
-            raise OptionError(f"unknown control(s) {', '.join(unknown)}{hint}; "
+            raise OptionError(f"unknown control(s) {', '.join(unknown)}; "
                               f"expected among {', '.join(self.controls)}")
         values = {name: _normalise(name, value, self.choices) for name, value in changes.items()}
         changed: list[str] = []

@@ -31,7 +31,7 @@ from cyberbudget.formatting import fmt_int, fmt_share
 from cyberbudget.reports import plots
 from cyberbudget.reports.provenance_line import banner_html, describe
 from cyberbudget.reports.whatif.figures import tier_label
-from cyberbudget.reports.whatif.model import FLOOR_RULES, WhatIf, units_supported
+from cyberbudget.reports.whatif.model import FLOOR_RULES, WhatIf
 from cyberbudget.reports.whatif.server import HOST, PLOTLY_ESM_ENV
 from cyberbudget.reports.whatif.words import choice, word
 
@@ -140,8 +140,6 @@ class AppWidgets:
         self.floor_hint = W.HTML(f"<span class='cb-hint'>{html.escape(t('floor_disabled'))}</span>")
         self.tiers_hint = W.HTML(f"<span class='cb-hint'>{html.escape(t('tiers'))} ({html.escape(t('tiers_help'))})"
                                 "</span>")
-        self.unit_hint = W.HTML("" if units_supported() else
-                                f"<span class='cb-hint'>{html.escape(t('unit_only_establishment'))}</span>")
         self.save_name = W.Text(placeholder=t("save_placeholder"), description=t("save_name"), style=style,
                                 layout=_full())
         self.save_overwrite = W.Checkbox(description=t("save_overwrite"), indent=False, layout=_full())
@@ -170,7 +168,7 @@ class AppWidgets:
             section("section_rule"), c["rule"], c["base"], self.rows["match_rate"], self.rows["target_share"],
             self.tiers_box,
             c["floor_eur"], self.floor_hint, self.cap_on, c["cap_eur"],
-            section("section_uptake"), c["unit"], self.unit_hint, c["uptake"],
+            section("section_uptake"), c["unit"], c["uptake"],
             section("section_save"), self.save_name, self.save_overwrite, self.save_button, self.save_message,
         ], layout=W.Layout(width="390px", min_width="390px", margin="0 12px 0 0"))
         controls.add_class("cb-controls")
@@ -258,8 +256,6 @@ class AppWidgets:
             if name == "statuses":
                 for box in self.status_boxes.values():
                     box.observe(self._handler("statuses"), names="value")
-            elif name == "unit" and not units_supported():
-                continue
             else:
                 widget.observe(self._handler(name), names="value")
         self.cap_on.observe(self._handler("cap_eur"), names="value")
