@@ -106,6 +106,18 @@ class Rounding:
     cut: float | None
 
 
+def _floors(exact: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first step of Hamilton rounding: each amount's floor (int64) and fractional remainder, float noise
+    aside — a remainder within the tolerance of 1 rounds the floor up, one within it of 0 counts as none — and
+    the tolerance itself."""
+    tol = tolerance(exact)
+    fl = np.floor(exact)
+    rem = exact - fl
+    up = rem > 1 - tol
+    rem = np.where(up | (rem < tol), 0.0, rem)
+    return (fl + up).astype(np.int64), rem, tol
+
+
 def hamilton_rounding(exact: np.ndarray, total_cents: int, rank: np.ndarray) -> Rounding:
     """Largest-remainder rounding with its details; ``rank`` orders ties (lowest first).
 
@@ -116,13 +128,7 @@ def hamilton_rounding(exact: np.ndarray, total_cents: int, rank: np.ndarray) -> 
         floors above the total).
     """
     exact = np.asarray(exact, dtype=np.float64)
-    tol = tolerance(exact)
-    fl = np.floor(exact)
-    rem = exact - fl
-    up = rem > 1 - tol
-    fl = fl + up
-    rem = np.where(up | (rem < tol), 0.0, rem)
-    floors = fl.astype(np.int64)
+    floors, rem, tol = _floors(exact)
     leftover = int(total_cents) - int(floors.sum())
     grants = floors.copy()
     cut: float | None = None
@@ -179,13 +185,7 @@ def hamilton_by_group(exact: np.ndarray, totals: np.ndarray, group: np.ndarray, 
     group = np.asarray(group, dtype=np.intp)
     rank = np.asarray(rank)
     n_groups = totals.size
-    tol = tolerance(exact)
-    fl = np.floor(exact)
-    rem = exact - fl
-    up = rem > 1 - tol
-    fl = fl + up
-    rem = np.where(up | (rem < tol), 0.0, rem)
-    floors = fl.astype(np.int64)
+    floors, rem, tol = _floors(exact)
     leftover = totals - np.bincount(group, weights=floors, minlength=n_groups).astype(np.int64)
     n_positive = np.bincount(group, weights=rem > 0, minlength=n_groups).astype(np.int64)
     bad = (leftover < 0) | (leftover > n_positive)

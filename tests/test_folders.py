@@ -8,7 +8,13 @@ import stat
 
 import pytest
 
-from cyberbudget.reports.folders import atomic_folder, is_partial, remove_partial_folders, write_text_atomic
+from cyberbudget.reports.folders import (
+    atomic_folder,
+    is_partial,
+    remove_partial_folders,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 
 
 def names(folder) -> list[str]:
@@ -96,5 +102,5 @@ def test_a_file_written_atomically_replaces_the_old_one_whole_or_not_at_all(tmp_
     write_text_atomic(path, "{}\n")
     assert path.read_bytes() == b"{}\n"
     with pytest.raises(TypeError):
-        write_text_atomic(path, b"not text")  # fails mid-write
+        write_bytes_atomic(path, "not bytes")  # fails mid-write (write_text_atomic writes through it)
     assert path.read_bytes() == b"{}\n" and names(tmp_path) == ["batch.json"]

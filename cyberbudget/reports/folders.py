@@ -162,17 +162,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 
     For the files a batch writes next to its report folders (``batch.json``, ``index.html``).
     """
-    final = Path(path).absolute()
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-{owner_tag()}-", dir=final.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    return write_bytes_atomic(path, text.encode("utf-8"))  # written as given: no newline translation
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:
