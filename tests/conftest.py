@@ -4,9 +4,15 @@
 status, the hospital categories, two GHT with their support establishments, an OSE outside any GHT, Corsica
 and overseas departments, a zero IT budget, shares below, inside and above the 5-10 % corridor.
 ``small_table_raw``: the same rows as strings, as read from a CSV file.
+``browser``: a headless Chromium for a module's browser tests, with :func:`guard_page` to keep a page from
+reaching anything outside; :func:`descendants` and :func:`running` for tests of what dies with whom.
 """
 
 from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -171,3 +177,89 @@ def foreign_words():
         return foreign_words_in(_visible_text(page) + " " + _figure_text(nb), lang)
 
     return check
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A real browser (headless Chromium driven by Playwright) and the processes a test starts
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Debian's Chromium (`.ci/run` installs it); else `chromium` on PATH.
+CHROMIUM = Path("/usr/bin/chromium")
+#: No background traffic, and no host name resolves but the machine's own: a page can reach nothing outside.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-default-apps",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+#: URLs of a self-contained page: nothing else may be requested.
+LOCAL_URLS = ("file:", "data:", "blob:", "about:")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for the module's tests (skipped without Playwright or a Chromium)."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    path = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "/nonexistent")
+    if not path.exists():
+        pytest.skip("headless Chromium not found (/usr/bin/chromium): apt-get install chromium (.ci/run does)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(path), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@dataclass
+class PageLog:
+    """What a page did (:func:`guard_page`): requests outside the allowed URLs (aborted), requests allowed, and
+    script errors."""
+
+    outside: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def guard_page(page, local: tuple[str, ...] = LOCAL_URLS) -> PageLog:
+    """Abort (and record) every request of ``page`` whose URL does not start with one of ``local``; record the
+    others and the page's script errors."""
+    log = PageLog()
+
+    def route(r):
+        if r.request.url.startswith(local):
+            log.allowed.append(r.request.url)
+            r.continue_()
+        else:
+            log.outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: log.errors.append(str(e)))
+    return log
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, …), None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def running(pid: int) -> bool:
+    """The process exists and is neither a zombie nor dead."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")

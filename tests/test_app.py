@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import descendants, guard_page, running
 
 from cyberbudget import config
 from cyberbudget.data.registry import load_establishments, synthesize, write_table
@@ -624,11 +625,8 @@ def test_a_taken_port_exits_2(tmp_path):
 # In a real browser
 # --------------------------------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
-LOCAL = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
+#: What the app's page may request: its own server (HTTP and the kernel's websocket), nothing else.
+APP_URLS = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
 #: Page loads of the browser test: 1; set CYBERBUDGET_APP_LOADS=20 to check that the page always finishes loading
 #: (each load is a new kernel executing the notebook, as every visitor's).
 LOADS = int(os.environ.get("CYBERBUDGET_APP_LOADS", "1"))
@@ -642,38 +640,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.slow
 @pytest.mark.browser
-def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(table, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip("headless Chromium not found (/usr/bin/chromium): apt-get install chromium (.ci/run does)")
+def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(table, tmp_path, browser):
     expected = WhatIf(table, BASELINE, scenarios_dir=tmp_path)
     at_5 = expected.key_figures["n_eligible"].text
     expected.update(min_share=0.055)
@@ -703,26 +672,12 @@ def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(tab
         assert "import os" not in page_html and "whatif.WhatIf.open" not in page_html  # no code on the page
 
         outside, sockets, errors = [], [], []
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS, headless=True)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-
-            served: list[str] = []  # requests of plotly's widget module (routing turns the HTTP cache off)
-
-            def route(r):
-                if r.request.url.startswith(LOCAL):
-                    if "/voila/static/plotly-widget-" in r.request.url:
-                        served.append(r.request.url)
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
-
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
             for load in range(LOADS):
                 page = context.new_page()
-                page.route("**/*", route)
+                requests = guard_page(page, APP_URLS)
                 page.on("websocket", lambda ws: sockets.append(ws.url))
-                page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url, wait_until="load", timeout=120_000)
                 cell = page.locator("td.cb-current[data-key='n_eligible']")
                 cell.wait_for(timeout=120_000)
@@ -730,7 +685,7 @@ def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(tab
                     page.wait_for_selector(f".cb-figure-{name}.js-plotly-plot .main-svg", timeout=60_000)
                 assert cell.inner_text() == at_5, f"load {load + 1}"
                 assert page.evaluate(HISTOGRAM_JS) == 5.0  # the corridor's lower line, in the figure itself
-                family |= {proc.pid} | _descendants(proc.pid)  # the CLI, Voilà and the page's kernel
+                family |= {proc.pid, *descendants(proc.pid)}  # the CLI, Voilà and the page's kernel
                 handle = page.locator(".cb-control-min_share .noUi-handle")
                 handle.focus()
                 page.keyboard.press("ArrowRight")  # one step: 5 % → 5,5 %
@@ -741,10 +696,14 @@ def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(tab
                 assert "5,5" in page.locator(".cb-readout-min_share").inner_text()
                 # the figure was updated in place (batch_update → one plotly update message), not redrawn
                 page.wait_for_function(f"() => ({HISTOGRAM_JS.removeprefix('() => ')}) === 5.5", timeout=60_000)
-                # the four figures' module came once, from the app's own server
-                assert len(served) == load + 1 and served[-1].startswith(f"http://127.0.0.1:{port}/"), served
+                # plotly's widget module came once, from the app's own server (routing turns the HTTP cache off)
+                served = [u for u in requests.allowed if "/voila/static/plotly-widget-" in u]
+                assert len(served) == 1 and served[0].startswith(f"http://127.0.0.1:{port}/"), served
+                outside += requests.outside
+                errors += requests.errors
                 page.close()
-            browser.close()
+        finally:
+            context.close()
         assert outside == []
         assert sockets and all(s.startswith(f"ws://127.0.0.1:{port}/") for s in sockets)
         assert errors == []
@@ -766,7 +725,7 @@ def test_in_chromium_the_threshold_slider_changes_the_eligible_count_offline(tab
     assert "stopped" in out and tracebacks == [], err
     assert len(family) >= 3, family  # the CLI, Voilà and at least one kernel were running
     time.sleep(0.5)
-    assert [pid for pid in family if _alive(pid)] == []  # no orphan kernel
+    assert [pid for pid in family if running(pid)] == []  # no orphan kernel
 
 
 def test_grants_per_group_sum_to_the_visible_total(app):

@@ -10,27 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import guard_page
 
 from cyberbudget import config, reports
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real run, then Chromium
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-        "--disable-default-apps", "--disable-sync"]
-LOCAL = ("file:", "data:", "blob:", "about:")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    path = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "/nonexistent")
-    if not path.exists():
-        pytest.skip("headless Chromium not found (/usr/bin/chromium): apt-get install chromium (.ci/run does)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(path), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +29,10 @@ def html(tmp_path_factory) -> Path:
 def _open(browser, html: Path):
     context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
     page = context.new_page()
-    attempted: list[str] = []
-    errors: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(LOCAL):
-            r.continue_()
-        else:
-            attempted.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    log = guard_page(page)
     page.goto(html.as_uri(), wait_until="load")
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
-    return context, page, attempted, errors
+    return context, page, log.outside, log.errors
 
 
 def test_every_chart_renders_and_nothing_is_fetched(browser, html):

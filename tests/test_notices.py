@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import guard_page
 
 from cyberbudget import config, reports
 from cyberbudget.errors import InputError, OptionError
@@ -330,40 +331,22 @@ def test_the_commands_end_to_end_and_no_published_page_links_to_notices(tmp_path
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_notice_opens_offline_in_a_real_browser(world):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("headless Chromium not found (/usr/bin/chromium): apt-get install chromium")
+def test_a_notice_opens_offline_in_a_real_browser(world, browser):
     folder = world["by_entity"]
     result = notices.write_notices(folder)
     key = max(result.keys, key=lambda k: len((folder / "notices" / f"{k}.html").read_bytes()))
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), headless=True,
-                                    args=["--no-sandbox", "--disable-background-networking", "--disable-sync"])
-        try:
-            context = browser.new_context(offline=True)
-            page = context.new_page()
-            attempted: list[str] = []
-            errors: list[str] = []
-
-            def route(r):
-                if r.request.url.startswith(("file:", "data:", "about:")):
-                    r.continue_()
-                else:
-                    attempted.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((folder / "notices" / f"{key}.html").as_uri(), wait_until="load")
-            assert page.locator(".nt-mark").first.is_visible()
-            assert page.locator("h1").inner_text().startswith("Notification de dotation")
-            assert "Conditions du programme" in page.locator("body").inner_text()
-            assert page.locator("script").count() == 0
-            assert attempted == [] and errors == []
-        finally:
-            browser.close()
+    context = browser.new_context(offline=True)
+    try:
+        page = context.new_page()
+        log = guard_page(page)
+        page.goto((folder / "notices" / f"{key}.html").as_uri(), wait_until="load")
+        assert page.locator(".nt-mark").first.is_visible()
+        assert page.locator("h1").inner_text().startswith("Notification de dotation")
+        assert "Conditions du programme" in page.locator("body").inner_text()
+        assert page.locator("script").count() == 0
+        assert log.outside == [] and log.errors == []
+    finally:
+        context.close()
 
 
 @pytest.mark.browser

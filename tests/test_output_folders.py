@@ -32,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import descendants, running
 
 from cyberbudget import config
 from cyberbudget.errors import OptionError
@@ -107,33 +108,6 @@ def wait_until(condition: Callable[[], bool], what: str, proc: subprocess.Popen[
 
 def listing(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) if folder.exists() else []
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                text = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(text[text.rfind(")") + 2:].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def running(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text[text.rfind(")") + 2:].split()[0] not in ("Z", "X")
 
 
 def cmdline(pid: int) -> str:

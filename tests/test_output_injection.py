@@ -47,9 +47,6 @@ HOSTILE_NAMES = {
     "920000005": '</script><script>window.__pwned=5</script>',
 }
 HOSTILE_GHT_NAME = '<svg onload="window.__pwned=6">GHT'
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-        "--disable-default-apps", "--disable-sync"]
 
 
 def hostile_table(small_table: pd.DataFrame) -> pd.DataFrame:
@@ -148,18 +145,6 @@ def test_the_other_escaping_helpers():
 # ==============================================================================================================
 # report.html and the batch index in a real browser
 # ==============================================================================================================
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    path = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or "/nonexistent")
-    if not path.exists():
-        pytest.skip("headless Chromium not found (/usr/bin/chromium)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(path), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def open_page(browser, html: Path, wait_for_charts: bool):

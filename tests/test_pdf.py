@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import running
 
 from cyberbudget import config, reports
 from cyberbudget.reports import browser as browser_mod
@@ -130,16 +131,16 @@ def test_ctrl_c_leaves_no_browser_behind(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=config.ROOT)
     try:
         pid = int(child.stdout.readline())
-        assert _alive(pid)
+        assert running(pid)
         child.send_signal(signal.SIGINT)
         child.wait(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
     deadline = time.monotonic() + 20
-    while _alive(pid) and time.monotonic() < deadline:
+    while running(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(pid)
+    assert not running(pid)
 
 
 @pytest.mark.browser
@@ -157,18 +158,9 @@ def test_a_killed_process_leaves_no_browser_behind(tmp_path):
                          timeout=120)
     pid = int(out.stdout.strip())
     deadline = time.monotonic() + 20
-    while _alive(pid) and time.monotonic() < deadline:
+    while running(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state != "Z"
+    assert not running(pid)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import LOCAL_URLS, guard_page
 
 from cyberbudget import config
 from cyberbudget.compare import BatchTables, load_batch
@@ -433,82 +434,59 @@ def test_disclosure_breakdown_counts_units_when_asked():
 # In a real browser: sort, filter, switch the indicator, download — nothing fetched
 # --------------------------------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
-LOCAL = ("file:", "data:", "blob:", "about:", "http://127.0.0.1:")
-
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_in_chromium_the_page_sorts_filters_and_downloads_offline(done):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip("headless Chromium not found (/usr/bin/chromium): apt-get install chromium (.ci/run does)")
+def test_in_chromium_the_page_sorts_filters_and_downloads_offline(done, browser):
     out, _ = done
-    outside: list[str] = []
-    errors: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS, headless=True)
-        try:
-            context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        log = guard_page(page, (*LOCAL_URLS, "http://127.0.0.1:"))
+        page.goto((out / "index.html").as_uri(), wait_until="load")
 
-            def route(r):
-                if r.request.url.startswith(LOCAL):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
+        def order() -> list[str]:
+            return page.eval_on_selector_all("#cb-scenarios tbody tr:not([hidden])",
+                                             "rows => rows.map(r => r.dataset.scenario)")
 
-            page.route("**/*", route)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((out / "index.html").as_uri(), wait_until="load")
+        assert order() == ["alpha", "broken", "beta", "gamma"]
+        envelope = page.locator("#cb-scenarios thead th", has_text="Enveloppe")
+        envelope.locator("button").click()  # ascending; a scenario without figures goes last
+        assert order() == ["gamma", "alpha", "beta", "broken"]
+        assert envelope.get_attribute("aria-sort") == "ascending"
+        envelope.locator("button").click()
+        assert order() == ["beta", "alpha", "gamma", "broken"]
+        assert envelope.get_attribute("aria-sort") == "descending"
 
-            def order() -> list[str]:
-                return page.eval_on_selector_all("#cb-scenarios tbody tr:not([hidden])",
-                                                 "rows => rows.map(r => r.dataset.scenario)")
+        page.fill("input[data-table='cb-scenarios']", "GAM")  # case and accents do not matter
+        assert order() == ["gamma"]
+        page.fill("input[data-table='cb-scenarios']", "")
+        assert len(order()) == 4
 
-            assert order() == ["alpha", "broken", "beta", "gamma"]
-            envelope = page.locator("#cb-scenarios thead th", has_text="Enveloppe")
-            envelope.locator("button").click()  # ascending; a scenario without figures goes last
-            assert order() == ["gamma", "alpha", "beta", "broken"]
-            assert envelope.get_attribute("aria-sort") == "ascending"
-            envelope.locator("button").click()
-            assert order() == ["beta", "alpha", "gamma", "broken"]
-            assert envelope.get_attribute("aria-sort") == "descending"
+        region_rows = "#cb-by-region tbody tr:not([hidden])"
+        labels = page.eval_on_selector_all(  # regions whose first scenario's cell is published
+            region_rows, "rows => rows.filter(r => !r.cells[3].classList.contains('nd'))"
+                         ".map(r => r.cells[1].textContent)")
+        page.fill("input[data-table='cb-by-region']", labels[0].upper())
+        shown = page.eval_on_selector_all(region_rows, "rows => rows.map(r => r.cells[1].textContent)")
+        assert shown == [labels[0]] and page.locator("#cb-by-region tfoot tr").is_visible()
+        first = page.locator(f"{region_rows} td").nth(3)
+        grants = first.inner_text()
+        page.select_option("select[data-table='cb-by-region']", "eligible")
+        assert first.inner_text() == first.get_attribute("data-eligible-t") != grants
+        assert "éligibles" in page.locator("#cb-by-region-unit").inner_text()
 
-            page.fill("input[data-table='cb-scenarios']", "GAM")  # case and accents do not matter
-            assert order() == ["gamma"]
-            page.fill("input[data-table='cb-scenarios']", "")
-            assert len(order()) == 4
-
-            region_rows = "#cb-by-region tbody tr:not([hidden])"
-            labels = page.eval_on_selector_all(  # regions whose first scenario's cell is published
-                region_rows, "rows => rows.filter(r => !r.cells[3].classList.contains('nd'))"
-                             ".map(r => r.cells[1].textContent)")
-            page.fill("input[data-table='cb-by-region']", labels[0].upper())
-            shown = page.eval_on_selector_all(region_rows, "rows => rows.map(r => r.cells[1].textContent)")
-            assert shown == [labels[0]] and page.locator("#cb-by-region tfoot tr").is_visible()
-            first = page.locator(f"{region_rows} td").nth(3)
-            grants = first.inner_text()
-            page.select_option("select[data-table='cb-by-region']", "eligible")
-            assert first.inner_text() == first.get_attribute("data-eligible-t") != grants
-            assert "éligibles" in page.locator("#cb-by-region-unit").inner_text()
-
-            for link, name in (("CSV", "comparison.csv"), ("Excel", "comparison.xlsx")):
-                anchor = page.locator(".downloads a", has_text=link)
-                assert anchor.get_attribute("href") == name
-                with page.expect_download() as info:
-                    anchor.click()
-                download = info.value
-                assert download.suggested_filename == name
-                assert Path(download.path()).read_bytes() == (out / name).read_bytes()
-            context.close()
-        finally:
-            browser.close()
-    assert outside == []
-    assert errors == []
+        for link, name in (("CSV", "comparison.csv"), ("Excel", "comparison.xlsx")):
+            anchor = page.locator(".downloads a", has_text=link)
+            assert anchor.get_attribute("href") == name
+            with page.expect_download() as info:
+                anchor.click()
+            download = info.value
+            assert download.suggested_filename == name
+            assert Path(download.path()).read_bytes() == (out / name).read_bytes()
+    finally:
+        context.close()
+    assert log.outside == []
+    assert log.errors == []
     comparison = pd.read_csv(out / "comparison.csv", dtype=str, keep_default_na=False)
     assert set(comparison["scénario"]) == {"alpha", "beta", "gamma"} and "finess" not in comparison.columns
