@@ -103,14 +103,6 @@ PdfOpt = Annotated[
 ]
 
 
-def _require_chromium(pdf: bool) -> None:
-    """``--pdf`` without a Chromium stops here, before anything runs (exit 2, with how to install one)."""
-    if pdf:
-        from cyberbudget.reports.pdf import require_chromium
-
-        require_chromium()
-
-
 @app.command()
 @handle_errors
 def run(
@@ -126,14 +118,9 @@ def run(
     overrides: OverridesOpt = None,
 ) -> None:
     """Run one scenario: allocation.csv, summary.json, report.ipynb/html, allocation.xlsx, manifest.json."""
-    from cyberbudget.reports.i18n import require_lang
     from cyberbudget.reports.runner import run as run_report
 
-    require_lang(lang)
-
-    check_writable_dir(out_dir)  # before any work
-    _require_chromium(pdf)
-    if data is not None:
+    if data is not None:  # the language, --out and --pdf are checked by run_report before any work
         _existing_file(data, "establishment table")
     if overrides is not None:
         _existing_file(overrides, "overrides file")
@@ -177,12 +164,8 @@ def batch(
     )
 
     from cyberbudget.reports import batch as batch_mod
-    from cyberbudget.reports.i18n import require_lang
 
-    require_lang(lang)
-    check_writable_dir(out_dir)  # before any work
-    _require_chromium(pdf)
-    if data is not None:
+    if data is not None:  # the language, --out and --pdf are checked by run_batch before any work
         _existing_file(data, "establishment table")
     if overrides is not None:
         _existing_file(overrides, "overrides file")
@@ -336,18 +319,12 @@ def notices(
     Notices are establishment-level ("Diffusion restreinte"): written only for a run under
     disclosure: establishment, or with --confidential.
     """
-    from cyberbudget.reports.notices import check_confidential, write_notices
+    from cyberbudget.reports.notices import write_notices
 
-    if lang not in ("fr", "en"):
-        raise OptionError(f"--lang: expected fr or en, found {lang!r}")
-    if unit is not None and unit not in ("establishment", "legal_entity", "ght"):
-        raise OptionError(f"--unit: expected establishment, legal_entity or ght, found {unit!r}")
     if keys and not only:
         raise OptionError(f"unexpected argument {keys[0]!r}: recipient keys follow --only (--only KEY...)")
     if only and not keys:
         raise OptionError("--only: expected at least one recipient key after it, found none")
-    check_confidential(folder, confidential)  # before anything else: exit 2, nothing written
-    _require_chromium(pdf)
     start = time.perf_counter()
     with err.status(f"writing notices for {folder} …") as status:
 

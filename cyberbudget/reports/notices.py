@@ -55,7 +55,7 @@ from cyberbudget.reports.browser import Browser, PageSetup, Printer, PrintJob
 from cyberbudget.reports.disclosure import RESTRICTED_MARKING
 from cyberbudget.reports.escaping import csp_meta, html_text
 from cyberbudget.reports.folders import atomic_folder
-from cyberbudget.reports.i18n import long_date, t
+from cyberbudget.reports.i18n import long_date, require_lang, t
 from cyberbudget.reports.inputs import PathArg
 from cyberbudget.reports.locks import output_lock
 from cyberbudget.reports.pdf import open_printer
@@ -953,7 +953,7 @@ def write_notices(
     """
     t0 = time.perf_counter()
     folder = Path(report)
-    lang = check_lang(lang)
+    lang = require_lang(lang)
     if unit is not None and unit not in UNIT_KINDS:
         raise OptionError(f"--unit: expected one of {', '.join(UNIT_KINDS)}, found {unit!r}")
     man = check_confidential(folder, confidential)

@@ -186,6 +186,8 @@ def run(
         The notebook failed (kept in ``out/<name>.failed/``), the PDF could not be printed or an output could not
         be written.
     """
+    lang = require_lang(lang)
+    check_writable_dir(out)  # before any work: an output folder that cannot be written is bad input
     with open_printer(pdf) as printer:  # no Chromium: stops here, before anything runs
         return _run(scenario_path, data, out, template, dask, engine=engine, exporter=exporter, lang=lang,
                     overrides=overrides, printer=printer)
@@ -194,8 +196,6 @@ def run(
 def _run(scenario_path: PathArg, data: PathArg | None, out: PathArg, template: PathArg, dask: str | None, *,
          engine: str | None, exporter: Any, lang: str, overrides: PathArg | None, printer: Printer | None) -> Path:
     t_start = time.perf_counter()
-    lang = require_lang(lang)
-    check_writable_dir(out)  # before any work: an output folder that cannot be written is bad input
     template_path = resolve_template(template)
     inputs = load_inputs(scenario_path, data, overrides)
     scenario = inputs.scenario
